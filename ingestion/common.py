@@ -1,0 +1,172 @@
+"""What every reader returns, and the parsing shared by the three channels."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from dateutil import parser as date_parser
+
+from minqing import config
+from minqing.config import BEIJING
+
+
+class RowError(ValueError):
+    """A record that cannot be placed; the message is the reason a person reads in the quarantine."""
+
+
+class FileError(ValueError):
+    """A file that cannot be read at all; it is quarantined whole with this message."""
+
+
+@dataclass
+class Rejected:
+    row_number: int | None
+    raw_content: str
+    reason: str
+    sheet: str | None = None
+    source_record_id: str | None = None
+
+
+@dataclass
+class ReadResult:
+    """What a reader makes of one file. Every record is in exactly one of `records` and `rejected`."""
+
+    records: list[dict] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    detail: dict = field(default_factory=dict)
+
+    @property
+    def rows_in(self) -> int:
+        return len(self.records) + len(self.rejected)
+
+
+# --- text ----------------------------------------------------------------------------------------
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Decode a text export: UTF-8 (with or without BOM) or GB18030, whichever the bytes are.
+
+    When neither decodes cleanly, the one with fewer undecodable bytes is used with U+FFFD in
+    their place, so the reader can quarantine just the rows that hold them.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            pass
+    candidates = [(data.decode(enc, errors="replace"), enc) for enc in ("utf-8", "gb18030")]
+    return min(candidates, key=lambda c: c[0].count("\ufffd"))
+
+
+def clean(value) -> str | None:
+    """Strip a cell; empty becomes None."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+# --- dates ---------------------------------------------------------------------------------------
+
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+_ISO_FAST = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?([+-]\d{2}:?\d{2}|Z)?$")
+_CJK_DATE = re.compile(
+    r"^(?:(?P<y>\d{4})\s*年\s*)?(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号]?\s*"
+    r"(?:(?P<H>\d{1,2})\s*[:：时]\s*(?P<M>\d{1,2})\s*(?:[:：分]\s*(?P<S>\d{1,2})\s*秒?)?)?$"
+)
+_NUMERIC = re.compile(r"^\d+(\.\d+)?$")
+_DOTTED_OR_SLASHED = re.compile(r"^(\d{4})[./](\d{1,2})[./](\d{1,2})(.*)$")
+
+
+@lru_cache(maxsize=1)
+def _bounds() -> tuple[dt.datetime, int, float, float]:
+    rules = config.settings()["ingestion"]
+    earliest = dt.datetime.fromisoformat(rules["earliest_valid_date"]).replace(tzinfo=BEIJING)
+    return earliest, rules["max_future_days"], rules["excel_serial_min"], rules["excel_serial_max"]
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=BEIJING) if value.tzinfo is None else value
+
+
+def _check_range(value: dt.datetime, raw) -> dt.datetime:
+    earliest, future_days, _, _ = _bounds()
+    latest = dt.datetime.now(BEIJING) + dt.timedelta(days=future_days)
+    if not earliest <= value <= latest:
+        raise RowError(f"date {raw!r} lies outside {earliest:%Y-%m-%d} .. {latest:%Y-%m-%d}")
+    return value
+
+
+def from_excel_serial(serial: float) -> dt.datetime:
+    _, _, low, high = _bounds()
+    if not low <= serial <= high:
+        raise RowError(f"number {serial!r} is not a plausible Excel date serial ({low}..{high})")
+    return (_EXCEL_EPOCH + dt.timedelta(days=serial)).replace(microsecond=0, tzinfo=BEIJING)
+
+
+def from_epoch_millis(millis: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(millis / 1000, tz=dt.timezone.utc).astimezone(BEIJING)
+
+
+def parse_datetime(value, *, default_year: int | None = None, field_name: str = "date") -> dt.datetime | None:
+    """Parse any time form the contract lists into an aware datetime (Beijing time when no offset).
+
+    Accepts datetime/date objects (Excel cells), Excel serial numbers, epoch milliseconds,
+    ISO 8601 with or without offset, `2026/7/15 8:03`, `2026.7.15`, `2026年7月15日 08:03`, and
+    `7月15日` when `default_year` is known. Empty gives None; anything else raises RowError.
+    """
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return _check_range(_aware(value), value)
+    if isinstance(value, dt.date):
+        return _check_range(dt.datetime(value.year, value.month, value.day, tzinfo=BEIJING), value)
+    if isinstance(value, bool):
+        raise RowError(f"{field_name} {value!r} is not a date")
+    if isinstance(value, (int, float)):
+        return _check_range(_from_number(float(value)), value)
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        if _NUMERIC.match(text):
+            parsed = _from_number(float(text))
+        elif _ISO_FAST.match(text):
+            parsed = _aware(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
+        elif match := _CJK_DATE.match(text):
+            year = match.group("y") or default_year
+            if year is None:
+                raise RowError(f"{field_name} {text!r} has no year and none is known from the title or file name")
+            parsed = dt.datetime(
+                int(year), int(match.group("m")), int(match.group("d")),
+                int(match.group("H") or 0), int(match.group("M") or 0), int(match.group("S") or 0),
+                tzinfo=BEIJING,
+            )
+        elif match := _DOTTED_OR_SLASHED.match(text):
+            head = dt.date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+            rest = match.group(4).strip()
+            clock = date_parser.parse(rest).time() if rest else dt.time()
+            parsed = dt.datetime.combine(head, clock, tzinfo=BEIJING)
+        else:
+            parsed = _aware(date_parser.parse(text))
+    except RowError:
+        raise
+    except (ValueError, OverflowError, date_parser.ParserError) as exc:
+        raise RowError(f"{field_name} {text!r} is not a valid date ({exc})") from None
+    return _check_range(parsed, value)
+
+
+def _from_number(number: float) -> dt.datetime:
+    """Excel serial (days since 1899-12-30) or epoch milliseconds, told apart by magnitude."""
+    if number > 1e11:
+        return from_epoch_millis(number)
+    return from_excel_serial(number)
+
+
+def parse_date(value, *, default_year: int | None = None, field_name: str = "date") -> dt.date | None:
+    parsed = parse_datetime(value, default_year=default_year, field_name=field_name)
+    return parsed.astimezone(BEIJING).date() if parsed else None

@@ -1,0 +1,154 @@
+"""12345 / 400 hotline work-order exports: `hotline/*.csv`, one row per work-order version.
+
+UTF-8, UTF-8 with BOM or GB18030; RFC 4180 quoting with commas, quotes and line breaks inside
+诉求内容; Chinese header in any order, unknown columns kept in `extra`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from ingestion import pii
+from ingestion.common import FileError, ReadResult, Rejected, RowError, clean, decode, parse_datetime
+
+# The source's column names, mapped once, here.
+COLUMNS = {
+    "工单编号": "work_order_id",
+    "来源": "intake_line",
+    "来电时间": "received_at",
+    "诉求人": "complainant_name",
+    "联系电话": "complainant_phone",
+    "诉求类型": "demand_type",
+    "诉求内容": "content",
+    "诉求地址": "address",
+    "所属街道": "street",
+    "所属社区": "community",
+    "问题分类": "hotline_category",
+    "承办单位": "handling_unit",
+    "派单时间": "dispatched_at",
+    "签收时间": "accepted_at",
+    "首次联系时间": "first_contact_at",
+    "办结时间": "closed_at",
+    "办理状态": "status",
+    "是否解决": "resolved",
+    "满意度": "satisfaction",
+    "更新时间": "updated_at",
+}
+REQUIRED = ["工单编号", "来电时间", "诉求内容", "更新时间"]
+TIME_COLUMNS = {"来电时间", "派单时间", "签收时间", "首次联系时间", "办结时间", "更新时间"}
+ID_12345 = re.compile(r"^GD\d{13}$")
+ID_400 = re.compile(r"^400-\d{8}-\d{4}$")
+MAX_FIELD = 1_000_000  # characters; a longer field is a broken export, not a complaint
+
+csv.field_size_limit(MAX_FIELD)
+
+
+def _intake_line(work_order_id: str, stated: str | None) -> str:
+    by_id = "12345" if ID_12345.match(work_order_id) else "400" if ID_400.match(work_order_id) else None
+    if by_id is None:
+        raise RowError(
+            f"工单编号 {work_order_id!r} is neither GD + 13 digits (12345) nor 400-YYYYMMDD-NNNN (400 line)"
+        )
+    if stated:
+        stated = stated.removesuffix(".0")
+        if stated not in ("12345", "400"):
+            raise RowError(f"来源 {stated!r} is neither 12345 nor 400")
+        if stated != by_id:
+            raise RowError(f"来源 {stated} contradicts 工单编号 {work_order_id!r}, which is a {by_id} id")
+    return by_id
+
+
+def _record(row: dict[str, str | None]) -> dict:
+    work_order_id = clean(row.get("工单编号"))
+    if not work_order_id:
+        raise RowError("工单编号 is empty: a work order cannot be placed without its id")
+    record = {"work_order_id": work_order_id, "intake_line": _intake_line(work_order_id, clean(row.get("来源")))}
+    for source, target in COLUMNS.items():
+        if target in record:
+            continue
+        value = clean(row.get(source))
+        if source in TIME_COLUMNS:
+            value = parse_datetime(value, field_name=source)
+        record[target] = value
+    if record["received_at"] is None:
+        raise RowError("来电时间 is empty")
+    if record["updated_at"] is None:
+        raise RowError("更新时间 is empty: the newest version of the work order cannot be told")
+    who = pii.person(record["complainant_name"], record["complainant_phone"])
+    record["complainant_key"] = who["key"]
+    record["complainant_name_masked"] = who["name_masked"]
+    record["complainant_phone_masked"] = who["phone_masked"]
+    return record
+
+
+def read(data: bytes, name: str) -> ReadResult:
+    text, encoding = decode(data)
+    result = ReadResult(detail={"encoding": encoding})
+    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise FileError("the file is empty: no header row") from None
+    except csv.Error as exc:
+        raise FileError(f"the header row cannot be parsed as CSV: {exc}") from None
+    header = [h.strip().lstrip("\ufeff") for h in header]
+    duplicated = sorted({h for h in header if h and header.count(h) > 1})
+    if duplicated:
+        raise FileError(f"the header names {', '.join(duplicated)} more than once; the columns are ambiguous")
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise FileError(
+            f"not a work-order export: the header lacks {', '.join(missing)} (found: {', '.join(header)[:300]})"
+        )
+    extras = [h for h in header if h not in COLUMNS]
+    result.detail["extra_columns"] = extras
+
+    line = reader.line_num
+    while True:
+        start = line + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # The csv module cannot resume after a broken record: account for the rest in one entry.
+            rest = text.splitlines()[start - 1 :]
+            result.rejected.append(
+                Rejected(start, "\n".join(rest), f"CSV cannot be parsed from line {start} on: {exc}")
+            )
+            break
+        line = reader.line_num
+        if not any(f.strip() for f in fields):
+            continue  # a blank line is not a record
+        raw = _raw_line(fields)
+        if len(fields) != len(header):
+            result.rejected.append(
+                Rejected(start, raw, f"the row has {len(fields)} fields where the header has {len(header)}; "
+                                     "probably an unquoted comma or a missing column",
+                         source_record_id=clean(fields[header.index("工单编号")]) if len(fields) > header.index("工单编号") else None)
+            )
+            continue
+        row = dict(zip(header, fields))
+        if "\ufffd" in raw:
+            result.rejected.append(
+                Rejected(start, raw, f"the row holds bytes that are not valid {encoding}; re-export the file as UTF-8",
+                         source_record_id=clean(row.get("工单编号")))
+            )
+            continue
+        try:
+            record = _record(row)
+        except RowError as exc:
+            result.rejected.append(Rejected(start, raw, str(exc), source_record_id=clean(row.get("工单编号"))))
+            continue
+        record["row_number"] = start
+        record["extra"] = {h: row[h] for h in extras if h and row[h] not in ("", None)} or None
+        result.records.append(record)
+    return result
+
+
+def _raw_line(fields: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(fields)
+    return buffer.getvalue()

@@ -1,0 +1,239 @@
+"""Scan the landing folder and load every new file, accounting for every row.
+
+For each file: its SHA-256 decides whether it was seen before (a byte-identical copy under any
+name is a `duplicate` and loads nothing); otherwise the channel's reader parses it, and in ONE
+transaction the file's record, its rows (COPY) and its quarantined rows (COPY) are written, so a
+file is either wholly in the warehouse or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from ingestion import hotline, miniprogram, reception
+from ingestion.common import FileError, ReadResult, Rejected
+from minqing import warehouse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    read: Callable[[bytes, str], ReadResult]
+    suffixes: tuple[str, ...]
+    table: str
+    columns: tuple[str, ...]
+
+
+_HOTLINE_COLUMNS = (
+    "file_id", "row_number", "work_order_id", "intake_line", "received_at", "complainant_name",
+    "complainant_phone", "complainant_key", "complainant_name_masked", "complainant_phone_masked",
+    "demand_type", "content", "address", "street", "community", "hotline_category", "handling_unit",
+    "dispatched_at", "accepted_at", "first_contact_at", "closed_at", "status", "resolved",
+    "satisfaction", "updated_at", "extra",
+)
+_MINIPROGRAM_COLUMNS = (
+    "file_id", "row_number", "ticket_id", "ticket_type", "is_resident_demand", "submitted_at",
+    "updated_at", "community", "project_code", "building", "unit", "room", "title", "content",
+    "images", "user_openid", "user_nickname", "user_phone", "user_key", "user_nickname_masked",
+    "user_phone_masked", "status", "events", "rating", "rating_comment", "extra",
+)
+_RECEPTION_COLUMNS = (
+    "file_id", "sheet", "row_number", "entry_id", "community", "serial_no", "entry_date", "method",
+    "staff", "resident_name", "resident_contact", "resident_key", "resident_name_masked",
+    "resident_contact_masked", "address", "issue_text", "issue_category", "handling", "is_closed",
+    "remarks", "extra",
+)
+CHANNELS = {
+    "hotline": Channel("hotline", hotline.read, (".csv",), "raw.hotline_work_orders", _HOTLINE_COLUMNS),
+    "miniprogram": Channel("miniprogram", miniprogram.read, (".jsonl",), "raw.miniprogram_tickets",
+                           _MINIPROGRAM_COLUMNS),
+    "reception": Channel("reception", reception.read, (".xlsx", ".csv"), "raw.reception_entries",
+                         _RECEPTION_COLUMNS),
+}
+_JSON_COLUMNS = {"extra", "images", "events"}
+_QUARANTINE_COLUMNS = ("file_id", "channel", "path", "sheet", "row_number", "source_record_id", "raw_content",
+                       "reason")
+
+
+@dataclass
+class FileReport:
+    file: str
+    channel: str
+    status: str  # loaded | duplicate | quarantined
+    rows_in: int
+    rows_loaded: int
+    rows_quarantined: int
+    sha256: str
+    duplicate_of: str | None = None
+    reason: str | None = None
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+def discover(landing: Path) -> list[tuple[str, Path]]:
+    """(channel, path) for every file under the channel folders; hidden and Office lock files skipped."""
+    found = []
+    for name in CHANNELS:
+        folder = landing / name
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(landing)
+            if path.is_file() and not any(part.startswith((".", "~$")) for part in relative.parts):
+                found.append((name, path))
+    return found
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _lock_key(sha: str) -> int:
+    return int(sha[:15], 16)  # fits a bigint; serialises concurrent loads of the same content
+
+
+def _known(conn: psycopg.Connection, sha: str) -> tuple[int, str] | None:
+    return conn.execute("select file_id, path from ops.ingested_files where sha256 = %s", (sha,)).fetchone()
+
+
+def _copy_rows(cur: psycopg.Cursor, table: str, columns: Iterable[str], rows: Iterable[tuple]) -> None:
+    with cur.copy(f"copy {table} ({', '.join(columns)}) from stdin") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _value(column: str, record: dict, file_id: int):
+    if column == "file_id":
+        return file_id
+    value = record.get(column)
+    if column in _JSON_COLUMNS and value is not None:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
+
+
+def load_file(conn: psycopg.Connection, channel: Channel, path: Path, relative: str) -> FileReport:
+    data = path.read_bytes()
+    sha = _sha256(data)
+    seen = _known(conn, sha)
+    if seen is None:
+        result, reason = _read(channel, data, relative)
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (_lock_key(sha),))
+        seen = _known(conn, sha)  # another process may have loaded it meanwhile
+        if seen is not None:
+            file_id, original = seen
+            conn.execute(
+                "insert into ops.file_sightings (path, sha256, file_id) values (%s, %s, %s) on conflict do nothing",
+                (relative, sha, file_id),
+            )
+            return FileReport(relative, channel.name, "duplicate", 0, 0, 0, sha,
+                              duplicate_of=None if original == relative else original)
+        loaded, rejected = len(result.records), len(result.rejected)
+        status = "loaded" if loaded or (reason is None and not rejected) else "quarantined"
+        if reason is None and status == "quarantined":
+            reason = "every record of the file was quarantined; see raw.quarantine for each row's reason"
+        file_id = conn.execute(
+            """insert into ops.ingested_files
+                   (sha256, channel, path, size_bytes, status, rows_in, rows_loaded, rows_quarantined, reason, detail)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning file_id""",
+            (sha, channel.name, relative, len(data), status, loaded + rejected, loaded, rejected, reason,
+             Jsonb(result.detail)),
+        ).fetchone()[0]
+        conn.execute("insert into ops.file_sightings (path, sha256, file_id) values (%s, %s, %s)",
+                     (relative, sha, file_id))
+        with conn.cursor() as cur:
+            _copy_rows(cur, channel.table, channel.columns,
+                       (tuple(_value(c, r, file_id) for c in channel.columns) for r in result.records))
+            quarantine = [(file_id, channel.name, relative, q.sheet, q.row_number, q.source_record_id,
+                           q.raw_content, q.reason) for q in result.rejected]
+            if reason is not None and not result.rejected:
+                quarantine.append((file_id, channel.name, relative, None, None, None,
+                                   _preview(data), f"whole file quarantined: {reason}"))
+            _copy_rows(cur, "raw.quarantine", _QUARANTINE_COLUMNS, quarantine)
+    return FileReport(relative, channel.name, status, loaded + rejected, loaded, rejected, sha, reason=reason)
+
+
+def _read(channel: Channel, data: bytes, relative: str) -> tuple[ReadResult, str | None]:
+    """Parse a file; move records PostgreSQL cannot store (NUL, lone surrogates) to the rejected."""
+    if not relative.lower().endswith(channel.suffixes):
+        return ReadResult(), (f"unexpected file type in {channel.name}/: expected "
+                              f"{' or '.join(channel.suffixes)}")
+    try:
+        result = channel.read(data, relative)
+    except FileError as exc:
+        return ReadResult(), str(exc)
+    storable = []
+    for record in result.records:
+        problem = _unstorable(record)
+        if problem:
+            result.rejected.append(Rejected(record.get("row_number"), _storable_text(json.dumps(
+                record, ensure_ascii=False, default=str)), problem, sheet=record.get("sheet")))
+        else:
+            storable.append(record)
+    result.records = storable
+    for rejected in result.rejected:
+        rejected.raw_content = _storable_text(rejected.raw_content)
+    return result, None
+
+
+def _unstorable(value) -> str | None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "the record holds a NUL character, which is not text; the export is corrupt"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "the record holds an invalid Unicode character (a lone surrogate)"
+        return None
+    if isinstance(value, dict):
+        return next((p for v in (*value.keys(), *value.values()) if (p := _unstorable(v))), None)
+    if isinstance(value, list):
+        return next((p for v in value if (p := _unstorable(v))), None)
+    return None
+
+
+def _storable_text(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return text.replace("\x00", "\ufffd").encode("utf-8", errors="replace").decode("utf-8")
+
+
+def _preview(data: bytes) -> str:
+    """What a person needs to recognise an unreadable file; its full bytes stay in the landing folder."""
+    return _storable_text(data[:2000].decode("utf-8", errors="replace"))
+
+
+def ingest(landing: Path, *, progress: bool | None = None) -> list[FileReport]:
+    """Load every new file under `landing`; returns one report per file seen."""
+    landing = Path(landing)
+    if not landing.is_dir():
+        raise FileNotFoundError(f"landing folder {landing} does not exist")
+    files = discover(landing)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    iterator = files
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(files, desc="ingest", unit="file", file=sys.stderr)
+    reports = []
+    with warehouse.connect() as conn:
+        for name, path in iterator:
+            relative = path.relative_to(landing).as_posix()
+            report = load_file(conn, CHANNELS[name], path, relative)
+            log.info("%s: %s (%d in, %d loaded, %d quarantined)", relative, report.status,
+                     report.rows_in, report.rows_loaded, report.rows_quarantined)
+            reports.append(report)
+    return reports

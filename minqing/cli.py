@@ -1,0 +1,141 @@
+"""The `minqing` command."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+from pathlib import Path
+
+from minqing import config, warehouse
+
+
+def _cmd_warehouse(args) -> int:
+    if args.action == "start":
+        print(warehouse.start())
+    elif args.action == "stop":
+        print("stopped" if warehouse.stop() else "not running (or external: WAREHOUSE_URL is set)")
+    elif args.action == "url":
+        print(warehouse.url())
+    elif args.action == "status":
+        state = warehouse.status()
+        kind = "embedded" if state.embedded else "external (WAREHOUSE_URL)"
+        print(f"warehouse: {kind}, {'running' if state.running else 'stopped'}")
+        if state.data_dir:
+            print(f"data dir:  {state.data_dir}")
+        if state.url:
+            print(f"url:       {state.url}")
+        print(f"migrations: {', '.join(state.migrations) or 'none applied'}")
+        return 0 if state.running else 3
+    return 0
+
+
+def _summary_line(reports) -> str:
+    by_status = {s: sum(1 for r in reports if r.status == s) for s in ("loaded", "duplicate", "quarantined")}
+    rows_in = sum(r.rows_in for r in reports)
+    loaded = sum(r.rows_loaded for r in reports)
+    quarantined = sum(r.rows_quarantined for r in reports)
+    return (f"ingest: {len(reports)} files ({by_status['loaded']} loaded, {by_status['duplicate']} duplicate, "
+            f"{by_status['quarantined']} quarantined); rows: {rows_in} in = {loaded} loaded + {quarantined} quarantined")
+
+
+def _print_reports(reports) -> None:
+    width = max((len(r.file) for r in reports), default=10)
+    for r in reports:
+        note = f"  — {r.reason}" if r.reason else (f"  (same bytes as {r.duplicate_of})" if r.duplicate_of else "")
+        print(f"{r.file:<{width}}  {r.channel:<11} {r.status:<11} in {r.rows_in:>6}  loaded {r.rows_loaded:>6}  "
+              f"quarantined {r.rows_quarantined:>5}{note}")
+
+
+def _cmd_ingest(args) -> int:
+    from ingestion.loader import ingest
+
+    warehouse.migrate()
+    landing = config.landing_dir(args.landing)
+    reports = ingest(landing, progress=False if args.json else None)
+    if args.json:
+        json.dump([r.as_json() for r in reports], sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        if args.verbose:
+            _print_reports(reports)
+        print(_summary_line(reports))
+    return 0
+
+
+def _cmd_generate(args) -> int:
+    from minqing.generate import generate
+
+    manifest = generate(Path(args.out), days=args.days, seed=args.seed, per_day=args.per_day, start=args.start)
+    totals = manifest.get("totals", {})
+    print(f"generate: {len(manifest.get('files', {}))} files under {args.out} "
+          f"({', '.join(f'{k} {v}' for k, v in totals.items() if not isinstance(v, dict))})")
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from ingestion.loader import ingest
+    from minqing.generate import generate
+
+    landing = config.home() / "demo" / "landing"
+    print(f"1/2 generating {args.days} days of synthetic complaints into {landing}")
+    generate(landing, days=args.days, seed=args.seed, per_day=args.per_day)
+    print(f"2/2 ingesting into the warehouse at {warehouse.start()}")
+    reports = ingest(landing)
+    _print_reports(reports)
+    print(_summary_line(reports))
+    return 0
+
+
+def _date(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="minqing", description=__doc__)
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("warehouse", help="start, stop or locate the warehouse")
+    p.add_argument("action", choices=["start", "stop", "status", "url"])
+    p.set_defaults(func=_cmd_warehouse)
+
+    p = sub.add_parser("ingest", help="load every new file of the landing folder")
+    p.add_argument("--landing", help="landing folder (default: $LANDING_DIR or data/landing)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per file seen")
+    p.add_argument("-v", "--verbose", action="store_true", help="a line per file before the summary")
+    p.set_defaults(func=_cmd_ingest)
+
+    p = sub.add_parser("generate", help="write a synthetic landing folder that follows the source contract")
+    p.add_argument("--days", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--per-day", type=int, default=40, help="mean new resident demands per day")
+    p.add_argument("--start", type=_date, default=dt.date(2026, 7, 1), help="first day (YYYY-MM-DD)")
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("demo", help="generate a month of data and run it through the pipeline")
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--per-day", type=int, default=40)
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("jieba", "great_expectations", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return args.func(args) or 0
+    except (FileNotFoundError, RuntimeError) as exc:
+        print(f"minqing: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
