@@ -1,0 +1,140 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='event_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns'
+    )
+}}
+-- Every status change of every complaint as its own row: from the hotline's successive versions
+-- (dispatch, acceptance, first contact, extension, return, reopening, closure, return visit) and
+-- from the mini-program's own event lists. Raw keeps every version, so an event, once seen, is
+-- rebuilt by every run; incrementally only records touched by newly loaded files are recomputed.
+
+with
+
+{% if is_incremental() %}
+watermark as (
+    select coalesce(max(source_file_id), 0) as file_id from {{ this }}
+),
+{% endif %}
+
+versions as (
+    select *
+    from {{ ref('int_complaint_versions') }}
+    where is_resident_demand
+    {% if is_incremental() %}
+        and (source_channel, source_record_id) in (
+            select source_channel, source_record_id
+            from {{ ref('int_complaint_versions') }}
+            where file_id > (select file_id from watermark)
+        )
+    {% endif %}
+),
+
+ordered as (
+    select
+        *,
+        lag(status) over w as previous_status,
+        lag(satisfaction) over w as previous_satisfaction
+    from versions
+    window w as (partition by source_channel, source_record_id order by version_updated_at, file_id, row_number)
+),
+
+milestones as (
+    select source_channel, source_record_id, 'received' as event_type, received_at as event_at, null as detail, file_id
+    from ordered
+    union all
+    select source_channel, source_record_id, 'dispatched', dispatched_at, null, file_id
+    from ordered where dispatched_at is not null and source_channel <> 'miniprogram'
+    union all
+    select source_channel, source_record_id, 'accepted', accepted_at, null, file_id
+    from ordered where accepted_at is not null and source_channel <> 'miniprogram'
+    union all
+    select source_channel, source_record_id, 'first_contact', responded_at, null, file_id
+    from ordered where responded_at is not null
+    union all
+    select source_channel, source_record_id, 'closed', closed_at, null, file_id
+    from ordered where closed_at is not null and source_channel <> 'miniprogram'
+),
+
+transitions as (
+    select
+        source_channel,
+        source_record_id,
+        case
+            when previous_status = 'closed' and status <> 'closed' then 'reopened'
+            else status
+        end as event_type,
+        version_updated_at as event_at,
+        previous_status as detail,
+        file_id
+    from ordered
+    where source_channel <> 'miniprogram'
+      and previous_status is distinct from status
+      and (
+          status in ('in_progress', 'extended', 'returned', 'cancelled')
+          or (previous_status = 'closed' and status <> 'closed')
+          -- a status whose own timestamp column the export left empty still counts, at the version's time
+          or (status = 'dispatched' and dispatched_at is null)
+          or (status = 'accepted' and accepted_at is null)
+          or (status = 'closed' and closed_at is null)
+      )
+),
+
+return_visits as (
+    select source_channel, source_record_id, 'return_visit' as event_type, version_updated_at as event_at,
+           satisfaction as detail, file_id
+    from ordered
+    where satisfaction is not null and previous_satisfaction is distinct from satisfaction
+),
+
+ticket_events as (
+    select
+        'miniprogram' as source_channel,
+        events.ticket_id as source_record_id,
+        case events.event_status when 'received' then 'received' else coalesce(events.event_status, events.event_status_raw) end
+            as event_type,
+        events.event_at,
+        events.event_by as detail,
+        tickets.file_id
+    from {{ ref('stg_miniprogram__ticket_events') }} as events
+    join versions as tickets
+        on tickets.source_channel = 'miniprogram'
+        and tickets.source_record_id = events.ticket_id
+        and tickets.version_updated_at = events.version_updated_at
+    where events.event_at is not null
+),
+
+all_events as (
+    select * from milestones
+    union all select * from transitions
+    union all select * from return_visits
+    union all select * from ticket_events
+),
+
+deduplicated as (
+    -- the same event is repeated by every later version: keep it once, from the file that first had it
+    select distinct on (source_channel, source_record_id, event_type, event_at)
+        md5(source_channel || ':' || source_record_id) as complaint_id,
+        source_channel,
+        source_record_id,
+        event_type,
+        event_at,
+        detail,
+        file_id as source_file_id
+    from all_events
+    where event_at is not null
+    order by source_channel, source_record_id, event_type, event_at, file_id
+)
+
+select
+    md5(complaint_id || ':' || event_type || ':' || event_at::text) as event_id,
+    complaint_id,
+    source_channel,
+    source_record_id,
+    event_type,
+    event_at,
+    detail,
+    source_file_id
+from deduplicated

@@ -1,0 +1,48 @@
+-- One row per work-order version from the 12345 / 400 exports: renamed, typed, statuses mapped,
+-- personal data only as key and mask, phone numbers in the free text redacted.
+with
+
+source as (
+    select * from {{ source('raw', 'hotline_work_orders') }}
+),
+
+status_codes as (
+    select source_status, status from {{ ref('status_codes') }} where source_system = 'hotline'
+),
+
+renamed as (
+    select
+        source.work_order_id,
+        case source.intake_line when '12345' then 'hotline_12345' else 'hotline_400' end as source_channel,
+        source.file_id,
+        source.row_number,
+        source.received_at,
+        source.updated_at,
+        source.complainant_key,
+        source.complainant_name_masked,
+        source.complainant_phone_masked,
+        source.demand_type,
+        {{ redact_phones('source.content') }} as complaint_text,
+        {{ text_sha256('source.content') }} as text_sha256,
+        source.address,
+        source.street,
+        source.community as community_raw,
+        source.hotline_category as hotline_category_path,
+        source.handling_unit,
+        source.dispatched_at,
+        source.accepted_at,
+        source.first_contact_at,
+        source.closed_at,
+        source.status as status_raw,
+        status_codes.status,
+        case source.resolved when '是' then true when '否' then false end as is_resolved,
+        case source.satisfaction
+            when '满意' then 'satisfied'
+            when '基本满意' then 'basically_satisfied'
+            when '不满意' then 'dissatisfied'
+        end as satisfaction
+    from source
+    left join status_codes on status_codes.source_status = source.status
+)
+
+select * from renamed

@@ -1,0 +1,43 @@
+-- One row per reception-day / door-knocking / patrol entry: renamed, typed, method normalised,
+-- personal data only as key and mask. Issues found here came before any complaint (未诉先办).
+with
+
+source as (
+    select * from {{ source('raw', 'reception_entries') }}
+),
+
+methods as (
+    select method_raw, method_code from {{ ref('reception_methods') }}
+),
+
+renamed as (
+    select
+        source.entry_id,
+        source.file_id,
+        source.sheet,
+        source.row_number,
+        source.entry_date,
+        (source.entry_date::timestamp at time zone 'Asia/Shanghai') as received_at,
+        source.community as community_raw,
+        source.method as method_raw,
+        coalesce(methods.method_code, 'reception_day') as method_code,
+        methods.method_code is null as is_method_unrecognised,
+        source.staff,
+        source.resident_key as complainant_key,
+        source.resident_name_masked as complainant_name_masked,
+        source.resident_contact_masked as complainant_phone_masked,
+        source.address,
+        {{ redact_phones('source.issue_text') }} as complaint_text,
+        {{ text_sha256('source.issue_text') }} as text_sha256,
+        source.issue_category as issue_category_raw,
+        {{ redact_phones('source.handling') }} as handling,
+        case
+            when source.is_closed in ('是', '已办结', '办结', '已解决', '完成', '√') then true
+            when source.is_closed in ('否', '未办结', '办理中', '未解决') then false
+        end as is_closed,
+        source.remarks
+    from source
+    left join methods on methods.method_raw = regexp_replace(source.method, '\s', '', 'g')
+)
+
+select * from renamed

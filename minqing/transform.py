@@ -1,0 +1,64 @@
+"""Run the dbt project against the warehouse (the command line's path; Airflow uses cosmos)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from psycopg.conninfo import conninfo_to_dict
+
+from minqing import config, warehouse
+
+
+def dbt_env(url: str | None = None) -> dict[str, str]:
+    """The MINQING_PG_* variables profiles.yml reads, derived from a libpq URL."""
+    params = conninfo_to_dict(url or warehouse.url())
+    return {
+        "MINQING_PG_HOST": params.get("host") or "localhost",
+        "MINQING_PG_PORT": str(params.get("port") or 5432),
+        "MINQING_PG_USER": params.get("user") or os.environ.get("USER", "postgres"),
+        "MINQING_PG_PASSWORD": params.get("password") or "",
+        "MINQING_PG_DBNAME": params.get("dbname") or "postgres",
+    }
+
+
+@dataclass
+class DbtOutcome:
+    command: list[str]
+    success: bool
+    results: list[dict]
+
+    @property
+    def failures(self) -> list[dict]:
+        return [r for r in self.results if r["status"] in ("error", "fail", "runtime error")]
+
+
+def run_dbt(*args: str, as_of: str | None = None, target_dir: Path | None = None) -> DbtOutcome:
+    """Invoke dbt in-process (dbtRunner) on the project, with the warehouse's connection."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_env())
+    command = list(args) + [
+        "--project-dir", str(config.DBT_PROJECT_DIR),
+        "--profiles-dir", str(config.DBT_PROJECT_DIR),
+        "--target-path", str(target_dir or config.home() / "dbt" / "target"),
+        "--log-path", str(config.home() / "dbt" / "logs"),
+    ]
+    if as_of:
+        command += ["--vars", json.dumps({"as_of": as_of})]
+    outcome = dbtRunner().invoke(command)
+    results = []
+    if outcome.result is not None and hasattr(outcome.result, "results"):
+        for r in outcome.result.results:
+            results.append({"node": r.node.unique_id, "status": str(r.status), "message": r.message})
+    return DbtOutcome(command, bool(outcome.success), results)
+
+
+def build(as_of: str | None = None, select: str | None = None) -> DbtOutcome:
+    """`dbt build`: seeds, models and their tests, in dependency order."""
+    args = ["build"]
+    if select:
+        args += ["--select", select]
+    return run_dbt(*args, as_of=as_of)
