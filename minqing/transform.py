@@ -40,7 +40,7 @@ def run_dbt(*args: str, as_of: str | None = None, target_dir: Path | None = None
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_env())
-    command = list(args) + [
+    command = [args[0], "--quiet", *args[1:],
         "--project-dir", str(config.DBT_PROJECT_DIR),
         "--profiles-dir", str(config.DBT_PROJECT_DIR),
         "--target-path", str(target_dir or config.home() / "dbt" / "target"),
