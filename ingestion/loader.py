@@ -8,8 +8,10 @@ file is either wholly in the warehouse or not at all.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import re
 import logging
 import sys
 from dataclasses import asdict, dataclass
@@ -77,22 +79,55 @@ class FileReport:
     sha256: str
     duplicate_of: str | None = None
     reason: str | None = None
+    file_id: int | None = None  # the ingested_files row this content is recorded under
 
     def as_json(self) -> dict:
         return asdict(self)
 
 
-def discover(landing: Path) -> list[tuple[str, Path]]:
-    """(channel, path) for every file under the channel folders; hidden and Office lock files skipped."""
+_DAY_IN_PATH = re.compile(r"(?<!\d)(20\d{2})-?(\d{2})-?(\d{2})(?!\d)")
+_MONTH_IN_PATH = re.compile(r"(?<!\d)(20\d{2})-?(\d{2})(?!\d)")
+
+
+def covers(relative: str, day: dt.date) -> bool:
+    """Whether a file belongs to the run of `day`, told by the date in its path.
+
+    `…20260715…` or `…2026-07-15…` covers that day; a monthly workbook (`…202607…`) covers every
+    day of its month; a path with no date covers every day (loading it twice is harmless: the
+    second time it is a duplicate).
+    """
+    if days := _DAY_IN_PATH.findall(relative):
+        return any(_safe_date(*d) == day for d in days)
+    if months := _MONTH_IN_PATH.findall(relative):
+        return any((int(y), int(m)) == (day.year, day.month) for y, m in months)
+    return True
+
+
+def _safe_date(year: str, month: str, day: str) -> dt.date | None:
+    try:
+        return dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+def discover(landing: Path, channels: Iterable[str] | None = None,
+             day: dt.date | None = None) -> list[tuple[str, Path]]:
+    """(channel, path) for every file under the channel folders; hidden and Office lock files skipped.
+
+    `channels` limits the folders; `day` keeps only the files that cover that day (see `covers`).
+    """
     found = []
-    for name in CHANNELS:
+    for name in channels or CHANNELS:
+        if name not in CHANNELS:
+            raise ValueError(f"unknown channel {name!r}; expected one of {', '.join(CHANNELS)}")
         folder = landing / name
         if not folder.is_dir():
             continue
         for path in sorted(folder.rglob("*")):
             relative = path.relative_to(landing)
             if path.is_file() and not any(part.startswith((".", "~$")) for part in relative.parts):
-                found.append((name, path))
+                if day is None or covers(relative.as_posix(), day):
+                    found.append((name, path))
     return found
 
 
@@ -139,7 +174,7 @@ def load_file(conn: psycopg.Connection, channel: Channel, path: Path, relative: 
                 (relative, sha, file_id),
             )
             return FileReport(relative, channel.name, "duplicate", 0, 0, 0, sha,
-                              duplicate_of=None if original == relative else original)
+                              duplicate_of=None if original == relative else original, file_id=file_id)
         loaded, rejected = len(result.records), len(result.rejected)
         status = "loaded" if loaded or (reason is None and not rejected) else "quarantined"
         if reason is None and status == "quarantined":
@@ -162,7 +197,8 @@ def load_file(conn: psycopg.Connection, channel: Channel, path: Path, relative: 
                 quarantine.append((file_id, channel.name, relative, None, None, None,
                                    _preview(data), f"whole file quarantined: {reason}"))
             _copy_rows(cur, "raw.quarantine", _QUARANTINE_COLUMNS, quarantine)
-    return FileReport(relative, channel.name, status, loaded + rejected, loaded, rejected, sha, reason=reason)
+    return FileReport(relative, channel.name, status, loaded + rejected, loaded, rejected, sha, reason=reason,
+                      file_id=file_id)
 
 
 def _read(channel: Channel, data: bytes, relative: str) -> tuple[ReadResult, str | None]:
@@ -215,12 +251,16 @@ def _preview(data: bytes) -> str:
     return _storable_text(data[:2000].decode("utf-8", errors="replace"))
 
 
-def ingest(landing: Path, *, progress: bool | None = None) -> list[FileReport]:
-    """Load every new file under `landing`; returns one report per file seen."""
+def ingest(landing: Path, *, channels: Iterable[str] | None = None, day: dt.date | None = None,
+           progress: bool | None = None) -> list[FileReport]:
+    """Load every new file under `landing` (optionally of some channels, or covering one day).
+
+    Returns one report per file seen.
+    """
     landing = Path(landing)
     if not landing.is_dir():
         raise FileNotFoundError(f"landing folder {landing} does not exist")
-    files = discover(landing)
+    files = discover(landing, channels, day)
     if progress is None:
         progress = sys.stderr.isatty()
     iterator = files
