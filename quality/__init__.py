@@ -1,0 +1,25 @@
+"""Data quality with Great Expectations (GX Core 1.x): validate what ingestion loaded, in the warehouse.
+
+- `validate_loaded(file_ids_by_channel, run_name)` / `validate_channel(channel, file_ids, run_name)`:
+  one suite per channel on the raw tables; failing rows move to `raw.quarantine` (stage 'validate');
+  a channel whose batch fails as a whole comes back with `failed=True`.
+- `validate_table(schema, table, suite_name, expectations, run_name)`: a suite on a whole table
+  (dbt marts), stored the same way, without quarantine.
+- `build_data_docs()` / `data_docs_index()`: the GX Data Docs under `$MINQING_HOME/gx`.
+
+The expectations are data, in `quality.suites`. Great Expectations itself is imported only when a
+suite runs, so importing this package is cheap.
+"""
+
+from quality.channels import ChannelValidation, validate_channel, validate_loaded
+from quality.context import TableValidation, build_data_docs, data_docs_index, validate_table
+
+__all__ = [
+    "ChannelValidation",
+    "TableValidation",
+    "build_data_docs",
+    "data_docs_index",
+    "validate_channel",
+    "validate_loaded",
+    "validate_table",
+]

@@ -1,0 +1,212 @@
+"""The expectations, as data: one suite per channel on the raw tables, and the value sets they use.
+
+Everything a data engineer may need to change when a source changes its vocabulary lives here,
+once: the id patterns and value sets from the source contract (`shared/contracts/sources.md`),
+the rules built from them, and the sentence a person reads in `raw.quarantine` when a row breaks
+a rule. Nothing in this module imports Great Expectations; `quality.context` turns a `Rule` into a
+GX expectation.
+
+Reasons are templates: `{column}` (or `{column!r}`, quoted) takes the failing row's value of that
+column as Great Expectations reported it (the checked columns only, never personal data); braces
+around anything that is not a name, such as the `{13}` of a pattern, stay as they are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from minqing import config
+from minqing.config import BEIJING
+
+# --- value sets, from the source contract ------------------------------------------------------
+
+# 工单编号: GD + 13 digits (12345) or 400-YYYYMMDD-NNNN (the property company's 400 line).
+HOTLINE_ID_PATTERN = r"^(GD\d{13}|400-\d{8}-\d{4})$"
+HOTLINE_INTAKE_LINES = ("12345", "400")
+HOTLINE_STATUSES = ("待派单", "已派单", "已签收", "办理中", "延期办理", "已退单", "已办结")  # 办理状态
+HOTLINE_RESOLVED = ("是", "否")  # 是否解决; empty until the return visit
+HOTLINE_SATISFACTION = ("满意", "基本满意", "不满意", "未回访")  # 满意度; empty until the return visit
+HOTLINE_DEMAND_TYPES = ("投诉", "求助", "咨询", "建议", "举报", "表扬")  # 诉求类型
+
+# The contract shows ids like MP20260715000123 but does not fix their form; only what no id can
+# be (blank, whitespace, punctuation soup, absurd length) is ruled out.
+MINIPROGRAM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{1,63}$"
+MINIPROGRAM_TYPES = ("repair", "complaint", "bill_payment", "decoration_application")
+MINIPROGRAM_STATUSES = ("submitted", "dispatched", "accepted", "in_progress", "completed", "closed", "cancelled")
+
+# entry_id is made by ingestion/reception.py: "RC-" and 20 hex digits of a content hash.
+RECEPTION_ID_PATTERN = r"^RC-[0-9a-f]{20}$"
+
+# Suite parameters, resolved at run time by `suite_parameters()`.
+EARLIEST = {"$PARAMETER": "earliest_valid_date"}
+LATEST = {"$PARAMETER": "latest_valid_date"}
+
+
+def _listed(values: tuple[str, ...]) -> str:
+    return " / ".join(values)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One expectation: its GX type (snake case), its arguments, and the reason a failing row gets."""
+
+    type: str
+    kwargs: dict
+    reason: str = ""
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        if "column" in self.kwargs:
+            return (self.kwargs["column"],)
+        if "column_A" in self.kwargs:
+            return (self.kwargs["column_A"], self.kwargs["column_B"])
+        return tuple(self.kwargs.get("column_list", ()))
+
+    @property
+    def check_name(self) -> str:
+        """`expectation_type(column, …)`: the name stored in raw.quarantine.check_name."""
+        return check_name(self.type, self.columns)
+
+
+def check_name(expectation_type: str, columns: tuple[str, ...] | list[str]) -> str:
+    return f"{expectation_type}({', '.join(columns)})" if columns else expectation_type
+
+
+@dataclass(frozen=True)
+class ChannelSuite:
+    """A channel's raw table, how its rows are keyed, and the rules its loaded rows must keep."""
+
+    channel: str
+    suite_name: str
+    table: str  # schema-qualified
+    key_columns: tuple[str, ...]  # the table's primary key: how a failing row is found again
+    record_id_column: str  # the source's own id, copied to raw.quarantine.source_record_id
+    rules: tuple[Rule, ...] = field(default_factory=tuple)
+
+
+def _not_null(column: str, label: str, consequence: str) -> Rule:
+    return Rule("expect_column_values_to_not_be_null", {"column": column},
+                f"{label} is empty: {consequence}")
+
+
+def _in_set(column: str, values: tuple[str, ...], label: str, advice: str) -> Rule:
+    return Rule("expect_column_values_to_be_in_set", {"column": column, "value_set": list(values)},
+                f"{label} {{{column}!r}} is not one of {_listed(values)}; {advice}")
+
+
+def _matches(column: str, pattern: str, label: str, advice: str) -> Rule:
+    return Rule("expect_column_values_to_match_regex", {"column": column, "regex": pattern},
+                f"{label} {{{column}!r}} does not have the form {pattern}; {advice}")
+
+
+def _not_before(later: str, earlier: str, label_later: str, label_earlier: str, advice: str) -> Rule:
+    return Rule(
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        {"column_A": later, "column_B": earlier, "or_equal": True, "ignore_row_if": "either_value_is_missing"},
+        f"{label_later} {{{later}}} lies before {label_earlier} {{{earlier}}}; {advice}",
+    )
+
+
+_FIX_AT_SOURCE = "correct the record in the source system and deliver the file again"
+_EXTEND = "if the source has really added this value, add it to quality/suites.py"
+
+HOTLINE = ChannelSuite(
+    channel="hotline",
+    suite_name="hotline_raw",
+    table="raw.hotline_work_orders",
+    key_columns=("file_id", "row_number"),
+    record_id_column="work_order_id",
+    rules=(
+        _not_null("work_order_id", "工单编号 (work_order_id)", "the work order cannot be placed without its id"),
+        _matches("work_order_id", HOTLINE_ID_PATTERN, "工单编号 (work_order_id)",
+                 "12345 ids are GD + 13 digits and 400-line ids 400-YYYYMMDD-NNNN; " + _FIX_AT_SOURCE),
+        _in_set("intake_line", HOTLINE_INTAKE_LINES, "来源 (intake_line)", _FIX_AT_SOURCE),
+        _in_set("status", HOTLINE_STATUSES, "办理状态 (status)", f"{_FIX_AT_SOURCE}, or {_EXTEND}"),
+        _in_set("resolved", HOTLINE_RESOLVED, "是否解决 (resolved)",
+                f"only 是, 否 or empty are meaningful for the resolution rate; {_FIX_AT_SOURCE}"),
+        _in_set("satisfaction", HOTLINE_SATISFACTION, "满意度 (satisfaction)",
+                f"the satisfaction rate cannot score this answer; {_FIX_AT_SOURCE}, or {_EXTEND}"),
+        _in_set("demand_type", HOTLINE_DEMAND_TYPES, "诉求类型 (demand_type)", f"{_FIX_AT_SOURCE}, or {_EXTEND}"),
+        _not_before("updated_at", "received_at", "更新时间 (updated_at)", "来电时间 (received_at)",
+                    "a version cannot be written before the call came in; check both times in the export"),
+        _not_before("closed_at", "received_at", "办结时间 (closed_at)", "来电时间 (received_at)",
+                    "an order cannot close before it was received; check both times in the export"),
+    ),
+)
+
+MINIPROGRAM = ChannelSuite(
+    channel="miniprogram",
+    suite_name="miniprogram_raw",
+    table="raw.miniprogram_tickets",
+    key_columns=("file_id", "row_number"),
+    record_id_column="ticket_id",
+    rules=(
+        _not_null("ticket_id", "ticket_id", "the ticket cannot be placed without its id"),
+        _matches("ticket_id", MINIPROGRAM_ID_PATTERN, "ticket_id",
+                 "a platform id is 2-64 letters, digits, '_', '.', ':' or '-'; ask the platform team"),
+        _not_null("ticket_type", "type (ticket_type)",
+                  "without it the ticket cannot be told apart from bills and renovation applications"),
+        _in_set("ticket_type", MINIPROGRAM_TYPES, "type (ticket_type)",
+                f"unknown types cannot be counted as complaints or as other business; {_EXTEND}"),
+        _in_set("status", MINIPROGRAM_STATUSES, "status", f"ask the platform team what it means; {_EXTEND}"),
+        _not_before("updated_at", "submitted_at", "updated_at", "submitted_at",
+                    "a ticket cannot change before it was submitted; check the platform's clocks"),
+    ),
+)
+
+RECEPTION = ChannelSuite(
+    channel="reception",
+    suite_name="reception_raw",
+    table="raw.reception_entries",
+    key_columns=("file_id", "sheet", "row_number"),
+    record_id_column="entry_id",
+    rules=(
+        _not_null("entry_id", "entry_id", "ingestion did not give the entry its id"),
+        _matches("entry_id", RECEPTION_ID_PATTERN, "entry_id", "ingestion/reception.py makes these ids; report a bug"),
+        _not_null("method", "方式 (method)",
+                  "fill in 接待日, 敲门 or 巡查 in the workbook so that the entry can be counted, and deliver it again"),
+        _not_null("issue_text", "反映问题 (issue_text)", "an entry without the issue it records cannot be used"),
+        Rule("expect_column_values_to_be_between",
+             {"column": "entry_date", "min_value": EARLIEST, "max_value": LATEST},
+             "日期 (entry_date) {entry_date} is not a plausible date for a log entry; "
+             "check the 日期 cell and the year in the title row or the file name"),
+    ),
+)
+
+CHANNEL_SUITES: dict[str, ChannelSuite] = {s.channel: s for s in (HOTLINE, MINIPROGRAM, RECEPTION)}
+
+
+def suite_parameters(now: dt.datetime | None = None) -> dict[str, str]:
+    """Values of the suites' `$PARAMETER`s: the same window of plausible dates ingestion uses."""
+    rules = config.settings()["ingestion"]
+    now = now or dt.datetime.now(BEIJING)
+    latest = now.astimezone(BEIJING).date() + dt.timedelta(days=rules["max_future_days"])
+    return {"earliest_valid_date": str(rules["earliest_valid_date"]), "latest_valid_date": latest.isoformat()}
+
+
+def max_failing_share() -> float:
+    """The share of a batch's rows that may fail before the channel fails as a whole (settings.yml)."""
+    value = float((config.settings().get("quality") or {}).get("max_failing_share", 0.5))
+    if not 0 <= value <= 1:
+        raise ValueError(f"quality.max_failing_share in settings.yml must lie between 0 and 1, not {value}")
+    return value
+
+
+PLACEHOLDER = re.compile(r"{([A-Za-z_]\w*)(![rsa])?}")
+
+
+def format_reason(template: str, values: dict) -> str:
+    """Fill a reason template with a row's values; a value that is missing shows as '?'."""
+
+    def fill(match: re.Match) -> str:
+        name, conversion = match.group(1), match.group(2)
+        if name not in values:
+            return "?"
+        value = values[name]
+        if value is None:
+            return "empty"
+        return repr(value) if conversion == "!r" else str(value)
+
+    return PLACEHOLDER.sub(fill, template)
