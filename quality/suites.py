@@ -13,6 +13,7 @@ around anything that is not a name, such as the `{13}` of a pattern, stay as the
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -25,7 +26,13 @@ from minqing.config import BEIJING
 # 工单编号: GD + 13 digits (12345) or 400-YYYYMMDD-NNNN (the property company's 400 line).
 HOTLINE_ID_PATTERN = r"^(GD\d{13}|400-\d{8}-\d{4})$"
 HOTLINE_INTAKE_LINES = ("12345", "400")
-HOTLINE_STATUSES = ("待派单", "已派单", "已签收", "办理中", "延期办理", "已退单", "已办结")  # 办理状态
+def _seed_statuses(source_system: str) -> tuple[str, ...]:
+    """The statuses a source may send: the ones dbt maps (seeds/status_codes.csv), one list for both."""
+    with open(config.SEEDS_DIR / "status_codes.csv", encoding="utf-8", newline="") as fh:
+        return tuple(row["source_status"] for row in csv.DictReader(fh) if row["source_system"] == source_system)
+
+
+HOTLINE_STATUSES = _seed_statuses("hotline")  # 办理状态
 HOTLINE_RESOLVED = ("是", "否")  # 是否解决; empty until the return visit
 HOTLINE_SATISFACTION = ("满意", "基本满意", "不满意", "未回访")  # 满意度; empty until the return visit
 HOTLINE_DEMAND_TYPES = ("投诉", "求助", "咨询", "建议", "举报", "表扬")  # 诉求类型
@@ -34,7 +41,7 @@ HOTLINE_DEMAND_TYPES = ("投诉", "求助", "咨询", "建议", "举报", "表�
 # be (blank, whitespace, punctuation soup, absurd length) is ruled out.
 MINIPROGRAM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{1,63}$"
 MINIPROGRAM_TYPES = ("repair", "complaint", "bill_payment", "decoration_application")
-MINIPROGRAM_STATUSES = ("submitted", "dispatched", "accepted", "in_progress", "completed", "closed", "cancelled")
+MINIPROGRAM_STATUSES = _seed_statuses("miniprogram")
 
 # entry_id is made by ingestion/reception.py: "RC-" and 20 hex digits of a content hash.
 RECEPTION_ID_PATTERN = r"^RC-[0-9a-f]{20}$"

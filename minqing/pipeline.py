@@ -1,0 +1,124 @@
+"""The pipeline's steps as plain functions: `minqing run` calls them in order, and the Airflow DAG
+wires the same functions as tasks. Each step is idempotent: running it again on the same data
+leaves the warehouse as it was.
+
+    ingest (per channel) -> validate (per channel) -> classify -> dbt build -> validate marts
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from minqing import config, transform, warehouse
+
+log = logging.getLogger(__name__)
+
+CHANNELS = ("hotline", "miniprogram", "reception")
+
+
+def ingest_channel(channel: str, landing: str | Path | None = None, day: dt.date | None = None) -> list[dict]:
+    """Load the channel's new files (those covering `day`, if given); one report per file seen."""
+    from ingestion.loader import ingest
+
+    warehouse.migrate()
+    reports = ingest(config.landing_dir(landing), channels=[channel], day=day, progress=False)
+    return [r.as_json() for r in reports]
+
+
+def loaded_file_ids(reports: list[dict]) -> list[int]:
+    """The files this run actually loaded rows from (duplicates were validated when first loaded)."""
+    return [r["file_id"] for r in reports if r["status"] == "loaded" and r["rows_loaded"] > 0]
+
+
+def validate_channel(channel: str, file_ids: list[int], run_name: str) -> dict:
+    """GX suite of the channel on the rows of `file_ids`; raises when the batch fails as a whole."""
+    from quality import validate_channel as run
+
+    outcome = run(channel, file_ids, run_name)
+    summary = asdict(outcome)
+    if outcome.failed:
+        raise ChannelFailed(channel, outcome.problems or [outcome.error or "validation failed"], summary)
+    return summary
+
+
+class ChannelFailed(RuntimeError):
+    def __init__(self, channel: str, problems: list[str], summary: dict):
+        super().__init__(f"channel {channel} failed validation: {'; '.join(problems)}")
+        self.summary = summary
+
+
+def classify() -> int:
+    """Classify every complaint text not yet classified by the current rules."""
+    from minqing.classifier import classify_pending
+
+    with warehouse.connect() as conn:
+        count = classify_pending(conn)
+        conn.commit()
+    return count
+
+
+def build_marts(as_of: str | None = None) -> dict:
+    outcome = transform.build(as_of=as_of)
+    if not outcome.success:
+        raise RuntimeError("dbt build failed: " + "; ".join(f"{f['node']}: {f['message']}" for f in outcome.failures))
+    return {"nodes": len(outcome.results)}
+
+
+def validate_marts(run_name: str) -> dict:
+    from quality.marts import validate_marts as run
+
+    results = run(run_name)
+    failed = {table: r.failures for table, r in results.items() if not r.success}
+    if failed:
+        raise RuntimeError(f"mart validation failed: {failed}")
+    return {table: r.success for table, r in results.items()}
+
+
+@dataclass
+class RunSummary:
+    run_name: str
+    files: list[dict] = field(default_factory=list)
+    validation: dict = field(default_factory=dict)
+    failed_channels: dict = field(default_factory=dict)
+    classified: int = 0
+    dbt_nodes: int = 0
+    marts_valid: dict = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        loaded = sum(f["rows_loaded"] for f in self.files)
+        quarantined = sum(f["rows_quarantined"] for f in self.files)
+        moved = sum(v.get("rows_quarantined", 0) for v in self.validation.values())
+        lines = [
+            f"ingest:   {len(self.files)} files, {loaded} rows loaded, {quarantined} quarantined",
+            f"validate: {', '.join(f'{c} ok' for c in self.validation) or 'nothing new'}"
+            f"{'; ' + str(moved) + ' rows moved to quarantine' if moved else ''}",
+        ]
+        for channel, reason in self.failed_channels.items():
+            lines.append(f"          {channel} FAILED and was stopped: {reason}")
+        lines += [
+            f"classify: {self.classified} new texts",
+            f"dbt:      {self.dbt_nodes} nodes built and tested",
+            f"marts:    {', '.join(f'{t} ok' for t in self.marts_valid)}",
+        ]
+        return lines
+
+
+def run(landing: str | Path | None = None, day: dt.date | None = None, as_of: str | None = None) -> RunSummary:
+    """The whole pipeline in one process. A channel that fails validation is reported and skipped;
+    the others go on. Raises if dbt or the mart suites fail."""
+    run_name = f"run_{dt.datetime.now(config.BEIJING):%Y%m%dT%H%M%S}"
+    summary = RunSummary(run_name)
+    for channel in CHANNELS:
+        reports = ingest_channel(channel, landing, day)
+        summary.files += reports
+        try:
+            summary.validation[channel] = validate_channel(channel, loaded_file_ids(reports), run_name)
+        except ChannelFailed as exc:
+            summary.failed_channels[channel] = str(exc)
+    summary.classified = classify()
+    summary.dbt_nodes = build_marts(as_of)["nodes"]
+    summary.marts_valid = validate_marts(run_name)
+    return summary

@@ -1,0 +1,104 @@
+"""Suites on the published marts: keys unique and not null, categories within the 15 codes, rates
+within [0, 1], every community known. The code lists come from the dbt seeds, so they cannot drift
+from what dbt builds.
+
+A mart that fails its suite is not published (the caller decides); results are stored in
+ops.validation_runs / ops.validation_results like the channels'.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass
+
+import psycopg
+
+from minqing import config, warehouse
+from quality.context import TableValidation, validate_table
+
+log = logging.getLogger(__name__)
+
+
+def _seed_column(seed: str, column: str) -> list[str]:
+    with open(config.SEEDS_DIR / f"{seed}.csv", encoding="utf-8", newline="") as fh:
+        return [row[column] for row in csv.DictReader(fh)]
+
+
+def category_codes() -> list[str]:
+    return _seed_column("issue_categories", "category_code")
+
+
+def community_ids() -> list[str]:
+    return _seed_column("communities", "community_id") + ["unresolved"]
+
+
+def _unique(*columns: str) -> dict:
+    if len(columns) == 1:
+        return {"type": "expect_column_values_to_be_unique", "kwargs": {"column": columns[0]}}
+    return {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": list(columns)}}
+
+
+def _not_null(column: str) -> dict:
+    return {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": column}}
+
+
+def _in_set(column: str, values: list[str]) -> dict:
+    return {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": column, "value_set": values}}
+
+
+def _rate(column: str) -> dict:
+    return {"type": "expect_column_values_to_be_between",
+            "kwargs": {"column": column, "min_value": 0, "max_value": 1}}
+
+
+@dataclass(frozen=True)
+class MartSuite:
+    table: str
+    keys: tuple[str, ...]
+    category_column: str | None = None
+    community_column: str | None = None
+    rate_columns: tuple[str, ...] = ()
+
+    def expectations(self, columns: set[str]) -> list[dict]:
+        rules = [_unique(*self.keys), *(_not_null(k) for k in self.keys)]
+        if self.category_column:
+            rules.append(_in_set(self.category_column, category_codes()))
+        if self.community_column:
+            rules.append(_in_set(self.community_column, community_ids()))
+        rules += [_rate(c) for c in self.rate_columns if c in columns]
+        return rules
+
+
+# The published marts and what each promises. Tables not built yet are skipped with a warning.
+MART_SUITES = (
+    MartSuite("fct_complaints", ("complaint_id",), "category_code", "community_id", ("category_confidence",)),
+    MartSuite("fct_complaint_status_events", ("event_id",)),
+    MartSuite("dim_community", ("community_id",), community_column="community_id"),
+    MartSuite("dim_issue_category", ("category_code",), category_column="category_code"),
+)
+
+
+def _columns(conn: psycopg.Connection, table: str) -> set[str]:
+    rows = conn.execute("select column_name from information_schema.columns "
+                        "where table_schema = 'marts' and table_name = %s", (table,)).fetchall()
+    return {r[0] for r in rows}
+
+
+def rate_columns(columns: set[str]) -> tuple[str, ...]:
+    """Columns that hold a rate or share by name (…_rate, …_share): they must lie in [0, 1]."""
+    return tuple(sorted(c for c in columns if c.endswith(("_rate", "_share"))))
+
+
+def validate_marts(run_name: str, suites: tuple[MartSuite, ...] = MART_SUITES) -> dict[str, TableValidation]:
+    results = {}
+    with warehouse.connect() as conn:
+        present = {s.table: _columns(conn, s.table) for s in suites}
+    for suite in suites:
+        columns = present[suite.table]
+        if not columns:
+            log.warning("mart %s does not exist; not validated", suite.table)
+            continue
+        rules = suite.expectations(columns) + [_rate(c) for c in rate_columns(columns) if c not in suite.rate_columns]
+        results[suite.table] = validate_table("marts", suite.table, f"marts_{suite.table}", rules, run_name)
+    return results
