@@ -89,17 +89,18 @@ _DAY_IN_PATH = re.compile(r"(?<!\d)(20\d{2})-?(\d{2})-?(\d{2})(?!\d)")
 _MONTH_IN_PATH = re.compile(r"(?<!\d)(20\d{2})-?(\d{2})(?!\d)")
 
 
-def covers(relative: str, day: dt.date) -> bool:
-    """Whether a file belongs to the run of `day`, told by the date in its path.
+def is_due(relative: str, day: dt.date) -> bool:
+    """Whether a run for `day` should take this file, told by the date in its path.
 
-    `…20260715…` or `…2026-07-15…` covers that day; a monthly workbook (`…202607…`) covers every
-    day of its month; a path with no date covers every day (loading it twice is harmless: the
-    second time it is a duplicate).
+    A daily file (`…20260715…`, `…2026-07-15…`) is due from its day on, a monthly workbook
+    (`…202607…`) from the first of its month; a path without a date is always due. A run takes
+    every due file it has not loaded yet, so a file delivered late is taken by the next run, and
+    a re-run or a backfill of an earlier day takes nothing that belongs to a later one.
     """
-    if days := _DAY_IN_PATH.findall(relative):
-        return any(_safe_date(*d) == day for d in days)
+    if days := [d for d in (_safe_date(*m) for m in _DAY_IN_PATH.findall(relative)) if d]:
+        return min(days) <= day
     if months := _MONTH_IN_PATH.findall(relative):
-        return any((int(y), int(m)) == (day.year, day.month) for y, m in months)
+        return min(dt.date(int(y), int(m), 1) for y, m in months if 1 <= int(m) <= 12) <= day
     return True
 
 
@@ -114,7 +115,7 @@ def discover(landing: Path, channels: Iterable[str] | None = None,
              day: dt.date | None = None) -> list[tuple[str, Path]]:
     """(channel, path) for every file under the channel folders; hidden and Office lock files skipped.
 
-    `channels` limits the folders; `day` keeps only the files that cover that day (see `covers`).
+    `channels` limits the folders; `day` keeps only the files due by that day (see `is_due`).
     """
     found = []
     for name in channels or CHANNELS:
@@ -126,7 +127,7 @@ def discover(landing: Path, channels: Iterable[str] | None = None,
         for path in sorted(folder.rglob("*")):
             relative = path.relative_to(landing)
             if path.is_file() and not any(part.startswith((".", "~$")) for part in relative.parts):
-                if day is None or covers(relative.as_posix(), day):
+                if day is None or is_due(relative.as_posix(), day):
                     found.append((name, path))
     return found
 
@@ -253,7 +254,7 @@ def _preview(data: bytes) -> str:
 
 def ingest(landing: Path, *, channels: Iterable[str] | None = None, day: dt.date | None = None,
            progress: bool | None = None) -> list[FileReport]:
-    """Load every new file under `landing` (optionally of some channels, or covering one day).
+    """Load every new file under `landing` (optionally of some channels, or due by a day).
 
     Returns one report per file seen.
     """

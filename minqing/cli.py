@@ -89,6 +89,26 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _cmd_run(args) -> int:
+    from minqing.pipeline import run
+
+    summary = run(args.landing, day=args.date, as_of=args.as_of)
+    print("\n".join(summary.lines()))
+    return 1 if summary.failed_channels else 0
+
+
+def _cmd_classify(args) -> int:
+    from minqing.classifier import main_stdin
+
+    return main_stdin(explain=args.explain)
+
+
+def _cmd_classify_eval(args) -> int:
+    from minqing.evaluate_classifier import main as evaluate_main
+
+    return evaluate_main(args.file)
+
+
 def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
@@ -108,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="a line per file before the summary")
     p.set_defaults(func=_cmd_ingest)
 
+    p = sub.add_parser("run", help="ingest -> validate -> classify -> dbt build -> validate marts")
+    p.add_argument("--landing", help="landing folder (default: $LANDING_DIR or data/landing)")
+    p.add_argument("--date", type=_date, help="only the landing files due by this day (YYYY-MM-DD): dated on or before it")
+    p.add_argument("--as-of", help="pin the moment overdue figures are computed at (ISO 8601); "
+                                   "default: the newest update in the data")
+    p.set_defaults(func=_cmd_run)
+
     p = sub.add_parser("generate", help="write a synthetic landing folder that follows the source contract")
     p.add_argument("--days", type=int, required=True)
     p.add_argument("--out", required=True)
@@ -121,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--per-day", type=int, default=40)
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("classify", help="categorise complaint texts: one per line on stdin, one code per line out")
+    p.add_argument("--explain", action="store_true", help="print code<TAB>confidence<TAB>evidence instead")
+    p.set_defaults(func=_cmd_classify)
+
+    p = sub.add_parser("classify-eval", help="accuracy and macro-F1 of the classifier on a labelled TSV")
+    p.add_argument("--file", help="labelled file (default: $MINQING_EVAL_FILE or ../shared/eval/real_messages.tsv)")
+    p.set_defaults(func=_cmd_classify_eval)
     return parser
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ingestion.loader import covers, discover, ingest
+from ingestion.loader import discover, ingest, is_due
 from minqing.cli import main as cli
 
 HEADER = ("工单编号,来源,来电时间,诉求人,联系电话,诉求类型,诉求内容,诉求地址,所属街道,所属社区,问题分类,承办单位,"
@@ -150,14 +150,14 @@ def test_warehouse_url_is_accepted_by_psql(fresh_warehouse):
     assert int(result.stdout) >= 1
 
 
-def test_a_run_for_one_day_takes_the_files_that_cover_it(tmp_path):
+def test_a_run_for_one_day_takes_the_files_due_by_then(tmp_path):
     day = dt.date(2026, 7, 15)
-    assert covers("hotline/12345_20260715.csv", day)
-    assert covers("hotline/2026-07-15/export.csv", day)
-    assert not covers("hotline/12345_20260716.csv", day)
-    assert covers("reception/reception_望园社区_202607.xlsx", day)
-    assert not covers("reception/reception_望园社区_202608.xlsx", day)
-    assert covers("miniprogram/pull.jsonl", day)  # no date: every run may take it; the second time it is a duplicate
+    assert is_due("hotline/12345_20260715.csv", day)
+    assert is_due("hotline/2026-07-14/export.csv", day)       # late files are taken by the next run
+    assert not is_due("hotline/12345_20260716.csv", day)      # a backfill takes nothing of a later day
+    assert is_due("reception/reception_望园社区_202607.xlsx", day)
+    assert not is_due("reception/reception_望园社区_202608.xlsx", day)
+    assert is_due("miniprogram/pull.jsonl", day)  # no date: always due; the second time it is a duplicate
     for name in ("hotline/a_20260715.csv", "hotline/b_20260716.csv", "miniprogram/c.jsonl"):
         write(tmp_path / name, "x")
     assert [p.name for _, p in discover(tmp_path, day=day)] == ["a_20260715.csv", "c.jsonl"]
