@@ -1,0 +1,71 @@
+"""minqing_daily — every morning at 06:00 Beijing time, the day before's complaints:
+
+    ingest_<channel> -> validate_<channel>   (hotline, miniprogram, reception, in parallel)
+        -> classify -> dbt_build (cosmos: each model, then its tests) -> validate_marts -> publish
+
+A channel that fails does not hold back the others: `classify` runs once every channel is done,
+whatever became of it, and the run ends failed so that someone looks. `publish` updates the
+Assets of the published marts, which the briefing DAG is scheduled on.
+
+Backfill a month: `airflow dags backfill minqing_daily --start-date 2026-07-02 --end-date 2026-08-01`.
+Each run takes the landing files due by its day; re-runs and backfills leave the same warehouse.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, TriggerRule, dag, get_current_context, task
+
+from minqing import orchestration as orch
+from minqing import pipeline
+
+
+@dag(
+    dag_id=orch.DAILY_DAG_ID,
+    schedule=CronTriggerTimetable(orch.SCHEDULE_CRON, timezone="Asia/Shanghai"),
+    start_date=pendulum.datetime(2026, 6, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,  # runs of the same DAG never overlap on the warehouse
+    default_args=orch.default_args(),
+    tags=["minqing", "ingest", "dbt"],
+    doc_md=__doc__,
+)
+def minqing_daily():
+    validated = []
+    for channel in pipeline.CHANNELS:
+
+        @task(task_id=f"ingest_{channel}")
+        def ingest(channel: str = channel) -> list[dict]:
+            orch.use_warehouse_connection()
+            day = orch.day_of_run(get_current_context().get("logical_date"))
+            return pipeline.ingest_channel(channel, day=day)
+
+        @task(task_id=f"validate_{channel}")
+        def validate(reports: list[dict], channel: str = channel) -> dict:
+            orch.use_warehouse_connection()
+            run_id = get_current_context()["run_id"]
+            return pipeline.validate_channel(channel, pipeline.loaded_file_ids(reports), run_name=run_id)
+
+        validated.append(validate(ingest()))
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def classify() -> int:
+        orch.use_warehouse_connection()
+        return pipeline.classify()
+
+    @task
+    def validate_marts() -> dict:
+        orch.use_warehouse_connection()
+        return pipeline.validate_marts(run_name=get_current_context()["run_id"])
+
+    @task(outlets=[orch.mart_asset(name) for name in orch.PUBLISHED_MARTS])
+    def publish(results: dict) -> dict:
+        return results
+
+    dbt_build = orch.dbt_task_group()
+    checked = validate_marts()
+    validated >> classify() >> dbt_build >> checked
+    publish(checked)
+
+
+minqing_daily()

@@ -1,0 +1,208 @@
+"""What the Airflow DAGs share: the schedule, retries, the published Assets, the warehouse
+connection and the cosmos configuration of the dbt project.
+
+The DAG files in `dags/` stay thin: they wire tasks that call `minqing.pipeline`.
+
+Local runs (`minqing airflow test`, `make demo`) use `airflow_env()`: Airflow's metadata in SQLite
+under $MINQING_HOME/airflow and the connection `minqing_warehouse` pointing at the warehouse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from minqing import config
+
+log = logging.getLogger(__name__)
+
+CONN_ID = os.environ.get("MINQING_AIRFLOW_CONN_ID", "minqing_warehouse")
+DBT_SCHEMA = "analytics"  # dbt's target schema; models land in staging / intermediate / marts
+SCHEDULE_CRON = "0 6 * * *"  # every morning at 06:00 Beijing time, before the dispatch meeting
+DAILY_DAG_ID = "minqing_daily"
+MANIFEST = config.DBT_PROJECT_DIR / "target" / "manifest.json"
+
+# The marts the daily DAG publishes; downstream DAGs (the briefing, exports) are scheduled on these.
+PUBLISHED_MARTS = (
+    "fct_complaints",
+    "fct_complaint_status_events",
+    "fct_community_daily",
+    "mart_issue_category_monthly",
+    "mart_three_rates",
+    "mart_sentiment_code",
+    "mart_complaint_grades",
+)
+
+
+def mart_asset(name: str):
+    from airflow.sdk import Asset
+
+    return Asset(name=f"marts.{name}", uri=f"postgres://warehouse:5432/minqing/marts/{name}", group="minqing_marts")
+
+
+def default_args() -> dict:
+    return {
+        "owner": "minqing",
+        "retries": int(os.environ.get("MINQING_TASK_RETRIES", "2")),
+        "retry_delay": dt.timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": dt.timedelta(minutes=30),
+    }
+
+
+def day_of_run(logical_date: dt.datetime | None) -> dt.date:
+    """The Beijing day a run works on: the day before the morning it runs (its exports came overnight)."""
+    moment = logical_date or dt.datetime.now(config.BEIJING)
+    return (moment.astimezone(config.BEIJING) - dt.timedelta(days=1)).date()
+
+
+def use_warehouse_connection() -> None:
+    """Point the pipeline at the Airflow connection `minqing_warehouse` when there is one and
+    WAREHOUSE_URL is not set; without either, the embedded warehouse is used."""
+    if os.environ.get("WAREHOUSE_URL"):
+        return
+    from airflow.sdk import BaseHook
+
+    try:
+        conn = BaseHook.get_connection(CONN_ID)
+    except Exception:  # noqa: BLE001 - no such connection: the embedded default
+        log.info("no Airflow connection %s; using the embedded warehouse", CONN_ID)
+        return
+    params = {"host": conn.host, "port": conn.port or 5432, "user": conn.login, "dbname": conn.schema}
+    if conn.password:
+        params["password"] = conn.password
+    os.environ["WAREHOUSE_URL"] = make_conninfo(**{k: v for k, v in params.items() if v})
+
+
+# --- dbt through cosmos -------------------------------------------------------------------------
+
+def dbt_parse_env() -> dict[str, str]:
+    """`dbt parse` reads profiles.yml but connects to nothing: placeholders are enough."""
+    return {"MINQING_PG_HOST": "localhost", "MINQING_PG_USER": "parse", "MINQING_PG_DBNAME": "parse"}
+
+
+def manifest_is_stale() -> bool:
+    if not MANIFEST.exists():
+        return True
+    built = MANIFEST.stat().st_mtime
+    sources = [config.DBT_PROJECT_DIR / "dbt_project.yml"]
+    for folder in ("models", "macros", "seeds", "tests", "snapshots"):
+        sources += [p for p in (config.DBT_PROJECT_DIR / folder).rglob("*") if p.is_file()]
+    return any(p.stat().st_mtime > built for p in sources)
+
+
+def ensure_manifest() -> Path:
+    """Build dbt's manifest (dbt parse, no database) when it is missing or older than the project.
+
+    The DAG renders its dbt tasks from this file, so parsing the DAG folder never runs dbt.
+    """
+    if manifest_is_stale():
+        log.info("building the dbt manifest")
+        subprocess.run(
+            [sys.executable, "-c", "from dbt.cli.main import cli; cli()", "parse", "--quiet",
+             "--project-dir", str(config.DBT_PROJECT_DIR), "--profiles-dir", str(config.DBT_PROJECT_DIR),
+             "--target-path", str(MANIFEST.parent)],
+            check=True, env={**os.environ, **dbt_parse_env()},
+        )
+    return MANIFEST
+
+
+def dbt_task_group(group_id: str = "dbt_build", **kwargs):
+    """The dbt project as Airflow tasks (a model and its tests per node), rendered from the manifest."""
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+    from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+    if not MANIFEST.exists():
+        raise FileNotFoundError(f"{MANIFEST} is missing: run `minqing dbt-manifest` (or `make install`) first")
+    return DbtTaskGroup(
+        group_id=group_id,
+        project_config=ProjectConfig(dbt_project_path=config.DBT_PROJECT_DIR, manifest_path=MANIFEST,
+                                     project_name="minqing"),
+        profile_config=ProfileConfig(
+            profile_name="minqing",
+            target_name="default",
+            profile_mapping=PostgresUserPasswordProfileMapping(conn_id=CONN_ID, profile_args={"schema": DBT_SCHEMA}),
+        ),
+        execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER),
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
+        # emit_datasets off: cosmos' OpenLineage-style URIs are not valid Airflow 3 Assets (and a socket
+        # host has none); the DAG publishes the marts' Assets itself, once they are validated.
+        operator_args={"install_deps": False, "quiet": True, "emit_datasets": False},
+        **kwargs,
+    )
+
+
+# --- local Airflow --------------------------------------------------------------------------------
+
+def airflow_env(warehouse_url: str | None = None) -> dict[str, str]:
+    """Environment for running the project's DAGs locally: SQLite metadata under $MINQING_HOME."""
+    from minqing import warehouse
+
+    home = config.home() / "airflow"
+    home.mkdir(parents=True, exist_ok=True)
+    url = warehouse_url or warehouse.url()
+    params = conninfo_to_dict(url)
+    connection = {
+        "conn_type": "postgres",
+        "host": params.get("host"),
+        "port": int(params.get("port") or 5432),
+        "login": params.get("user"),
+        # cosmos requires a password; the embedded server trusts local connections and ignores it
+        "password": params.get("password") or "embedded-trust",
+        "schema": params.get("dbname"),
+    }
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(config.PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # no calls home from a closed network
+        f"AIRFLOW_CONN_{CONN_ID.upper()}": json.dumps(connection),
+        "WAREHOUSE_URL": url,
+        "MINQING_HOME": str(config.home()),
+        "MINQING_TASK_RETRIES": os.environ.get("MINQING_TASK_RETRIES", "0"),
+    }
+
+
+def run_dag_test(dag_id: str, logical_date: dt.datetime, *, warehouse_url: str | None = None,
+                 timeout: int = 1800) -> subprocess.CompletedProcess:
+    """Run a DAG end to end with `dag.test()` in a fresh process (Airflow reads its settings at import)."""
+    ensure_manifest()
+    env = {**os.environ, **airflow_env(warehouse_url)}
+    db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    if not db.exists():
+        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
+                       capture_output=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "minqing.orchestration", dag_id, logical_date.isoformat()],
+        env=env, timeout=timeout, text=True, capture_output=True,
+    )
+
+
+def _dag_test_main(dag_id: str, logical_date: str) -> int:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    if bag.import_errors:
+        print(json.dumps(bag.import_errors, indent=2), file=sys.stderr)
+        return 2
+    dag = bag.get_dag(dag_id)
+    run = dag.test(logical_date=dt.datetime.fromisoformat(logical_date))
+    state = str(getattr(run, "state", ""))
+    print(f"dag {dag_id} run {logical_date}: {state}")
+    return 0 if state.endswith("success") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(_dag_test_main(sys.argv[1], sys.argv[2]))
