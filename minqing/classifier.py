@@ -1,0 +1,407 @@
+"""The complaint classifier: one of the 15 issue categories for a complaint text, with confidence and evidence.
+
+The rules are data, not code: `dbt_project/seeds/category_keywords.csv` (columns `category_code, keyword,
+weight, note`), which a street analyst edits. A keyword may appear under several categories with
+different weights; a negative weight argues against a category.
+
+How a text is scored
+--------------------
+1. The text is normalised (NFKC, so full-width letters and digits become ASCII; lower case) and segmented
+   with jieba, into which every keyword of two or more characters has been registered
+   (`jieba.add_word`) so that segmentation keeps it whole.
+2. Keywords are found by length:
+   - one character (dog, noisy, cold ...): only when jieba cuts that character as a token of its own,
+     so a character inside a longer word never counts;
+   - two characters: when they lie inside a single token (a token equal to the keyword or containing
+     it), or straddle two adjacent tokens one of which is a lone character (a fragment jieba was unsure
+     of, as when "as soon as it rains" is cut before "rain"); never across two longer words, where the
+     two characters belong to different words ("downstairs" + "water pipe" does not hold "drain");
+   - three or more characters: anywhere in the text (a phrase may span several tokens).
+3. A longer keyword overrides the shorter ones inside it: a match whose span lies within the span of a
+   longer match is dropped. This is how context is written into the rules: "radiator leaking"
+   (heating) suppresses the plain "leaking" (housing_leak) inside it, "construction noise" (noise) the
+   plain "construction" inside it.
+4. Each category's score is the sum, over the keywords left, of weight × repeat factor, the factor
+   being 1 for one occurrence and growing by REPEAT_BONUS per further occurrence up to REPEAT_CAP
+   occurrences, so that a long transcript repeating its subject leans towards it without one word
+   drowning everything else.
+5. The category with the highest score wins; ties go to the category listed first in
+   `issue_categories.csv` (`other` is last).
+6. Back-off: when no category scores above zero, the text is matched again with every keyword of two
+   or more characters found anywhere, token boundaries ignored (colloquial text that jieba cuts oddly
+   still says something). One-character keywords stay out of the back-off: inside other words they
+   mostly mean something else (the "electric" in "telephone"). Only when the back-off finds nothing
+   either is the text `other`, with confidence 0 and no evidence. Back-off results carry little
+   evidence, hence low confidence, by the formula below.
+
+Confidence
+----------
+With s1 the best score and s2 the runner-up's (negative scores count as 0)::
+
+    strength   = 1 - exp(-s1 / STRENGTH_SCALE)      how much evidence there is (0 → 0, 3 → 0.63, 6 → 0.86)
+    margin     = (s1 - s2) / s1                     how clearly it beats the rest (1 when alone, 0 on a tie)
+    confidence = strength × (0.5 + 0.5 × margin)
+
+rounded to three decimals (the warehouse column is numeric(4, 3)). A single decisive phrase alone gives
+about 0.6-0.7; several agreeing keywords and no competitor approach 1; a tie halves the strength.
+
+Evidence is the keywords that raised the winning category's score, strongest first.
+
+The version (`classifier_version`) is a short hash of the algorithm revision and the seed's contents
+(line endings and a byte-order mark ignored): stored classifications made under other rules are redone.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import math
+import sys
+import threading
+import unicodedata
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from minqing import config
+
+log = logging.getLogger(__name__)
+
+KEYWORDS_FILE = "category_keywords.csv"
+CATEGORIES_FILE = "issue_categories.csv"
+FALLBACK_CATEGORY = "other"  # the code for "nothing matched"; must exist in issue_categories.csv
+
+ALGORITHM_REVISION = "3"  # bump when the scoring below changes, so the version changes with it
+STRENGTH_SCALE = 3.0
+REPEAT_BONUS = 0.25
+REPEAT_CAP = 3
+PHRASE_LENGTH = 3  # keywords this long or longer match anywhere in the text
+COPY_BATCH = 5_000  # texts classified and written per round in classify_pending
+
+# The complaint texts of the warehouse, one expression per source. The mini-program's text is its title and
+# content joined by one space, exactly `coalesce(title,'') || ' ' || coalesce(content,'')`: the dbt models hash
+# the same expression to join ops.text_classifications, so it must not change here alone.
+_PENDING_SQL = """
+with texts (text) as (
+    select content from raw.hotline_work_orders where content is not null
+    union
+    select coalesce(title,'') || ' ' || coalesce(content,'') from raw.miniprogram_tickets
+    union
+    select issue_text from raw.reception_entries where issue_text is not null
+), hashed as (
+    select encode(sha256(convert_to(text, 'UTF8')), 'hex') as text_sha256, text from texts
+)
+select h.text_sha256, h.text
+from hashed h
+where not exists (
+    select 1 from ops.text_classifications c
+    where c.text_sha256 = h.text_sha256 and c.classifier_version = %(version)s
+)
+order by h.text_sha256
+"""
+
+_UPSERT_SQL = """
+insert into ops.text_classifications
+    (text_sha256, category_code, confidence, evidence, classifier_version, classified_at)
+select text_sha256, category_code, confidence, evidence, classifier_version, now()
+from _text_classifications_batch
+on conflict (text_sha256) do update set
+    category_code      = excluded.category_code,
+    confidence         = excluded.confidence,
+    evidence           = excluded.evidence,
+    classifier_version = excluded.classifier_version,
+    classified_at      = excluded.classified_at
+"""
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The category chosen for one text, how sure the rules are, and the keywords that decided it."""
+
+    category_code: str
+    confidence: float
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The keyword seed, parsed and indexed for matching."""
+
+    categories: tuple[str, ...]  # in the order of issue_categories.csv: the tie-break order
+    weights: dict[str, tuple[tuple[str, float], ...]]  # keyword -> ((category_code, weight), ...)
+    single: frozenset[str]  # one-character keywords
+    pairs: frozenset[str]  # two-character keywords
+    phrases: frozenset[str]  # keywords of PHRASE_LENGTH characters or more
+    phrase_lengths: tuple[int, ...]
+    version: str
+
+
+def normalise(text: str) -> str:
+    """The form both texts and keywords are matched in: NFKC, lower case."""
+    return unicodedata.normalize("NFKC", text or "").lower()
+
+
+def version_of(seed_text: str) -> str:
+    """The classifier version for a keyword seed's contents: 12 hex digits of a SHA-256."""
+    canonical = seed_text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    digest = hashlib.sha256(f"algorithm {ALGORITHM_REVISION}\n{canonical}".encode("utf-8"))
+    return digest.hexdigest()[:12]
+
+
+def _category_codes(seeds_dir: Path) -> tuple[str, ...]:
+    with open(seeds_dir / CATEGORIES_FILE, encoding="utf-8", newline="") as fh:
+        codes = tuple(row["category_code"].strip() for row in csv.DictReader(fh))
+    if FALLBACK_CATEGORY not in codes:
+        raise RuntimeError(f"{CATEGORIES_FILE} has no category {FALLBACK_CATEGORY!r}")
+    return codes
+
+
+def parse_rules(seed_text: str, categories: tuple[str, ...]) -> Rules:
+    """Parse and check the keyword seed; a bad row raises RuntimeError naming its line."""
+    reader = csv.DictReader(io.StringIO(seed_text.lstrip("\ufeff")))
+    expected = ["category_code", "keyword", "weight", "note"]
+    if reader.fieldnames is None or [f.strip() for f in reader.fieldnames] != expected:
+        raise RuntimeError(f"{KEYWORDS_FILE}: the header must be {','.join(expected)}")
+    known = set(categories)
+    table: dict[str, dict[str, float]] = defaultdict(dict)
+    for line, row in enumerate(reader, start=2):
+        code = (row["category_code"] or "").strip()
+        keyword = normalise((row["keyword"] or "").strip())
+        if not code and not keyword:
+            continue
+        if code not in known:
+            raise RuntimeError(f"{KEYWORDS_FILE} line {line}: unknown category {code!r}")
+        if not keyword:
+            raise RuntimeError(f"{KEYWORDS_FILE} line {line}: empty keyword")
+        try:
+            weight = float(row["weight"])
+        except (TypeError, ValueError):
+            raise RuntimeError(f"{KEYWORDS_FILE} line {line}: weight {row['weight']!r} is not a number") from None
+        if not math.isfinite(weight) or weight == 0:
+            raise RuntimeError(f"{KEYWORDS_FILE} line {line}: weight must be a non-zero number")
+        if code in table[keyword]:
+            raise RuntimeError(f"{KEYWORDS_FILE} line {line}: {keyword!r} is listed twice under {code}")
+        table[keyword][code] = weight
+    order = {code: i for i, code in enumerate(categories)}
+    weights = {kw: tuple(sorted(per.items(), key=lambda item: order[item[0]])) for kw, per in table.items()}
+    phrases = frozenset(kw for kw in weights if len(kw) >= PHRASE_LENGTH)
+    return Rules(
+        categories=categories,
+        weights=weights,
+        single=frozenset(kw for kw in weights if len(kw) == 1),
+        pairs=frozenset(kw for kw in weights if len(kw) == 2),
+        phrases=phrases,
+        phrase_lengths=tuple(sorted({len(kw) for kw in phrases}, reverse=True)),
+        version=version_of(seed_text),
+    )
+
+
+def load_rules(seeds_dir: Path | None = None) -> Rules:
+    """Read the keyword seed (and the category list it is checked against) from the seeds folder."""
+    seeds_dir = Path(seeds_dir or config.SEEDS_DIR)
+    seed_text = (seeds_dir / KEYWORDS_FILE).read_text(encoding="utf-8")
+    return parse_rules(seed_text, _category_codes(seeds_dir))
+
+
+# --- jieba and the process-wide rules, initialised lazily and once ------------------------------------
+
+_lock = threading.Lock()
+_rules: Rules | None = None
+
+
+def _register_with_jieba(rules: Rules) -> None:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # it prints its dictionary loading at DEBUG otherwise
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    jieba.initialize()
+    for keyword in sorted(rules.weights):
+        if len(keyword) >= 2:
+            jieba.add_word(keyword)
+
+
+def rules() -> Rules:
+    """The rules of this process: loaded, and registered with jieba, on first use."""
+    global _rules
+    if _rules is None:
+        with _lock:
+            if _rules is None:
+                loaded = load_rules()
+                _register_with_jieba(loaded)
+                _rules = loaded
+    return _rules
+
+
+def classifier_version() -> str:
+    """A short hash of the rules in use; stored classifications with another version are out of date."""
+    return rules().version
+
+
+def _segment(text: str) -> list[str]:
+    import jieba
+
+    return jieba.lcut(text)
+
+
+# --- scoring --------------------------------------------------------------------------------------------
+
+def _matches(text: str, tokens: list[str], r: Rules) -> list[tuple[int, int, str]]:
+    """Every keyword occurrence as (start, end, keyword), before longer matches suppress shorter ones."""
+    found: list[tuple[int, int, str]] = []
+    pos = 0
+    previous = ""
+    for token in tokens:
+        n = len(token)
+        if n == 1 and token in r.single:
+            found.append((pos, pos + 1, token))
+        for i in range(n - 1):
+            pair = token[i:i + 2]
+            if pair in r.pairs:
+                found.append((pos + i, pos + i + 2, pair))
+        if previous and n and (len(previous) == 1 or n == 1) and previous[-1] + token[0] in r.pairs:
+            found.append((pos - 1, pos + 1, previous[-1] + token[0]))
+        previous = token
+        pos += n
+    if r.phrases:
+        for start in range(len(text)):
+            for length in r.phrase_lengths:
+                candidate = text[start:start + length]
+                if len(candidate) == length and candidate in r.phrases:
+                    found.append((start, start + length, candidate))
+    return found
+
+
+def _loose_matches(text: str, r: Rules) -> list[tuple[int, int, str]]:
+    """The back-off: every keyword of two or more characters anywhere in the text, token boundaries ignored."""
+    found = []
+    for start in range(len(text)):
+        if text[start:start + 2] in r.pairs:
+            found.append((start, start + 2, text[start:start + 2]))
+        for length in r.phrase_lengths:
+            candidate = text[start:start + length]
+            if len(candidate) == length and candidate in r.phrases:
+                found.append((start, start + length, candidate))
+    return found
+
+
+def _keep_longest(found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Drop each match whose span lies inside the span of a longer match."""
+    kept = []
+    for start, end, keyword in found:
+        covered = any(s <= start and end <= e and (e - s) > (end - start) for s, e, _ in found)
+        if not covered:
+            kept.append((start, end, keyword))
+    return kept
+
+
+def _confidence(best: float, runner_up: float) -> float:
+    strength = 1.0 - math.exp(-best / STRENGTH_SCALE)
+    margin = (best - max(runner_up, 0.0)) / best
+    return round(min(1.0, max(0.0, strength * (0.5 + 0.5 * margin))), 3)
+
+
+def classify_with(text: str, r: Rules, tokens: list[str] | None = None) -> Classification:
+    """Classify with explicit rules (`tokens`, when given, must be the segmentation of normalise(text))."""
+    normal = normalise(text)
+    if not normal.strip():
+        return Classification(FALLBACK_CATEGORY, 0.0, ())
+    if tokens is None:
+        tokens = _segment(normal)
+    result = _score(_keep_longest(_matches(normal, tokens, r)), r)
+    if result is None:
+        result = _score(_keep_longest(_loose_matches(normal, r)), r)
+    return result or Classification(FALLBACK_CATEGORY, 0.0, ())
+
+
+def _score(kept: list[tuple[int, int, str]], r: Rules) -> Classification | None:
+    """The best category for the kept matches, or None when no category scores above zero."""
+    counts = Counter(keyword for _, _, keyword in kept)
+    first_seen: dict[str, int] = {}
+    for start, _, keyword in sorted(kept):
+        first_seen.setdefault(keyword, start)
+
+    scores = dict.fromkeys(r.categories, 0.0)
+    contributions: dict[str, dict[str, float]] = defaultdict(dict)
+    for keyword, count in counts.items():
+        factor = 1.0 + REPEAT_BONUS * (min(count, REPEAT_CAP) - 1)
+        for code, weight in r.weights[keyword]:
+            scores[code] += weight * factor
+            contributions[code][keyword] = weight * factor
+
+    best_code = max(r.categories, key=lambda code: (scores[code], -r.categories.index(code)))
+    best = scores[best_code]
+    if best <= 0:
+        return None
+    runner_up = max((scores[code] for code in r.categories if code != best_code), default=0.0)
+    evidence = tuple(sorted((kw for kw, c in contributions[best_code].items() if c > 0),
+                            key=lambda kw: (-contributions[best_code][kw], first_seen[kw], kw)))
+    return Classification(best_code, _confidence(best, runner_up), evidence)
+
+
+def classify(text: str) -> Classification:
+    """The category, confidence and evidence for one complaint text (see the module docstring)."""
+    return classify_with(text, rules())
+
+
+# --- the warehouse --------------------------------------------------------------------------------------
+
+def classify_pending(conn) -> int:
+    """Classify every distinct complaint text not yet classified under the current version; returns how many.
+
+    The texts are `raw.hotline_work_orders.content`, the mini-program's
+    `coalesce(title,'') || ' ' || coalesce(content,'')` and `raw.reception_entries.issue_text`, each keyed by
+    `encode(sha256(convert_to(text, 'UTF8')), 'hex')` computed in SQL, the same expression the dbt models use.
+    Results go by COPY into a temporary table and from there are upserted into ops.text_classifications,
+    COPY_BATCH texts at a time, all in one transaction.
+    """
+    version = classifier_version()
+    total = 0
+    with conn.transaction():
+        conn.execute(
+            """create temp table _text_classifications_batch (
+                   text_sha256 text not null, category_code text not null, confidence numeric(4, 3) not null,
+                   evidence text[] not null, classifier_version text not null) on commit drop"""
+        )
+        with conn.cursor(name="minqing_pending_texts") as pending:
+            pending.execute(_PENDING_SQL, {"version": version})
+            while batch := pending.fetchmany(COPY_BATCH):
+                with conn.cursor() as cur:
+                    with cur.copy("copy _text_classifications_batch (text_sha256, category_code, confidence, "
+                                  "evidence, classifier_version) from stdin") as copy:
+                        for text_sha256, text in batch:
+                            result = classify(text)
+                            copy.write_row((text_sha256, result.category_code, f"{result.confidence:.3f}",
+                                            list(result.evidence), version))
+                    cur.execute(_UPSERT_SQL)
+                    cur.execute("truncate _text_classifications_batch")
+                total += len(batch)
+                log.info("classified %d texts", total)
+    return total
+
+
+# --- the command line -----------------------------------------------------------------------------------
+
+def main_stdin(explain: bool = False, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+    """`minqing classify`: one text per line in, one category code per line out (an empty line is `other`).
+
+    With `explain`, each output line is `code<TAB>confidence<TAB>evidence`, the evidence comma-separated.
+    """
+    if stdin is None:
+        stdin = sys.stdin
+        if hasattr(stdin, "reconfigure"):
+            stdin.reconfigure(encoding="utf-8", errors="replace")
+    if stdout is None:
+        stdout = sys.stdout
+        if hasattr(stdout, "reconfigure"):
+            stdout.reconfigure(encoding="utf-8")
+    for line in stdin:
+        result = classify(line.rstrip("\r\n"))
+        if explain:
+            stdout.write(f"{result.category_code}\t{result.confidence:.3f}\t{','.join(result.evidence)}\n")
+        else:
+            stdout.write(f"{result.category_code}\n")
+    stdout.flush()
+    return 0
