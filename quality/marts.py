@@ -59,13 +59,15 @@ class MartSuite:
     category_column: str | None = None
     community_column: str | None = None
     rate_columns: tuple[str, ...] = ()
+    also_categories: tuple[str, ...] = ()  # e.g. 'all' on a community's overall grade
+    also_communities: tuple[str, ...] = ()  # e.g. 'street' on street-wide rows
 
     def expectations(self, columns: set[str]) -> list[dict]:
         rules = [_unique(*self.keys), *(_not_null(k) for k in self.keys)]
         if self.category_column:
-            rules.append(_in_set(self.category_column, category_codes()))
+            rules.append(_in_set(self.category_column, category_codes() + list(self.also_categories)))
         if self.community_column:
-            rules.append(_in_set(self.community_column, community_ids()))
+            rules.append(_in_set(self.community_column, community_ids() + list(self.also_communities)))
         rules += [_rate(c) for c in self.rate_columns if c in columns]
         return rules
 
@@ -76,6 +78,16 @@ MART_SUITES = (
     MartSuite("fct_complaint_status_events", ("event_id",)),
     MartSuite("dim_community", ("community_id",), community_column="community_id"),
     MartSuite("dim_issue_category", ("category_code",), category_column="category_code"),
+    MartSuite("fct_community_category_daily", ("date_day", "community_id", "category_code"), "category_code",
+              "community_id"),
+    MartSuite("fct_community_daily", ("date_day", "community_id"), community_column="community_id"),
+    MartSuite("mart_issue_category_monthly", ("month_start", "area_level", "community_id", "category_code"),
+              "category_code", "community_id", also_communities=("street",)),
+    MartSuite("mart_three_rates", ("period_grain", "period_start", "area_level", "community_id", "channel_scope"),
+              community_column="community_id", rate_columns=("composite_score",), also_communities=("street",)),
+    MartSuite("mart_sentiment_code", ("period_grain", "period_start", "grade_level", "community_id", "category_code"),
+              "category_code", "community_id", also_categories=("all",)),
+    MartSuite("mart_complaint_grades", ("complaint_id",), "category_code", "community_id"),
 )
 
 

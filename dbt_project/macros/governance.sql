@@ -1,0 +1,76 @@
+{#- Helpers of the governance marts (fct_community_*_daily, mart_three_rates, mart_issue_category_monthly,
+    mart_sentiment_code, mart_complaint_grades). Settings are read from the seeds at run time, never
+    written into the SQL. -#}
+
+{#- The Beijing calendar day of a timestamp, and the moment a Beijing calendar day starts. -#}
+{% macro bj_date(ts) -%}
+    (({{ ts }}) at time zone 'Asia/Shanghai')::date
+{%- endmacro %}
+
+{% macro bj_day_start(day) -%}
+    ((({{ day }})::date)::timestamp at time zone 'Asia/Shanghai')
+{%- endmacro %}
+
+{#- The last Beijing day the run knows about: the day of the as-of moment. A pinned end of day
+    ("2026-07-31T24:00:00+08:00") is the end of 31 July, not a day of its own. -#}
+{% macro bj_last_day(as_of_expression) -%}
+    {{ bj_date(as_of_expression ~ " - interval '1 microsecond'") }}
+{%- endmacro %}
+
+{#- A numeric setting of seeds/rate_settings.csv, as a scalar subquery. -#}
+{% macro rate_setting(name) -%}
+    (select cast(value as numeric) from {{ ref('rate_settings') }} where setting = '{{ name }}')
+{%- endmacro %}
+
+{#- Points a component earns: those of the highest tier of seeds/sentiment_thresholds.csv (for the
+    row's grade level and period grain) whose value the figure reaches; 0 when it reaches none or the
+    figure is null. -#}
+{% macro sentiment_points(level_expression, grain_expression, component, figure_expression) -%}
+    coalesce((
+        select max(points) from {{ ref('sentiment_thresholds') }}
+        where grade_level = {{ level_expression }} and period_grain = {{ grain_expression }}
+          and component = '{{ component }}' and rule = 'points'
+          and ({{ figure_expression }}) >= value
+    ), 0)::integer
+{%- endmacro %}
+
+{#- The grade a total score reaches: the highest cut-off of the seed at or below the score. -#}
+{% macro sentiment_grade(level_expression, grain_expression, score_expression) -%}
+    (select grade from {{ ref('sentiment_thresholds') }}
+     where grade_level = {{ level_expression }} and period_grain = {{ grain_expression }}
+       and component = 'total' and rule = 'grade'
+       and ({{ score_expression }}) >= value
+     order by value desc limit 1)
+{%- endmacro %}
+
+{#- Grades in order, and their Chinese names (labels, not thresholds). -#}
+{% macro grade_rank(grade_expression) -%}
+    (case {{ grade_expression }} when 'green' then 0 when 'yellow' then 1 when 'orange' then 2 when 'red' then 3 end)
+{%- endmacro %}
+
+{% macro grade_of_rank(rank_expression) -%}
+    (case {{ rank_expression }} when 0 then 'green' when 1 then 'yellow' when 2 then 'orange' when 3 then 'red' end)
+{%- endmacro %}
+
+{% macro grade_zh(grade_expression) -%}
+    (case {{ grade_expression }} when 'green' then '绿码' when 'yellow' then '黄码' when 'orange' then '橙码' when 'red' then '红码' end)
+{%- endmacro %}
+
+{#- A number for a Chinese reason text, with a fixed number of decimals (3.0, 4.5). -#}
+{% macro reason_number(expression, decimals=1) -%}
+    to_char(round(({{ expression }})::numeric, {{ decimals }}),
+            'FM999999990{{ ("." ~ "0" * decimals) if decimals > 0 else "" }}')
+{%- endmacro %}
+
+{#- The intake channels, in the order the marts show them. -#}
+{% macro intake_channels() -%}
+    {{ return(['hotline_12345', 'hotline_400', 'miniprogram', 'reception']) }}
+{%- endmacro %}
+
+{#- The lower bound of the days an incremental daily model recomputes: the lookback window
+    (var marts_lookback_days, 14 by default) before the newest day already built, or before the
+    run's last day when a backfill pins an earlier as-of. -#}
+{% macro daily_window_start(date_column, last_day_expression) -%}
+    (select least(max({{ date_column }}), {{ last_day_expression }}) from {{ this }})
+        - {{ var('marts_lookback_days', 14) | int }}
+{%- endmacro %}

@@ -1,0 +1,179 @@
+-- One row per month (by the Beijing day the demand was received) × area × issue category, zero-filled:
+-- area_level 'community' (one row per community of dim_community) and 'street' (community_id 'street',
+-- the whole street). Street rows are recomputed from the complaints, not summed from the community
+-- rows: a resident who reports the same category in two communities is a repeat complainant of the
+-- street but of neither community, and a median does not add up.
+
+with
+
+as_of as (
+    select {{ as_of() }} as as_of_at
+),
+
+settings as (
+    select
+        {{ rate_setting('satisfaction_credit_satisfied') }} as credit_satisfied,
+        {{ rate_setting('satisfaction_credit_basically_satisfied') }} as credit_basically_satisfied,
+        {{ rate_setting('satisfaction_credit_dissatisfied') }} as credit_dissatisfied
+),
+
+complaints as (
+    select
+        date_trunc('month', received_date)::date as month_start,
+        community_id,
+        category_code,
+        source_channel,
+        is_proactive,
+        is_overdue,
+        complainant_key,
+        -- an address without a building or place ('<community>:?') says nothing about repeats
+        case when address_key not like '%:?' then address_key end as address_key,
+        -- reception logs carry no closure time (closed_at is the entry day): no handling time from them
+        case when source_channel <> 'reception' and closed_at is not null
+             then extract(epoch from closed_at - received_at) / 3600.0 end as handling_hours,
+        resolved,
+        satisfaction
+    from {{ ref('fct_complaints') }}
+),
+
+volumes as (
+    select
+        month_start,
+        category_code,
+        case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
+        count(*) as received_count,
+        count(*) filter (where is_proactive) as proactive_count,
+        count(*) filter (where is_overdue) as overdue_count,
+        count(handling_hours) as closed_with_time_count,
+        percentile_cont(0.5) within group (order by handling_hours) as median_handling_hours,
+        count(*) filter (where resolved is not null) as resolution_visited_count,
+        count(*) filter (where resolved) as resolved_count,
+        count(*) filter (where satisfaction is not null) as satisfaction_visited_count,
+        count(*) filter (where satisfaction = 'satisfied') as satisfied_count,
+        count(*) filter (where satisfaction = 'basically_satisfied') as basically_satisfied_count,
+        count(*) filter (where satisfaction = 'dissatisfied') as dissatisfied_count
+    from complaints
+    group by grouping sets ((month_start, category_code, community_id), (month_start, category_code))
+),
+
+per_address as (
+    select
+        month_start,
+        category_code,
+        case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
+        address_key,
+        count(*) as reports
+    from complaints
+    where address_key is not null
+    group by grouping sets ((month_start, category_code, community_id, address_key), (month_start, category_code, address_key))
+),
+
+repeat_addresses as (
+    select
+        month_start, category_code, community_id,
+        count(*) filter (where reports > 1) as repeat_address_count,
+        coalesce(sum(reports) filter (where reports > 1), 0) as repeat_address_reports
+    from per_address
+    group by 1, 2, 3
+),
+
+per_complainant as (
+    select
+        month_start,
+        category_code,
+        case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
+        complainant_key,
+        count(*) as reports
+    from complaints
+    where complainant_key is not null
+    group by grouping sets ((month_start, category_code, community_id, complainant_key), (month_start, category_code, complainant_key))
+),
+
+repeat_complainants as (
+    select
+        month_start, category_code, community_id,
+        count(*) filter (where reports > 1) as repeat_complainant_count,
+        coalesce(sum(reports) filter (where reports > 1), 0) as repeat_complainant_reports
+    from per_complainant
+    group by 1, 2, 3
+),
+
+months as (
+    select month::date as month_start, (month + interval '1 month')::date as month_end, as_of.as_of_at
+    from as_of
+    cross join lateral generate_series(
+        (select min(month_start) from complaints), {{ bj_last_day('as_of.as_of_at') }}, interval '1 month') as month
+),
+
+areas as (
+    select 'community' as area_level, community_id from {{ ref('dim_community') }}
+    union all
+    select 'street', 'street'
+),
+
+grid as (
+    select months.*, areas.*, categories.category_code
+    from months
+    cross join areas
+    cross join {{ ref('dim_issue_category') }} as categories
+),
+
+joined as (
+    select
+        grid.month_start,
+        grid.month_end <= {{ bj_date('grid.as_of_at') }} as is_complete_month,
+        grid.area_level,
+        grid.community_id,
+        grid.category_code,
+        coalesce(volumes.received_count, 0) as received_count,
+        coalesce(volumes.proactive_count, 0) as proactive_count,
+        coalesce(repeat_addresses.repeat_address_count, 0) as repeat_address_count,
+        coalesce(repeat_addresses.repeat_address_reports, 0) as repeat_address_reports,
+        coalesce(repeat_complainants.repeat_complainant_count, 0) as repeat_complainant_count,
+        coalesce(repeat_complainants.repeat_complainant_reports, 0) as repeat_complainant_reports,
+        coalesce(volumes.overdue_count, 0) as overdue_count,
+        coalesce(volumes.closed_with_time_count, 0) as closed_with_time_count,
+        volumes.median_handling_hours,
+        coalesce(volumes.resolution_visited_count, 0) as resolution_visited_count,
+        coalesce(volumes.resolved_count, 0) as resolved_count,
+        coalesce(volumes.satisfaction_visited_count, 0) as satisfaction_visited_count,
+        coalesce(volumes.satisfied_count, 0) as satisfied_count,
+        coalesce(volumes.basically_satisfied_count, 0) as basically_satisfied_count,
+        coalesce(volumes.dissatisfied_count, 0) as dissatisfied_count
+    from grid
+    left join volumes using (month_start, category_code, community_id)
+    left join repeat_addresses using (month_start, category_code, community_id)
+    left join repeat_complainants using (month_start, category_code, community_id)
+)
+
+select
+    joined.month_start,
+    joined.is_complete_month,
+    joined.area_level,
+    joined.community_id,
+    joined.category_code,
+    joined.received_count::integer as received_count,
+    joined.proactive_count::integer as proactive_count,
+    joined.repeat_address_count::integer as repeat_address_count,
+    joined.repeat_address_reports::integer as repeat_address_reports,
+    joined.repeat_complainant_count::integer as repeat_complainant_count,
+    joined.repeat_complainant_reports::integer as repeat_complainant_reports,
+    joined.overdue_count::integer as overdue_count,
+    joined.closed_with_time_count::integer as closed_with_time_count,
+    round(joined.median_handling_hours::numeric, 2)::numeric(10, 2) as median_handling_hours,
+    joined.resolution_visited_count::integer as resolution_visited_count,
+    joined.resolved_count::integer as resolved_count,
+    round(joined.resolved_count::numeric / nullif(joined.resolution_visited_count, 0), 4)::numeric(5, 4) as resolution_rate,
+    joined.satisfaction_visited_count::integer as satisfaction_visited_count,
+    joined.satisfied_count::integer as satisfied_count,
+    joined.basically_satisfied_count::integer as basically_satisfied_count,
+    joined.dissatisfied_count::integer as dissatisfied_count,
+    (joined.satisfied_count * settings.credit_satisfied
+        + joined.basically_satisfied_count * settings.credit_basically_satisfied
+        + joined.dissatisfied_count * settings.credit_dissatisfied)::numeric(14, 4) as satisfaction_points,
+    round((joined.satisfied_count * settings.credit_satisfied
+        + joined.basically_satisfied_count * settings.credit_basically_satisfied
+        + joined.dissatisfied_count * settings.credit_dissatisfied)
+        / nullif(joined.satisfaction_visited_count, 0), 4)::numeric(5, 4) as satisfaction_rate
+from joined
+cross join settings

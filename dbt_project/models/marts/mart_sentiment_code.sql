@@ -1,0 +1,347 @@
+-- The sentiment code (六里民情码): a grade red / orange / yellow / green for every community × category
+-- (grade_level 'community_category') and every community overall (grade_level 'community',
+-- category_code 'all'), per week (Monday to Sunday) and per month, with every figure that produced it.
+-- Complaints count in the period of the Beijing day they were received. Thresholds, points, cut-offs
+-- and parameters: seeds/sentiment_thresholds.csv. How to reproduce a grade from its row:
+--   volume_points         = points of the highest 'volume' tier that volume_ratio reaches, if volume >= volume_min_count
+--   volume_ratio          = round(volume / greatest(baseline_volume, baseline_floor), 1), null without a baseline
+--   repeat_address_points = tier reached by max_reports_same_address
+--   overdue / returned / dissatisfied points = tier reached by overdue_orders / returned_orders / dissatisfied_orders
+--   forecast_surge_points = tier reached by forecast_surge_ratio (null for now: 0)
+--   total_points          = the sum; grade_from_points = the highest cut-off at or below it
+--   grade                 = grade_from_points; on a community row, worst_category_grade instead when it
+--                           is worse and its rank reaches the parameter inherit_category_rank
+-- Every threshold is looked up for the row's grade_level and period_grain.
+
+with
+
+as_of as (
+    select {{ as_of() }} as as_of_at
+),
+
+thresholds as (
+    select * from {{ ref('sentiment_thresholds') }}
+),
+
+params as (
+    select
+        grade_level,
+        period_grain,
+        max(value) filter (where component = 'baseline_periods') as baseline_periods,
+        max(value) filter (where component = 'baseline_min_periods') as baseline_min_periods,
+        max(value) filter (where component = 'baseline_floor') as baseline_floor,
+        max(value) filter (where component = 'volume_min_count') as volume_min_count,
+        max(value) filter (where component = 'include_proactive') as include_proactive,
+        max(value) filter (where component = 'inherit_category_rank') as inherit_category_rank
+    from thresholds
+    where rule = 'parameter' and grade_level in ('community_category', 'community')
+    group by grade_level, period_grain
+),
+
+returned as (
+    select distinct complaint_id
+    from {{ ref('fct_complaint_status_events') }}
+    where event_type = 'returned'
+),
+
+complaints as (
+    select
+        complaints.complaint_id,
+        complaints.community_id,
+        complaints.category_code,
+        complaints.received_date,
+        complaints.is_proactive,
+        complaints.is_overdue,
+        returned.complaint_id is not null as is_returned,
+        complaints.satisfaction,
+        case when complaints.address_key not like '%:?' then complaints.address_key end as address_key
+    from {{ ref('fct_complaints') }} as complaints
+    left join returned using (complaint_id)
+),
+
+by_period as (
+    select 'week' as period_grain, date_trunc('week', received_date)::date as period_start, complaints.*
+    from complaints
+    union all
+    select 'month', date_trunc('month', received_date)::date, complaints.*
+    from complaints
+),
+
+counts as (
+    select
+        by_period.period_grain,
+        by_period.period_start,
+        by_period.community_id,
+        case when grouping(by_period.category_code) = 1 then 'all' else by_period.category_code end as category_code,
+        count(*) as demands,
+        count(*) filter (where by_period.is_proactive) as proactive_found,
+        count(*) filter (where by_period.is_overdue) as overdue_orders,
+        count(*) filter (where by_period.is_returned) as returned_orders,
+        count(*) filter (where by_period.satisfaction is not null) as visited_orders,
+        count(*) filter (where by_period.satisfaction = 'dissatisfied') as dissatisfied_orders
+    from by_period
+    group by grouping sets (
+        (by_period.period_grain, by_period.period_start, by_period.community_id, by_period.category_code),
+        (by_period.period_grain, by_period.period_start, by_period.community_id)
+    )
+),
+
+per_address as (
+    select
+        period_grain,
+        period_start,
+        community_id,
+        case when grouping(category_code) = 1 then 'all' else category_code end as category_code,
+        address_key,
+        count(*) as reports
+    from by_period
+    where address_key is not null
+    group by grouping sets (
+        (period_grain, period_start, community_id, category_code, address_key),
+        (period_grain, period_start, community_id, address_key)
+    )
+),
+
+addresses as (
+    select
+        period_grain, period_start, community_id, category_code,
+        max(reports) as max_reports_same_address,
+        count(*) filter (where reports > 1) as repeat_addresses
+    from per_address
+    group by 1, 2, 3, 4
+),
+
+bounds as (
+    select
+        (select min(received_date) from complaints) as first_day,
+        {{ bj_last_day('as_of.as_of_at') }} as last_day,
+        as_of.as_of_at
+    from as_of
+),
+
+periods as (
+    select 'week' as period_grain, week::date as period_start, (week + interval '1 week')::date as period_end,
+           interval '1 week' as period_length, bounds.as_of_at
+    from bounds
+    cross join lateral generate_series(date_trunc('week', bounds.first_day), bounds.last_day, interval '1 week') as week
+    union all
+    select 'month', month::date, (month + interval '1 month')::date, interval '1 month', bounds.as_of_at
+    from bounds
+    cross join lateral generate_series(date_trunc('month', bounds.first_day), bounds.last_day, interval '1 month') as month
+),
+
+levels as (
+    select 'community_category' as grade_level, category_code from {{ ref('dim_issue_category') }}
+    union all
+    select 'community', 'all'
+),
+
+grid as (
+    select periods.*, levels.*, communities.community_id
+    from periods
+    cross join levels
+    cross join {{ ref('dim_community') }} as communities
+),
+
+dense as (
+    select
+        grid.period_grain,
+        grid.period_start,
+        grid.period_end,
+        grid.period_length,
+        grid.period_end <= {{ bj_date('grid.as_of_at') }} as is_complete_period,
+        grid.grade_level,
+        grid.community_id,
+        grid.category_code,
+        -- the volume counts complaints; proactive finds only when the seed says so (include_proactive)
+        coalesce(counts.demands, 0)
+            - case when params.include_proactive = 1 then 0 else coalesce(counts.proactive_found, 0) end as volume,
+        coalesce(counts.proactive_found, 0) as proactive_found,
+        coalesce(addresses.max_reports_same_address, 0) as max_reports_same_address,
+        coalesce(addresses.repeat_addresses, 0) as repeat_addresses,
+        coalesce(counts.overdue_orders, 0) as overdue_orders,
+        coalesce(counts.returned_orders, 0) as returned_orders,
+        coalesce(counts.visited_orders, 0) as visited_orders,
+        coalesce(counts.dissatisfied_orders, 0) as dissatisfied_orders
+    from grid
+    join params using (grade_level, period_grain)
+    left join counts using (period_grain, period_start, community_id, category_code)
+    left join addresses using (period_grain, period_start, community_id, category_code)
+),
+
+baselines as (
+    -- the mean volume of the trailing periods inside the data (the dense grid starts with the data)
+    select
+        current_period.period_grain,
+        current_period.period_start,
+        current_period.community_id,
+        current_period.category_code,
+        count(prior.period_start) as baseline_periods_used,
+        avg(prior.volume) as baseline_mean
+    from dense as current_period
+    join params using (grade_level, period_grain)
+    left join dense as prior
+        on prior.period_grain = current_period.period_grain
+        and prior.community_id = current_period.community_id
+        and prior.category_code = current_period.category_code
+        and prior.period_start < current_period.period_start
+        and prior.period_start >= current_period.period_start - params.baseline_periods * current_period.period_length
+    group by 1, 2, 3, 4
+),
+
+figures as (
+    select
+        dense.*,
+        params.baseline_floor,
+        params.volume_min_count,
+        params.inherit_category_rank,
+        baselines.baseline_periods_used,
+        case when baselines.baseline_periods_used >= params.baseline_min_periods
+             then round(baselines.baseline_mean, 1) end as baseline_volume,
+        cast(null as numeric) as forecast_volume_next_period,
+        cast(null as numeric) as forecast_surge_ratio
+    from dense
+    join params using (grade_level, period_grain)
+    join baselines using (period_grain, period_start, community_id, category_code)
+),
+
+ratios as (
+    select
+        figures.*,
+        case when figures.baseline_volume is not null
+             then round(figures.volume / greatest(figures.baseline_volume, figures.baseline_floor), 1) end as volume_ratio
+    from figures
+),
+
+points as (
+    select
+        ratios.*,
+        {{ sentiment_points('ratios.grade_level', 'ratios.period_grain', 'volume', 'ratios.volume_ratio') }} as volume_ratio_points,
+        {{ sentiment_points('ratios.grade_level', 'ratios.period_grain', 'repeat_address', 'ratios.max_reports_same_address') }} as repeat_address_points,
+        {{ sentiment_points('ratios.grade_level', 'ratios.period_grain', 'overdue', 'ratios.overdue_orders') }} as overdue_points,
+        {{ sentiment_points('ratios.grade_level', 'ratios.period_grain', 'returned', 'ratios.returned_orders') }} as returned_points,
+        {{ sentiment_points('ratios.grade_level', 'ratios.period_grain', 'dissatisfied', 'ratios.dissatisfied_orders') }} as dissatisfied_points,
+        {{ sentiment_points('ratios.grade_level', 'ratios.period_grain', 'forecast_surge', 'ratios.forecast_surge_ratio') }} as forecast_surge_points
+    from ratios
+),
+
+scored as (
+    select
+        points.*,
+        case when points.volume >= points.volume_min_count then points.volume_ratio_points else 0 end as volume_points
+    from points
+),
+
+totals as (
+    select
+        scored.*,
+        scored.volume_points + scored.repeat_address_points + scored.overdue_points + scored.returned_points
+            + scored.dissatisfied_points + scored.forecast_surge_points as total_points
+    from scored
+),
+
+graded as (
+    select
+        totals.*,
+        {{ sentiment_grade('totals.grade_level', 'totals.period_grain', 'totals.total_points') }} as grade_from_points
+    from totals
+),
+
+worst_categories as (
+    select distinct on (period_grain, period_start, community_id)
+        period_grain,
+        period_start,
+        community_id,
+        case when {{ grade_rank('grade_from_points') }} > 0 then category_code end as worst_category_code,
+        grade_from_points as worst_category_grade
+    from graded
+    where grade_level = 'community_category'
+    order by period_grain, period_start, community_id, {{ grade_rank('grade_from_points') }} desc, total_points desc, category_code
+),
+
+final as (
+    select
+        graded.*,
+        case when graded.grade_level = 'community' then worst_categories.worst_category_code end as worst_category_code,
+        case when graded.grade_level = 'community' then worst_categories.worst_category_grade end as worst_category_grade,
+        case
+            when graded.grade_level = 'community'
+                and {{ grade_rank('worst_categories.worst_category_grade') }} >= graded.inherit_category_rank
+                and {{ grade_rank('worst_categories.worst_category_grade') }} > {{ grade_rank('graded.grade_from_points') }}
+                then worst_categories.worst_category_grade
+            else graded.grade_from_points
+        end as grade
+    from graded
+    left join worst_categories using (period_grain, period_start, community_id)
+),
+
+worded as (
+    select
+        final.*,
+        case final.period_grain when 'week' then '本周' else '本月' end as period_word,
+        worst_names.category_name_zh as worst_category_name
+    from final
+    left join {{ ref('dim_issue_category') }} as worst_names on worst_names.category_code = final.worst_category_code
+)
+
+select
+    period_grain,
+    period_start,
+    period_end,
+    is_complete_period,
+    grade_level,
+    community_id,
+    category_code,
+    volume::integer as volume,
+    proactive_found::integer as proactive_found,
+    baseline_periods_used::integer as baseline_periods_used,
+    baseline_volume::numeric(10, 1) as baseline_volume,
+    volume_ratio::numeric(10, 1) as volume_ratio,
+    volume_points::integer as volume_points,
+    max_reports_same_address::integer as max_reports_same_address,
+    repeat_addresses::integer as repeat_addresses,
+    repeat_address_points::integer as repeat_address_points,
+    overdue_orders::integer as overdue_orders,
+    overdue_points::integer as overdue_points,
+    returned_orders::integer as returned_orders,
+    returned_points::integer as returned_points,
+    visited_orders::integer as visited_orders,
+    dissatisfied_orders::integer as dissatisfied_orders,
+    dissatisfied_points::integer as dissatisfied_points,
+    forecast_volume_next_period::numeric(12, 2) as forecast_volume_next_period,
+    forecast_surge_ratio::numeric(10, 1) as forecast_surge_ratio,
+    forecast_surge_points::integer as forecast_surge_points,
+    total_points::integer as total_points,
+    grade_from_points,
+    worst_category_code,
+    worst_category_grade,
+    grade,
+    {{ grade_rank('grade') }}::integer as grade_rank,
+    {{ grade_zh('grade') }} as grade_zh,
+    concat_ws('；',
+        period_word || volume || '件，'
+            || case
+                when baseline_volume is null then '暂无基线（前期数据不足）'
+                else '为基线' || {{ reason_number('baseline_volume') }} || '件'
+                    || case when baseline_volume < baseline_floor
+                            then '（按' || {{ reason_number('baseline_floor') }} || '件计）' else '' end
+                    || '的' || {{ reason_number('volume_ratio') }} || '倍'
+               end
+            || case
+                when volume_points > 0 then '（+' || volume_points || '）'
+                when volume_ratio_points > 0 then '（不足' || {{ reason_number('volume_min_count', 0) }} || '件，不计分）'
+                else ''
+               end,
+        case when repeat_address_points > 0
+             then '同一楼栋重复' || max_reports_same_address || '次（+' || repeat_address_points || '）' end,
+        case when overdue_points > 0 then '超期' || overdue_orders || '件（+' || overdue_points || '）' end,
+        case when returned_points > 0 then '退单' || returned_orders || '件（+' || returned_points || '）' end,
+        case when dissatisfied_points > 0 then '不满意' || dissatisfied_orders || '件（+' || dissatisfied_points || '）' end,
+        case when forecast_surge_points > 0
+             then '预计下期为基线的' || {{ reason_number('forecast_surge_ratio') }} || '倍（+' || forecast_surge_points || '）' end,
+        '计' || total_points || '分，' || {{ grade_zh('grade_from_points') }},
+        case when grade is distinct from grade_from_points
+             then '类别最高为' || {{ grade_zh('worst_category_grade') }} || '（' || worst_category_name || '），定为'
+                  || {{ grade_zh('grade') }} end
+    ) as reasons
+from worded

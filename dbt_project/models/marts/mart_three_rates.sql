@@ -1,0 +1,201 @@
+-- The three rates (三率) and their composite, per period (day and month, by the Beijing day the order
+-- was received), per community and street-wide, per channel scope: 'ranked' = the channels of the
+-- setting ranked_channels (the city's view: 12345 and 400), and one scope per channel so that the
+-- mini-program and reception can be compared. Every time limit, credit and weight comes from
+-- seeds/rate_settings.csv; numerators and denominators travel with the rates.
+{%- set channels = intake_channels() %}
+
+with
+
+as_of as (
+    select {{ as_of() }} as as_of_at
+),
+
+settings as (
+    select
+        string_to_array(
+            (select value from {{ ref('rate_settings') }} where setting = 'ranked_channels'), ' ') as ranked_channels,
+        {{ rate_setting('satisfaction_credit_satisfied') }} as credit_satisfied,
+        {{ rate_setting('satisfaction_credit_basically_satisfied') }} as credit_basically_satisfied,
+        {{ rate_setting('satisfaction_credit_dissatisfied') }} as credit_dissatisfied,
+        {{ rate_setting('weight_response') }} as weight_response,
+        {{ rate_setting('weight_resolution') }} as weight_resolution,
+        {{ rate_setting('weight_satisfaction') }} as weight_satisfaction
+),
+
+response_limits as (
+    select
+        substring(setting from length('response_limit_hours_') + 1) as time_limit_basis,
+        cast(value as numeric) as response_limit_hours
+    from {{ ref('rate_settings') }}
+    where setting like 'response\_limit\_hours\_%'
+),
+
+orders as (
+    -- a cancelled order is nobody's to contact, resolve or satisfy: it is out of all three rates
+    select
+        complaints.*,
+        coalesce(complaints.dispatched_at, complaints.received_at)
+            + response_limits.response_limit_hours * interval '1 hour' as contact_deadline
+    from {{ ref('fct_complaints') }} as complaints
+    join {{ ref('dim_issue_category') }} as categories using (category_code)
+    left join response_limits using (time_limit_basis)
+    where complaints.status is distinct from 'cancelled'
+),
+
+flags as (
+    select
+        orders.community_id,
+        orders.source_channel,
+        orders.received_date,
+        date_trunc('month', orders.received_date)::date as received_month,
+        orders.source_channel = any(settings.ranked_channels) as is_ranked,
+        -- due for contact: contacted already, or its contact deadline has passed at the as-of moment
+        (orders.responded_at is not null or orders.contact_deadline <= as_of.as_of_at) as is_due_for_contact,
+        coalesce(orders.responded_at <= orders.contact_deadline, false) as is_contacted_in_time,
+        orders.resolved,
+        orders.satisfaction
+    from orders
+    cross join settings
+    cross join as_of
+),
+
+scoped as (
+    select flags.*, 'ranked' as channel_scope from flags where is_ranked
+    union all
+    select flags.*, source_channel as channel_scope from flags
+),
+
+by_period as (
+    select 'day' as period_grain, received_date as period_start, scoped.* from scoped
+    union all
+    select 'month' as period_grain, received_month as period_start, scoped.* from scoped
+),
+
+aggregated as (
+    select
+        period_grain,
+        period_start,
+        channel_scope,
+        case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
+        count(*) as received_orders,
+        count(*) filter (where is_due_for_contact) as due_for_contact_orders,
+        count(*) filter (where is_due_for_contact and is_contacted_in_time) as contacted_in_time_orders,
+        count(*) filter (where resolved is not null) as resolution_visited_orders,
+        count(*) filter (where resolved) as resolved_orders,
+        count(*) filter (where satisfaction is not null) as satisfaction_visited_orders,
+        count(*) filter (where satisfaction = 'satisfied') as satisfied_orders,
+        count(*) filter (where satisfaction = 'basically_satisfied') as basically_satisfied_orders,
+        count(*) filter (where satisfaction = 'dissatisfied') as dissatisfied_orders
+    from by_period
+    group by grouping sets (
+        (period_grain, period_start, channel_scope, community_id),
+        (period_grain, period_start, channel_scope)
+    )
+),
+
+bounds as (
+    select
+        (select min(received_date) from {{ ref('fct_complaints') }}) as first_day,
+        {{ bj_last_day('as_of.as_of_at') }} as last_day,
+        as_of.as_of_at
+    from as_of
+),
+
+periods as (
+    select 'day' as period_grain, day::date as period_start, (day + interval '1 day')::date as period_end, bounds.as_of_at
+    from bounds cross join lateral generate_series(bounds.first_day, bounds.last_day, interval '1 day') as day
+    union all
+    select 'month', month::date, (month + interval '1 month')::date, bounds.as_of_at
+    from bounds
+    cross join lateral generate_series(date_trunc('month', bounds.first_day), bounds.last_day, interval '1 month') as month
+),
+
+areas as (
+    select 'community' as area_level, community_id from {{ ref('dim_community') }}
+    union all
+    select 'street', 'street'
+),
+
+scopes as (
+    select 'ranked' as channel_scope
+    {%- for channel in channels %}
+    union all select '{{ channel }}'
+    {%- endfor %}
+),
+
+grid as (
+    select periods.*, areas.*, scopes.channel_scope
+    from periods cross join areas cross join scopes
+),
+
+counts as (
+    select
+        grid.period_grain,
+        grid.period_start,
+        grid.period_end,
+        grid.period_end <= {{ bj_date('grid.as_of_at') }} as is_complete_period,
+        grid.area_level,
+        grid.community_id,
+        grid.channel_scope,
+        coalesce(aggregated.received_orders, 0) as received_orders,
+        coalesce(aggregated.due_for_contact_orders, 0) as due_for_contact_orders,
+        coalesce(aggregated.contacted_in_time_orders, 0) as contacted_in_time_orders,
+        coalesce(aggregated.resolution_visited_orders, 0) as resolution_visited_orders,
+        coalesce(aggregated.resolved_orders, 0) as resolved_orders,
+        coalesce(aggregated.satisfaction_visited_orders, 0) as satisfaction_visited_orders,
+        coalesce(aggregated.satisfied_orders, 0) as satisfied_orders,
+        coalesce(aggregated.basically_satisfied_orders, 0) as basically_satisfied_orders,
+        coalesce(aggregated.dissatisfied_orders, 0) as dissatisfied_orders
+    from grid
+    left join aggregated using (period_grain, period_start, channel_scope, community_id)
+),
+
+rates as (
+    select
+        counts.*,
+        counts.satisfied_orders * settings.credit_satisfied
+            + counts.basically_satisfied_orders * settings.credit_basically_satisfied
+            + counts.dissatisfied_orders * settings.credit_dissatisfied as satisfaction_points,
+        counts.contacted_in_time_orders::numeric / nullif(counts.due_for_contact_orders, 0) as response_rate,
+        counts.resolved_orders::numeric / nullif(counts.resolution_visited_orders, 0) as resolution_rate,
+        (counts.satisfied_orders * settings.credit_satisfied
+            + counts.basically_satisfied_orders * settings.credit_basically_satisfied
+            + counts.dissatisfied_orders * settings.credit_dissatisfied)
+            / nullif(counts.satisfaction_visited_orders, 0) as satisfaction_rate,
+        settings.credit_basically_satisfied,
+        settings.weight_response,
+        settings.weight_resolution,
+        settings.weight_satisfaction
+    from counts
+    cross join settings
+)
+
+select
+    period_grain,
+    period_start,
+    period_end,
+    is_complete_period,
+    area_level,
+    community_id,
+    channel_scope,
+    received_orders::integer as received_orders,
+    due_for_contact_orders::integer as due_for_contact_orders,
+    contacted_in_time_orders::integer as contacted_in_time_orders,
+    round(response_rate, 4)::numeric(5, 4) as response_rate,
+    resolution_visited_orders::integer as resolution_visited_orders,
+    resolved_orders::integer as resolved_orders,
+    round(resolution_rate, 4)::numeric(5, 4) as resolution_rate,
+    satisfaction_visited_orders::integer as satisfaction_visited_orders,
+    satisfied_orders::integer as satisfied_orders,
+    basically_satisfied_orders::integer as basically_satisfied_orders,
+    dissatisfied_orders::integer as dissatisfied_orders,
+    satisfaction_points::numeric(14, 4) as satisfaction_points,
+    round(satisfaction_rate, 4)::numeric(5, 4) as satisfaction_rate,
+    credit_basically_satisfied::numeric(6, 4) as basically_satisfied_credit,
+    weight_response::numeric(6, 4) as weight_response,
+    weight_resolution::numeric(6, 4) as weight_resolution,
+    weight_satisfaction::numeric(6, 4) as weight_satisfaction,
+    round(weight_response * response_rate + weight_resolution * resolution_rate
+          + weight_satisfaction * satisfaction_rate, 4)::numeric(5, 4) as composite_score
+from rates
