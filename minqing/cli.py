@@ -6,6 +6,8 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -76,17 +78,83 @@ def _cmd_generate(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from ingestion.loader import ingest
+    from minqing import orchestration
     from minqing.generate import generate
 
     landing = config.home() / "demo" / "landing"
-    print(f"1/2 generating {args.days} days of synthetic complaints into {landing}")
-    generate(landing, days=args.days, seed=args.seed, per_day=args.per_day)
-    print(f"2/2 ingesting into the warehouse at {warehouse.start()}")
-    reports = ingest(landing)
-    _print_reports(reports)
-    print(_summary_line(reports))
+    start = dt.date.fromisoformat(args.start)
+    last_day = start + dt.timedelta(days=args.days - 1)
+    print(f"1/3 generating {args.days} days ({start} .. {last_day}) of synthetic complaints into {landing}")
+    generate(landing, days=args.days, seed=args.seed, per_day=args.per_day, start=start)
+    url = warehouse.start()
+    print(f"2/3 running the Airflow DAG {orchestration.DAILY_DAG_ID} with dag.test() for {last_day} "
+          "(ingest, validate, classify, dbt through cosmos, mart suites, publish)")
+    os.environ["LANDING_DIR"] = str(landing)
+    run_at = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(6), config.BEIJING)
+    done = orchestration.run_dag_test(orchestration.DAILY_DAG_ID, run_at)
+    if done.returncode != 0:
+        print(done.stdout[-4000:], done.stderr[-8000:], sep="\n", file=sys.stderr)
+        print("minqing demo: the DAG run failed; the task logs are above", file=sys.stderr)
+        return 1
+    from minqing import transform
+
+    transform.docs()
+    print("3/3 done. Where to look:")
+    for line in _where_to_look(url):
+        print("    " + line)
     return 0
+
+
+def _where_to_look(url: str) -> list[str]:
+    from ingestion.loader import CHANNELS
+    from quality import data_docs_index
+
+    with warehouse.connect() as conn:
+        files = conn.execute("select status, count(*), sum(rows_in), sum(rows_loaded), sum(rows_quarantined) "
+                             "from ops.ingested_files group by status order by status").fetchall()
+        marts = conn.execute("select table_name from information_schema.tables where table_schema = 'marts' "
+                             "order by table_name").fetchall()
+        counts = {m[0]: conn.execute(f'select count(*) from marts."{m[0]}"').fetchone()[0] for m in marts}
+    lines = [f"warehouse: psql \"{url}\""]
+    for status, n, rows_in, loaded, quarantined in files:
+        lines.append(f"  files {status}: {n} ({rows_in} rows in = {loaded} loaded + {quarantined} quarantined)")
+    lines.append("marts (schema marts):")
+    lines += [f"  {name:<32} {count:>8} rows" for name, count in counts.items()]
+    lines.append(f"GX Data Docs: {data_docs_index()}")
+    docs = config.home() / "dbt" / "docs" / "index.html"
+    lines.append(f"dbt docs: {docs if docs.exists() else 'run `minqing dbt-docs` to build them'}")
+    lines.append(f"channels: {', '.join(CHANNELS)}; quarantine: select * from raw.quarantine")
+    return lines
+
+
+def _cmd_dbt_manifest(args) -> int:
+    from minqing import orchestration
+
+    print(orchestration.ensure_manifest())
+    return 0
+
+
+def _cmd_dbt_docs(args) -> int:
+    from minqing import transform
+
+    print(transform.docs())
+    return 0
+
+
+def _cmd_airflow(args) -> int:
+    from minqing import orchestration
+
+    if args.action == "env":
+        for key, value in orchestration.airflow_env().items():
+            print(f"export {key}={shlex.quote(value)}")
+        return 0
+    day = args.date or dt.datetime.now(config.BEIJING).date() - dt.timedelta(days=1)
+    run_at = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(6), config.BEIJING)
+    done = orchestration.run_dag_test(args.dag, run_at)
+    print(done.stdout[-4000:])
+    if done.returncode != 0:
+        print(done.stderr[-8000:], file=sys.stderr)
+    return done.returncode
 
 
 def _cmd_run(args) -> int:
@@ -143,11 +211,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=_date, default=dt.date(2026, 7, 1), help="first day (YYYY-MM-DD)")
     p.set_defaults(func=_cmd_generate)
 
-    p = sub.add_parser("demo", help="generate a month of data and run it through the pipeline")
+    p = sub.add_parser("demo", help="generate a month of data and run it through the real Airflow DAG")
     p.add_argument("--days", type=int, default=30)
+    p.add_argument("--start", default="2026-07-01", help="first generated day (YYYY-MM-DD)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--per-day", type=int, default=40)
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("dbt-manifest", help="build dbt_project/target/manifest.json (dbt parse, no database)")
+    p.set_defaults(func=_cmd_dbt_manifest)
+
+    p = sub.add_parser("dbt-docs", help="generate the dbt docs site under $MINQING_HOME/dbt/docs")
+    p.set_defaults(func=_cmd_dbt_docs)
+
+    p = sub.add_parser("airflow", help="run a DAG locally with dag.test(), or print the local Airflow environment")
+    p.add_argument("action", choices=["test", "env"])
+    p.add_argument("--dag", default="minqing_daily")
+    p.add_argument("--date", type=_date, help="the day the run works on (default: yesterday)")
+    p.set_defaults(func=_cmd_airflow)
 
     p = sub.add_parser("classify", help="categorise complaint texts: one per line on stdin, one code per line out")
     p.add_argument("--explain", action="store_true", help="print code<TAB>confidence<TAB>evidence instead")

@@ -132,10 +132,16 @@ def dbt_task_group(group_id: str = "dbt_build", **kwargs):
             profile_mapping=PostgresUserPasswordProfileMapping(conn_id=CONN_ID, profile_args={"schema": DBT_SCHEMA}),
         ),
         execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER),
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
-        # emit_datasets off: cosmos' OpenLineage-style URIs are not valid Airflow 3 Assets (and a socket
-        # host has none); the DAG publishes the marts' Assets itself, once they are validated.
-        operator_args={"install_deps": False, "quiet": True, "emit_datasets": False},
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            test_behavior=TestBehavior.AFTER_EACH,
+            # a test reading several models runs in its own task after all of them
+            should_detach_multiple_parents_tests=True,
+            # cosmos' OpenLineage-style URIs are not valid Airflow 3 Assets (and a socket host has
+            # none); the DAG publishes the marts' Assets itself, once they are validated
+            emit_datasets=False,
+        ),
+        operator_args={"install_deps": False, "quiet": True},
         **kwargs,
     )
 

@@ -62,3 +62,12 @@ def build(as_of: str | None = None, select: str | None = None) -> DbtOutcome:
     if select:
         args += ["--select", select]
     return run_dbt(*args, as_of=as_of)
+
+
+def docs() -> Path:
+    """`dbt docs generate` into $MINQING_HOME/dbt/docs; returns the index.html to open."""
+    target = config.home() / "dbt" / "docs"
+    outcome = run_dbt("docs", "generate", target_dir=target)
+    if not outcome.success:
+        raise RuntimeError("dbt docs generate failed")
+    return target / "index.html"
