@@ -110,12 +110,25 @@ def _where_to_look(url: str) -> list[str]:
     from quality import data_docs_index
 
     with warehouse.connect() as conn:
+        per_file = conn.execute(
+            """select s.path, f.channel,
+                      case when s.path = f.path then f.status else 'duplicate' end,
+                      case when s.path = f.path then f.rows_in else 0 end,
+                      case when s.path = f.path then f.rows_loaded else 0 end,
+                      case when s.path = f.path then f.rows_quarantined else 0 end,
+                      case when s.path = f.path then f.reason else 'same bytes as ' || f.path end
+               from ops.file_sightings s join ops.ingested_files f using (file_id)
+               order by s.path""").fetchall()
         files = conn.execute("select status, count(*), sum(rows_in), sum(rows_loaded), sum(rows_quarantined) "
                              "from ops.ingested_files group by status order by status").fetchall()
         marts = conn.execute("select table_name from information_schema.tables where table_schema = 'marts' "
                              "order by table_name").fetchall()
         counts = {m[0]: conn.execute(f'select count(*) from marts."{m[0]}"').fetchone()[0] for m in marts}
-    lines = [f"warehouse: psql \"{url}\""]
+    width = max((len(r[0]) for r in per_file), default=10)
+    lines = [f"{path:<{width}}  {channel:<11} {status:<11} in {rows_in:>5}  loaded {loaded:>5}  "
+             f"quarantined {quarantined:>3}{'  — ' + reason if reason else ''}"
+             for path, channel, status, rows_in, loaded, quarantined, reason in per_file]
+    lines.append(f"warehouse: psql \"{url}\"")
     for status, n, rows_in, loaded, quarantined in files:
         lines.append(f"  files {status}: {n} ({rows_in} rows in = {loaded} loaded + {quarantined} quarantined)")
     lines.append("marts (schema marts):")

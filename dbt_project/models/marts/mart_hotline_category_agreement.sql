@@ -1,0 +1,25 @@
+-- The hotline's own classification (问题分类) beside ours: per month, hotline category and our
+-- category, how many work orders — so an analyst sees where the two agree and where the keyword
+-- rules (seeds/category_keywords.csv) or the term map (seeds/hotline_category_map.csv) need work.
+with
+
+orders as (
+    select
+        date_trunc('month', received_at at time zone 'Asia/Shanghai')::date as month_start,
+        hotline_category_code,
+        category_code
+    from {{ ref('fct_complaints') }}
+    where source_channel in ('hotline_12345', 'hotline_400')
+      and hotline_category_code is not null
+)
+
+select
+    month_start,
+    hotline_category_code,
+    category_code,
+    count(*) as work_orders,
+    hotline_category_code = category_code as is_agreement,
+    (count(*)::numeric / sum(count(*)) over (partition by month_start, hotline_category_code))::numeric(6, 4)
+        as share_of_hotline_category
+from orders
+group by month_start, hotline_category_code, category_code
