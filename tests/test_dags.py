@@ -69,11 +69,10 @@ def _marts_fingerprint(url: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_daily_dag_runs_end_to_end_and_reruns_and_backfills_change_nothing(fresh_warehouse, tmp_path):
+def test_daily_dag_runs_end_to_end_and_reruns_and_backfills_change_nothing(fresh_warehouse, tmp_path, monkeypatch):
     landing = tmp_path / "landing"
     generate(landing, days=6, seed=5, per_day=20, start=dt.date(2026, 7, 1))
-    env = {"LANDING_DIR": str(landing)}
-    os.environ.update(env)
+    monkeypatch.setenv("LANDING_DIR", str(landing))
 
     last = orchestration.run_dag_test("minqing_daily", dt.datetime(2026, 7, 7, 6, tzinfo=BEIJING),
                                       warehouse_url=fresh_warehouse)
