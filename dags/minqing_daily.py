@@ -1,7 +1,8 @@
 """minqing_daily — every morning at 06:00 Beijing time, the day before's complaints:
 
     ingest_<channel> -> validate_<channel>   (hotline, miniprogram, reception, in parallel)
-        -> classify -> dbt_build (cosmos: each model, then its tests) -> validate_marts -> publish
+        -> classify -> dbt_build (cosmos: each model, then its tests) -> forecast
+        -> dbt_early_warnings (the forecast's warnings) -> validate_marts -> publish
 
 A channel that fails does not hold back the others: `classify` runs once every channel is done,
 whatever became of it, and the run ends failed so that someone looks. `publish` updates the
@@ -54,6 +55,11 @@ def minqing_daily():
         return pipeline.classify()
 
     @task
+    def forecast() -> dict:
+        orch.use_warehouse_connection()
+        return pipeline.forecast()
+
+    @task
     def validate_marts() -> dict:
         orch.use_warehouse_connection()
         return pipeline.validate_marts(run_name=get_current_context()["run_id"])
@@ -62,9 +68,10 @@ def minqing_daily():
     def publish(results: dict) -> dict:
         return results
 
-    dbt_build = orch.dbt_task_group()
+    dbt_build = orch.dbt_task_group(exclude=[pipeline.EARLY_WARNINGS])
+    early_warnings = orch.dbt_task_group("dbt_early_warnings", select=[pipeline.EARLY_WARNINGS])
     checked = validate_marts()
-    validated >> classify() >> dbt_build >> checked
+    validated >> classify() >> dbt_build >> forecast() >> early_warnings >> checked
     publish(checked)
 
 

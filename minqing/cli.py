@@ -190,6 +190,25 @@ def _cmd_classify_eval(args) -> int:
     return evaluate_main(args.file)
 
 
+def _cmd_forecast(args) -> int:
+    from minqing.forecast import forecast_lines, write_forecasts
+
+    print("\n".join(forecast_lines(write_forecasts(args.as_of))))
+    return 0
+
+
+def _cmd_backtest(args) -> int:
+    from minqing.forecast import backtest, backtest_lines
+
+    result = backtest(origins=args.origins)
+    if args.json:
+        json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        print("\n".join(backtest_lines(result)))
+    return 0
+
+
 def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
@@ -242,6 +261,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dag", default="minqing_daily")
     p.add_argument("--date", type=_date, help="the day the run works on (default: yesterday)")
     p.set_defaults(func=_cmd_airflow)
+
+    p = sub.add_parser("forecast", help="forecast the next 7 days per community × category into ops.forecasts; "
+                                         "print the top expected surges")
+    p.add_argument("--as-of", type=_date, help="last day of history to forecast from (YYYY-MM-DD); "
+                                               "default: the last complete day")
+    p.set_defaults(func=_cmd_forecast)
+
+    p = sub.add_parser("backtest", help="rolling-origin backtest of the forecast against seasonal-naive forecasts")
+    p.add_argument("--origins", type=int,
+                   help="how many weekly origins (default: settings.yml forecast.backtest.origins)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_cmd_backtest)
 
     p = sub.add_parser("classify", help="categorise complaint texts: one per line on stdin, one code per line out")
     p.add_argument("--explain", action="store_true", help="print code<TAB>confidence<TAB>evidence instead")

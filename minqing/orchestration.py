@@ -38,6 +38,9 @@ PUBLISHED_MARTS = (
     "mart_three_rates",
     "mart_sentiment_code",
     "mart_complaint_grades",
+    "mart_high_frequency_problems",
+    "mart_monthly_theme_candidates",
+    "mart_early_warnings",
 )
 
 
@@ -114,8 +117,10 @@ def ensure_manifest() -> Path:
     return MANIFEST
 
 
-def dbt_task_group(group_id: str = "dbt_build", **kwargs):
-    """The dbt project as Airflow tasks (a model and its tests per node), rendered from the manifest."""
+def dbt_task_group(group_id: str = "dbt_build", select: list[str] | None = None,
+                   exclude: list[str] | None = None, **kwargs):
+    """The dbt project (or the `select`ed part of it) as Airflow tasks — a model and its tests per
+    node — rendered from the manifest."""
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
     from cosmos.profiles import PostgresUserPasswordProfileMapping
@@ -134,6 +139,8 @@ def dbt_task_group(group_id: str = "dbt_build", **kwargs):
         execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
+            select=select or [],
+            exclude=exclude or [],
             test_behavior=TestBehavior.AFTER_EACH,
             # a test reading several models runs in its own task after all of them
             should_detach_multiple_parents_tests=True,

@@ -2,7 +2,8 @@
 wires the same functions as tasks. Each step is idempotent: running it again on the same data
 leaves the warehouse as it was.
 
-    ingest (per channel) -> validate (per channel) -> classify -> dbt build -> validate marts
+    ingest (per channel) -> validate (per channel) -> classify -> dbt build -> forecast
+        -> dbt build of the early warnings -> validate marts
 """
 
 from __future__ import annotations
@@ -67,6 +68,24 @@ def build_marts(as_of: str | None = None) -> dict:
     return {"nodes": len(outcome.results)}
 
 
+EARLY_WARNINGS = "mart_early_warnings"  # built after the forecast step, from its output
+
+
+def forecast() -> dict:
+    """Forecast the next 7 days per community × category (reads the freshly built daily facts)."""
+    from minqing.forecast import forecast_step
+
+    return forecast_step()
+
+
+def build_early_warnings(as_of: str | None = None) -> dict:
+    outcome = transform.build(as_of=as_of, select=EARLY_WARNINGS)
+    if not outcome.success:
+        raise RuntimeError("dbt build of the early warnings failed: " +
+                           "; ".join(f"{f['node']}: {f['message']}" for f in outcome.failures))
+    return {"nodes": len(outcome.results)}
+
+
 def validate_marts(run_name: str) -> dict:
     from quality.marts import validate_marts as run
 
@@ -85,6 +104,7 @@ class RunSummary:
     failed_channels: dict = field(default_factory=dict)
     classified: int = 0
     dbt_nodes: int = 0
+    forecast: dict = field(default_factory=dict)
     marts_valid: dict = field(default_factory=dict)
 
     def lines(self) -> list[str]:
@@ -101,6 +121,8 @@ class RunSummary:
         lines += [
             f"classify: {self.classified} new texts",
             f"dbt:      {self.dbt_nodes} nodes built and tested",
+            f"forecast: {self.forecast.get('pairs', 0)} community × category pairs as of {self.forecast.get('as_of')}, "
+            f"{self.forecast.get('early_warnings', 0)} early warnings",
             f"marts:    {', '.join(f'{t} ok' for t in self.marts_valid)}",
         ]
         return lines
@@ -120,5 +142,7 @@ def run(landing: str | Path | None = None, day: dt.date | None = None, as_of: st
             summary.failed_channels[channel] = str(exc)
     summary.classified = classify()
     summary.dbt_nodes = build_marts(as_of)["nodes"]
+    summary.forecast = forecast()
+    summary.dbt_nodes += build_early_warnings(as_of)["nodes"]
     summary.marts_valid = validate_marts(run_name)
     return summary

@@ -88,6 +88,10 @@ MART_SUITES = (
     MartSuite("mart_sentiment_code", ("period_grain", "period_start", "grade_level", "community_id", "category_code"),
               "category_code", "community_id", also_categories=("all",)),
     MartSuite("mart_complaint_grades", ("complaint_id",), "category_code", "community_id"),
+    MartSuite("mart_high_frequency_problems", ("window_days", "problem_id"), "category_code", "community_id"),
+    MartSuite("mart_monthly_theme_candidates", ("month_start", "candidate_level", "community_id", "category_code"),
+              "category_code", "community_id", also_communities=("street",)),
+    MartSuite("mart_early_warnings", ("community_id", "category_code"), "category_code", "community_id"),
     MartSuite("mart_hotline_category_agreement", ("month_start", "hotline_category_code", "category_code"),
               "category_code"),
 )

@@ -1,0 +1,277 @@
+-- The high-frequency problem list (高频问题清单): the problems that keep coming back, over rolling windows
+-- ending at the as-of day. One row per window length × problem, where a problem is
+--   problem_level 'community_category': a community × issue category (address_key null), or
+--   problem_level 'address':            one building (address_key, community:building) × category,
+-- for every problem with at least one report in the window or in the previous window of the same length
+-- (a problem that went quiet stays visible with its fall). Every row carries is_high_frequency; the list
+-- itself is `where is_high_frequency order by window_days, problem_level, rank_in_window`.
+--
+-- Windows: the window_days of seeds/high_frequency_rules.csv (7, 30, 90 in force); a window of w days is
+-- the w Beijing days ending at the as-of day (that day included, partial when the as-of moment is inside
+-- it); the previous window is the w days before it. Reports count on the day they were received; every
+-- channel counts, proactive finds (reception, door-knocking, patrols) included and shown apart.
+-- Complaints whose community is unresolved are left out: they are not a place the street can act on.
+--
+-- How to reproduce a row:
+--   repeat_reports     = reports whose building or complainant reported the same problem at least twice in
+--                        the window; repeat_share = repeat_reports / report_count
+--   is_high_frequency  = report_count >= min_reports and repeat_share >= min_repeat_share (seed, per level
+--                        and window)
+--   rank_score         = weight_reports × report_count + weight_repeat_reports × repeat_reports
+--                        + weight_open_reports × open_count + weight_overdue_open × overdue_open_count
+--                        + weight_growth × max(trend_difference, 0)          (weights: the seed, per level/window)
+--   rank_in_window     = position within window_days × problem_level: high-frequency rows first, then by
+--                        rank_score, report_count, problem_id
+--   problem_id         = md5(problem_level | community_id | category_code | address_key or '') — the same
+--                        problem has the same id in every window, on every day (macros/problems.sql)
+
+with
+
+as_of as (
+    select {{ as_of() }} as as_of_at
+),
+
+complaints as (
+    select
+        complaint_id,
+        community_id,
+        category_code,
+        received_at,
+        received_date,
+        is_proactive,
+        complainant_key,
+        -- an address without a building or place ('<community>:?') says nothing about repeats
+        case when address_key not like '%:?' then address_key end as address_key,
+        status not in ('closed', 'cancelled') as is_open,
+        due_at
+    from {{ ref('fct_complaints') }}
+    where community_id <> 'unresolved'
+),
+
+data_start as (
+    select min(received_date) as first_day from {{ ref('fct_complaints') }}
+),
+
+windows as (
+    select distinct window_days::integer as window_days
+    from {{ ref('high_frequency_rules') }}
+    where setting = 'min_reports' and window_days is not null
+),
+
+frames as (
+    select
+        windows.window_days,
+        as_of.as_of_at,
+        {{ bj_last_day('as_of.as_of_at') }} as as_of_date,
+        {{ bj_last_day('as_of.as_of_at') }} - windows.window_days + 1 as window_start,
+        {{ bj_last_day('as_of.as_of_at') }} - 2 * windows.window_days + 1 as previous_window_start,
+        data_start.first_day
+    from windows
+    cross join as_of
+    cross join data_start
+),
+
+-- every complaint of the window or the previous window, once per window length
+framed as (
+    select
+        frames.window_days,
+        frames.as_of_at,
+        complaints.*,
+        complaints.received_date >= frames.window_start as in_window
+    from frames
+    join complaints
+        on complaints.received_date between frames.previous_window_start and frames.as_of_date
+        and complaints.received_at <= frames.as_of_at
+),
+
+-- each complaint is an occurrence of its community × category and, when it names a building, of that address
+-- (problem_address_key '' on community × category rows until the final select, so that joins match)
+occurrences as (
+    select 'community_category' as problem_level, '' as problem_address_key, framed.*
+    from framed
+    union all
+    select 'address', framed.address_key, framed.*
+    from framed
+    where framed.address_key is not null
+),
+
+counts as (
+    select
+        window_days,
+        problem_level,
+        community_id,
+        category_code,
+        problem_address_key,
+        count(*) filter (where in_window) as report_count,
+        count(*) filter (where not in_window) as previous_report_count,
+        count(*) filter (where in_window and is_proactive) as proactive_reports,
+        count(*) filter (where in_window and is_open) as open_count,
+        count(*) filter (where in_window and is_open and as_of_at > due_at) as overdue_open_count,
+        max(received_date) filter (where in_window) as last_received_date
+    from occurrences
+    group by window_days, problem_level, community_id, category_code, problem_address_key
+),
+
+-- how often each report's complainant and building reported the same problem in the window
+in_window_reports as (
+    select
+        occurrences.*,
+        case when complainant_key is not null then count(*) over (
+            partition by window_days, problem_level, community_id, category_code, problem_address_key, complainant_key)
+        end as complainant_reports,
+        case when address_key is not null then count(*) over (
+            partition by window_days, problem_level, community_id, category_code, problem_address_key, address_key)
+        end as address_reports
+    from occurrences
+    where in_window
+),
+
+repeats as (
+    select
+        window_days,
+        problem_level,
+        community_id,
+        category_code,
+        problem_address_key,
+        count(distinct complainant_key) filter (where complainant_reports >= 2) as repeat_complainant_count,
+        count(*) filter (where complainant_reports >= 2) as repeat_complainant_reports,
+        count(distinct address_key) filter (where address_reports >= 2) as repeat_address_count,
+        count(*) filter (where address_reports >= 2) as repeat_address_reports,
+        count(*) filter (where complainant_reports >= 2 or address_reports >= 2) as repeat_reports
+    from in_window_reports
+    group by window_days, problem_level, community_id, category_code, problem_address_key
+),
+
+figures as (
+    select
+        counts.*,
+        frames.as_of_at,
+        frames.as_of_date,
+        frames.window_start,
+        frames.previous_window_start,
+        frames.window_start >= frames.first_day as is_full_window,
+        frames.previous_window_start >= frames.first_day as is_previous_window_covered,
+        coalesce(repeats.repeat_complainant_count, 0) as repeat_complainant_count,
+        coalesce(repeats.repeat_complainant_reports, 0) as repeat_complainant_reports,
+        coalesce(repeats.repeat_address_count, 0) as repeat_address_count,
+        coalesce(repeats.repeat_address_reports, 0) as repeat_address_reports,
+        coalesce(repeats.repeat_reports, 0) as repeat_reports
+    from counts
+    join frames using (window_days)
+    left join repeats using (window_days, problem_level, community_id, category_code, problem_address_key)
+),
+
+trended as (
+    select
+        figures.*,
+        case when figures.is_previous_window_covered
+             then figures.report_count - figures.previous_report_count end as trend_difference,
+        case when figures.is_previous_window_covered and figures.previous_report_count > 0
+             then round(figures.report_count::numeric / figures.previous_report_count, 2) end as trend_ratio,
+        round(figures.repeat_reports::numeric / nullif(figures.report_count, 0), 4) as repeat_share,
+        round(figures.open_count::numeric / nullif(figures.report_count, 0), 4) as open_share,
+        {{ high_frequency_rule('min_reports', 'figures.problem_level', 'figures.window_days') }} as min_reports,
+        {{ high_frequency_rule('min_repeat_share', 'figures.problem_level', 'figures.window_days') }} as min_repeat_share,
+        {{ high_frequency_rule('weight_reports', 'figures.problem_level', 'figures.window_days') }} as weight_reports,
+        {{ high_frequency_rule('weight_repeat_reports', 'figures.problem_level', 'figures.window_days') }} as weight_repeat_reports,
+        {{ high_frequency_rule('weight_open_reports', 'figures.problem_level', 'figures.window_days') }} as weight_open_reports,
+        {{ high_frequency_rule('weight_overdue_open', 'figures.problem_level', 'figures.window_days') }} as weight_overdue_open,
+        {{ high_frequency_rule('weight_growth', 'figures.problem_level', 'figures.window_days') }} as weight_growth
+    from figures
+),
+
+judged as (
+    select
+        trended.*,
+        coalesce(trended.report_count >= trended.min_reports
+                 and trended.repeat_share >= trended.min_repeat_share, false) as is_high_frequency,
+        trended.weight_reports * trended.report_count
+            + trended.weight_repeat_reports * trended.repeat_reports
+            + trended.weight_open_reports * trended.open_count
+            + trended.weight_overdue_open * trended.overdue_open_count
+            + trended.weight_growth * greatest(coalesce(trended.trend_difference, 0), 0) as rank_score,
+        {{ problem_id('trended.problem_level', 'trended.community_id', 'trended.category_code',
+                      'trended.problem_address_key') }} as problem_id,
+        case when trended.problem_level = 'address'
+             then {{ problem_id("'community_category'", 'trended.community_id', 'trended.category_code', 'null') }}
+        end as parent_problem_id
+    from trended
+),
+
+ranked as (
+    select
+        judged.*,
+        row_number() over (
+            partition by judged.window_days, judged.problem_level
+            order by judged.is_high_frequency desc, judged.rank_score desc, judged.report_count desc, judged.problem_id
+        ) as rank_in_window
+    from judged
+)
+
+select
+    ranked.problem_id,
+    ranked.parent_problem_id,
+    ranked.as_of_at,
+    ranked.as_of_date,
+    ranked.window_days::integer as window_days,
+    ranked.window_start,
+    ranked.as_of_date as window_end,
+    ranked.previous_window_start,
+    ranked.is_full_window,
+    ranked.is_previous_window_covered,
+    ranked.problem_level,
+    ranked.community_id,
+    communities.community_name,
+    ranked.category_code,
+    categories.category_name_zh,
+    nullif(ranked.problem_address_key, '') as address_key,
+    ranked.report_count::integer as report_count,
+    ranked.proactive_reports::integer as proactive_reports,
+    ranked.previous_report_count::integer as previous_report_count,
+    ranked.trend_difference::integer as trend_difference,
+    ranked.trend_ratio::numeric(10, 2) as trend_ratio,
+    ranked.repeat_complainant_count::integer as repeat_complainant_count,
+    ranked.repeat_complainant_reports::integer as repeat_complainant_reports,
+    case when ranked.problem_level = 'community_category' then ranked.repeat_address_count::integer end
+        as repeat_address_count,
+    case when ranked.problem_level = 'community_category' then ranked.repeat_address_reports::integer end
+        as repeat_address_reports,
+    ranked.repeat_reports::integer as repeat_reports,
+    ranked.repeat_share::numeric(5, 4) as repeat_share,
+    ranked.open_count::integer as open_count,
+    ranked.open_share::numeric(5, 4) as open_share,
+    ranked.overdue_open_count::integer as overdue_open_count,
+    ranked.last_received_date,
+    ranked.min_reports::integer as min_reports,
+    ranked.min_repeat_share::numeric(5, 4) as min_repeat_share,
+    ranked.is_high_frequency,
+    ranked.rank_score::numeric(12, 2) as rank_score,
+    ranked.rank_in_window::integer as rank_in_window,
+    concat_ws('；',
+        '近' || ranked.window_days || '天' || ranked.report_count || '件'
+            || case
+                when not ranked.is_previous_window_covered then '（前' || ranked.window_days || '天数据不全，不比较）'
+                else '（前' || ranked.window_days || '天' || ranked.previous_report_count || '件，'
+                    || case when ranked.trend_difference >= 0 then '+' else '' end || ranked.trend_difference
+                    || coalesce('，' || {{ reason_number('ranked.trend_ratio') }} || '倍', '') || '）'
+               end,
+        case when ranked.proactive_reports > 0 then '其中主动发现' || ranked.proactive_reports || '件' end,
+        case when ranked.repeat_complainant_count > 0
+             then '重复诉求人' || ranked.repeat_complainant_count || '人' || ranked.repeat_complainant_reports || '件' end,
+        case when ranked.problem_level = 'community_category' and ranked.repeat_address_count > 0
+             then '重复楼栋' || ranked.repeat_address_count || '处' || ranked.repeat_address_reports || '件' end,
+        case when ranked.report_count > 0 then '重复占比' || {{ reason_percent('ranked.repeat_share', 0) }} end,
+        case when ranked.open_count > 0
+             then '未办结' || ranked.open_count || '件'
+                  || case when ranked.overdue_open_count > 0 then '（超期' || ranked.overdue_open_count || '件）' else '' end
+        end,
+        case when ranked.is_high_frequency then '列入高频问题清单'
+             else '未达高频标准（需' || ranked.min_reports::integer || '件以上'
+                  || case when ranked.min_repeat_share > 0
+                          then '且重复占比' || {{ reason_percent('ranked.min_repeat_share', 0) }} || '以上' else '' end
+                  || '）'
+        end
+    ) as reasons
+from ranked
+left join {{ ref('dim_community') }} as communities using (community_id)
+left join {{ ref('dim_issue_category') }} as categories using (category_code)
