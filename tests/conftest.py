@@ -45,3 +45,13 @@ def fresh_warehouse(server_url, monkeypatch):
 def _hash_key(monkeypatch):
     """A fixed HMAC key so that tests are deterministic and never touch a developer's key file."""
     monkeypatch.setenv("MINQING_HASH_KEY", os.environ.get("MINQING_TEST_HASH_KEY", "test-key-not-secret"))
+
+
+def store_classifications(conn, texts_and_categories) -> None:
+    """Store known categories for texts, as the classifier would: keyed by the same hash expression
+    the staging models use, so a scenario's categories do not depend on the keyword rules."""
+    for text, category in texts_and_categories:
+        conn.execute(
+            """insert into ops.text_classifications (text_sha256, category_code, confidence, evidence, classifier_version)
+               values (encode(sha256(convert_to(%s, 'UTF8')), 'hex'), %s, 0.9, '{}', 'test')""",
+            (text, category))

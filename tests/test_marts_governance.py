@@ -35,6 +35,8 @@ import pytest
 from ingestion.loader import ingest
 from minqing.transform import build
 
+from conftest import store_classifications
+
 AS_OF = "2026-07-16T12:00:00+08:00"
 HEADER = ["工单编号", "来源", "来电时间", "诉求人", "联系电话", "诉求类型", "诉求内容", "诉求地址", "所属街道", "所属社区",
           "问题分类", "承办单位", "派单时间", "签收时间", "首次联系时间", "办结时间", "办理状态", "是否解决", "满意度", "更新时间"]
@@ -134,15 +136,6 @@ def write_landing(root: Path) -> None:
         encoding="utf-8")
 
 
-def classify(conn) -> None:
-    """What the classifier would store: one row per text, keyed by the staging models' hash expression."""
-    for text, category in TEXTS.values():
-        conn.execute(
-            """insert into ops.text_classifications (text_sha256, category_code, confidence, evidence, classifier_version)
-               values (encode(sha256(convert_to(%s, 'UTF8')), 'hex'), %s, 0.9, '{}', 'test')""",
-            (text, category))
-
-
 @pytest.fixture()
 def built(fresh_warehouse, tmp_path):
     landing = tmp_path / "landing"
@@ -150,7 +143,7 @@ def built(fresh_warehouse, tmp_path):
     reports = ingest(landing, progress=False)
     assert all(r.rows_quarantined == 0 and r.status == "loaded" for r in reports), [r.as_json() for r in reports]
     with psycopg.connect(fresh_warehouse) as conn:
-        classify(conn)
+        store_classifications(conn, TEXTS.values())
     outcome = build(as_of=AS_OF)
     assert outcome.success, outcome.failures
     with psycopg.connect(fresh_warehouse) as conn:
