@@ -68,8 +68,10 @@ def minqing_daily():
     def publish(results: dict) -> dict:
         return results
 
-    dbt_build = orch.dbt_task_group(exclude=[pipeline.EARLY_WARNINGS])
-    early_warnings = orch.dbt_task_group("dbt_early_warnings", select=[pipeline.EARLY_WARNINGS])
+    # the early warnings and their tests are built after the forecast
+    after_forecast = [pipeline.EARLY_WARNINGS + "+"]
+    dbt_build = orch.dbt_task_group(exclude=after_forecast)
+    early_warnings = orch.dbt_task_group("dbt_early_warnings", select=after_forecast)
     checked = validate_marts()
     validated >> classify() >> dbt_build >> forecast() >> early_warnings >> checked
     publish(checked)
