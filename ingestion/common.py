@@ -73,6 +73,7 @@ def clean(value) -> str | None:
 # --- dates ---------------------------------------------------------------------------------------
 
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+MAX_DATE_TEXT = 100  # characters; the longest form the contract lists has about 35
 _ISO_FAST = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?([+-]\d{2}:?\d{2}|Z)?$")
 _CJK_DATE = re.compile(
     r"^(?:(?P<y>\d{4})\s*年\s*)?(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号]?\s*"
@@ -109,7 +110,10 @@ def from_excel_serial(serial: float) -> dt.datetime:
 
 
 def from_epoch_millis(millis: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(millis / 1000, tz=dt.timezone.utc).astimezone(BEIJING)
+    try:
+        return dt.datetime.fromtimestamp(millis / 1000, tz=dt.timezone.utc).astimezone(BEIJING)
+    except (ValueError, OverflowError, OSError):  # beyond year 1..9999 or the platform's time_t
+        raise RowError(f"number {millis!r} is not a plausible time in epoch milliseconds") from None
 
 
 def parse_datetime(value, *, default_year: int | None = None, field_name: str = "date") -> dt.datetime | None:
@@ -128,10 +132,16 @@ def parse_datetime(value, *, default_year: int | None = None, field_name: str = 
     if isinstance(value, bool):
         raise RowError(f"{field_name} {value!r} is not a date")
     if isinstance(value, (int, float)):
-        return _check_range(_from_number(float(value)), value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise RowError(f"{field_name} is a number too large to be a date") from None
+        return _check_range(_from_number(number), value)
     text = str(value).strip()
     if not text:
         return None
+    if len(text) > MAX_DATE_TEXT:  # the date parser takes seconds on a long text; no date is this long
+        raise RowError(f"{field_name} is {len(text)} characters long, too long to be a date")
     try:
         if _NUMERIC.match(text):
             parsed = _from_number(float(text))
@@ -153,6 +163,7 @@ def parse_datetime(value, *, default_year: int | None = None, field_name: str = 
             parsed = dt.datetime.combine(head, clock, tzinfo=BEIJING)
         else:
             parsed = _aware(date_parser.parse(text))
+        parsed.utcoffset()  # dateutil accepts `+99:99`; datetime refuses the offset only when it is used
     except RowError:
         raise
     except (ValueError, OverflowError, date_parser.ParserError) as exc:

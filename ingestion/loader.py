@@ -13,6 +13,8 @@ import hashlib
 import json
 import re
 import logging
+import math
+import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,7 +24,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from ingestion import hotline, miniprogram, reception
-from ingestion.common import FileError, ReadResult, Rejected
+from ingestion.common import FileError, ReadResult, Rejected, decode
 from minqing import warehouse
 
 log = logging.getLogger(__name__)
@@ -210,7 +212,7 @@ def _read(channel: Channel, data: bytes, relative: str) -> tuple[ReadResult, str
     try:
         result = channel.read(data, relative)
     except FileError as exc:
-        return ReadResult(), str(exc)
+        return ReadResult(), _storable_text(str(exc))  # it may quote the file (a header with NUL)
     storable = []
     for record in result.records:
         problem = _unstorable(record)
@@ -222,6 +224,10 @@ def _read(channel: Channel, data: bytes, relative: str) -> tuple[ReadResult, str
     result.records = storable
     for rejected in result.rejected:
         rejected.raw_content = _storable_text(rejected.raw_content)
+        rejected.source_record_id = _storable_text(rejected.source_record_id)
+        rejected.reason = _storable_text(rejected.reason)
+        rejected.sheet = _storable_text(rejected.sheet)
+    result.detail = _storable_json(result.detail)
     return result, None
 
 
@@ -234,6 +240,8 @@ def _unstorable(value) -> str | None:
         except UnicodeEncodeError:
             return "the record holds an invalid Unicode character (a lone surrogate)"
         return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return "the record holds NaN or Infinity, which is not JSON"
     if isinstance(value, dict):
         return next((p for v in (*value.keys(), *value.values()) if (p := _unstorable(v))), None)
     if isinstance(value, list):
@@ -245,6 +253,23 @@ def _storable_text(text: str | None) -> str | None:
     if text is None:
         return None
     return text.replace("\x00", "\ufffd").encode("utf-8", errors="replace").decode("utf-8")
+
+
+def _storable_json(value):
+    """A reader's detail (column names, sheet titles) with NUL and lone surrogates replaced, for jsonb."""
+    if isinstance(value, str):
+        return _storable_text(value)
+    if isinstance(value, dict):
+        return {_storable_text(str(k)): _storable_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_storable_json(v) for v in value]
+    return value
+
+
+def _path_text(relative: Path) -> str:
+    """A relative path as text. A name that is not UTF-8 (GBK, from a zip made on Chinese Windows) is
+    decoded as the exports are; Python would otherwise hand over lone surrogates, which are not text."""
+    return decode(os.fsencode(relative.as_posix()))[0]
 
 
 def _preview(data: bytes) -> str:
@@ -272,7 +297,7 @@ def ingest(landing: Path, *, channels: Iterable[str] | None = None, day: dt.date
     reports = []
     with warehouse.connect() as conn:
         for name, path in iterator:
-            relative = path.relative_to(landing).as_posix()
+            relative = _path_text(path.relative_to(landing))
             report = load_file(conn, CHANNELS[name], path, relative)
             log.info("%s: %s (%d in, %d loaded, %d quarantined)", relative, report.status,
                      report.rows_in, report.rows_loaded, report.rows_quarantined)

@@ -120,7 +120,7 @@ def read(data: bytes, name: str) -> ReadResult:
         try:
             try:
                 ticket = json.loads(line)
-            except (json.JSONDecodeError, RecursionError) as exc:
+            except (ValueError, RecursionError) as exc:  # ValueError: also an integer of > 4300 digits
                 cut = number == last and not text.endswith("\n")
                 raise RowError(
                     "the last line is cut off (the pull broke off); it will come again in the next pull"

@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import io
 import re
-import zipfile
 from collections import Counter
 
 import openpyxl
@@ -127,7 +126,7 @@ def _record(values: dict, ctx: _Context) -> dict:
     issue = clean(_cell_text(values["issue_text"]))
     if not issue:
         raise RowError("反映问题 is empty: the row records no issue")
-    if values["entry_date"] in (None, ""):
+    if not _cell_text(values["entry_date"]):  # None, "" or only spaces: parse_date would give None
         raise RowError("日期 is empty")
     entry_date = parse_date(values["entry_date"], default_year=ctx.year, field_name="日期")
     record = {target: clean(_cell_text(v)) for target, v in values.items() if target != "entry_date"}
@@ -157,7 +156,7 @@ def _fill_merged(sheet) -> list[tuple[int, list]]:
 def _read_workbook(data: bytes, name: str, result: ReadResult) -> None:
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a corrupt member makes openpyxl raise ParseError, IndexError, ...
         raise FileError(f"not a readable .xlsx workbook ({type(exc).__name__}: {exc}); "
                         "save it again from Excel as .xlsx") from None
     ctx = _Context(name)
