@@ -2,7 +2,7 @@
 
     ingest_<channel> -> validate_<channel>   (hotline, miniprogram, reception, in parallel)
         -> classify -> dbt_build (cosmos: each model, then its tests) -> forecast
-        -> dbt_early_warnings (the forecast's warnings) -> validate_marts -> publish
+        -> dbt_after_forecast (sentiment code, early warnings, briefing) -> validate_marts -> publish
 
 A channel that fails does not hold back the others: `classify` runs once every channel is done,
 whatever became of it, and the run ends failed so that someone looks. `publish` updates the
@@ -68,10 +68,10 @@ def minqing_daily():
     def publish(results: dict) -> dict:
         return results
 
-    # the early warnings and their tests are built after the forecast
-    after_forecast = [pipeline.EARLY_WARNINGS + "+"]
+    # what reads the forecast (sentiment code, early warnings, briefing) is built after it
+    after_forecast = [pipeline.AFTER_FORECAST]
     dbt_build = orch.dbt_task_group(exclude=after_forecast)
-    early_warnings = orch.dbt_task_group("dbt_early_warnings", select=after_forecast)
+    early_warnings = orch.dbt_task_group("dbt_after_forecast", select=after_forecast)
     checked = validate_marts()
     validated >> classify() >> dbt_build >> forecast() >> early_warnings >> checked
     publish(checked)

@@ -209,6 +209,24 @@ def _cmd_backtest(args) -> int:
     return 0
 
 
+def _cmd_briefing(args) -> int:
+    from minqing import briefing
+
+    try:
+        written = briefing.write(args.date, Path(args.out), pdf=args.pdf)
+    except briefing.BriefingNotFound as exc:
+        print(f"minqing briefing: {exc}", file=sys.stderr)
+        return 2
+    print(f"briefing: {written['html']}")
+    print(f"tables:   {written['csv']}/*.csv")
+    if written["pdf"]:
+        print(f"pdf:      {written['pdf']}")
+    elif args.pdf is None:
+        print("pdf:      not written (no Chromium found: apt-get install chromium, or set MINQING_CHROMIUM); "
+              "the HTML page prints on A4 from any browser")
+    return 0
+
+
 def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
@@ -273,6 +291,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how many weekly origins (default: settings.yml forecast.backtest.origins)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_backtest)
+
+    p = sub.add_parser("briefing", help="render the daily dispatch briefing (HTML, CSV tables, PDF) from the marts")
+    p.add_argument("--date", type=_date, help="the meeting day, YYYY-MM-DD (default: the newest briefing)")
+    p.add_argument("--out", default="briefing", help="output folder (default: ./briefing)")
+    pdf = p.add_mutually_exclusive_group()
+    pdf.add_argument("--pdf", dest="pdf", action="store_true", default=None, help="require a PDF (needs Chromium)")
+    pdf.add_argument("--no-pdf", dest="pdf", action="store_false", help="no PDF")
+    p.set_defaults(func=_cmd_briefing)
 
     p = sub.add_parser("classify", help="categorise complaint texts: one per line on stdin, one code per line out")
     p.add_argument("--explain", action="store_true", help="print code<TAB>confidence<TAB>evidence instead")

@@ -61,14 +61,17 @@ def classify() -> int:
     return count
 
 
+# The models that read the forecast (the sentiment code's forecast component, the early warnings, the
+# briefing) and everything downstream of them: built after the forecast step, from its output.
+AFTER_FORECAST = "source:forecast+"
+
+
 def build_marts(as_of: str | None = None) -> dict:
-    outcome = transform.build(as_of=as_of)
+    """dbt build of everything the forecast does not feed."""
+    outcome = transform.build(as_of=as_of, exclude=AFTER_FORECAST)
     if not outcome.success:
         raise RuntimeError("dbt build failed: " + "; ".join(f"{f['node']}: {f['message']}" for f in outcome.failures))
     return {"nodes": len(outcome.results)}
-
-
-EARLY_WARNINGS = "mart_early_warnings"  # built after the forecast step, from its output
 
 
 def forecast() -> dict:
@@ -78,10 +81,11 @@ def forecast() -> dict:
     return forecast_step()
 
 
-def build_early_warnings(as_of: str | None = None) -> dict:
-    outcome = transform.build(as_of=as_of, select=EARLY_WARNINGS)
+def build_after_forecast(as_of: str | None = None) -> dict:
+    """dbt build of the models that read the forecast, and of their tests."""
+    outcome = transform.build(as_of=as_of, select=AFTER_FORECAST)
     if not outcome.success:
-        raise RuntimeError("dbt build of the early warnings failed: " +
+        raise RuntimeError("dbt build after the forecast failed: " +
                            "; ".join(f"{f['node']}: {f['message']}" for f in outcome.failures))
     return {"nodes": len(outcome.results)}
 
@@ -143,6 +147,6 @@ def run(landing: str | Path | None = None, day: dt.date | None = None, as_of: st
     summary.classified = classify()
     summary.dbt_nodes = build_marts(as_of)["nodes"]
     summary.forecast = forecast()
-    summary.dbt_nodes += build_early_warnings(as_of)["nodes"]
+    summary.dbt_nodes += build_after_forecast(as_of)["nodes"]
     summary.marts_valid = validate_marts(run_name)
     return summary

@@ -56,11 +56,13 @@ def run_dbt(*args: str, as_of: str | None = None, target_dir: Path | None = None
     return DbtOutcome(command, bool(outcome.success), results)
 
 
-def build(as_of: str | None = None, select: str | None = None) -> DbtOutcome:
+def build(as_of: str | None = None, select: str | None = None, exclude: str | None = None) -> DbtOutcome:
     """`dbt build`: seeds, models and their tests, in dependency order."""
     args = ["build"]
     if select:
         args += ["--select", select]
+    if exclude:
+        args += ["--exclude", exclude]
     return run_dbt(*args, as_of=as_of)
 
 

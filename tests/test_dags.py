@@ -55,8 +55,10 @@ print(json.dumps({
     assert any(t.endswith("fct_complaints.test") for t in dbt_tasks)
     assert all(tasks[t] or t in dbt_tasks for t in tasks if t != "publish")
     assert tasks["validate_marts"] == ["publish"]
-    assert any(t.startswith("dbt_early_warnings.") for t in tasks["forecast"])
-    assert not any("mart_early_warnings" in t for t in dbt_tasks)  # built after the forecast, not before
+    assert any(t.startswith("dbt_after_forecast.") for t in tasks["forecast"])
+    for reads_forecast in ("mart_early_warnings", "mart_sentiment_code", "mart_dispatch_briefing"):
+        assert not any(reads_forecast in t for t in dbt_tasks)  # built after the forecast, not before
+        assert any(reads_forecast in t for t in tasks if t.startswith("dbt_after_forecast."))
     assert "marts.fct_complaints" in found["outlets"]
     assert found["timetable"] == "CronTriggerTimetable"
     assert all(retries == 2 and backoff for retries, backoff in found["retries"].values())

@@ -7,7 +7,9 @@
 --   volume_ratio          = round(volume / greatest(baseline_volume, baseline_floor), 1), null without a baseline
 --   repeat_address_points = tier reached by max_reports_same_address
 --   overdue / returned / dissatisfied points = tier reached by overdue_orders / returned_orders / dissatisfied_orders
---   forecast_surge_points = tier reached by forecast_surge_ratio (null for now: 0)
+--   forecast_surge_points = tier reached by forecast_surge_ratio: the latest forecast made in the period
+--                           (ops.forecasts, up to the data horizon), sum of expected over sum of baseline
+--                           volumes (at least the forecast's baseline_floor); null without a forecast: 0
 --   total_points          = the sum; grade_from_points = the highest cut-off at or below it
 --   grade                 = grade_from_points; on a community row, worst_category_grade instead when it
 --                           is worse and its rank reaches the parameter inherit_category_rank
@@ -169,40 +171,80 @@ dense as (
     left join addresses using (period_grain, period_start, community_id, category_code)
 ),
 
-baselines as (
-    -- the mean volume of the trailing periods inside the data (the dense grid starts with the data)
+sequenced as (
+    -- the grid is dense from the first period of the data, so the trailing periods of a row are the
+    -- rows before it in its series: running sums instead of a self-join
     select
-        current_period.period_grain,
-        current_period.period_start,
-        current_period.community_id,
-        current_period.category_code,
-        count(prior.period_start) as baseline_periods_used,
-        avg(prior.volume) as baseline_mean
-    from dense as current_period
+        dense.*,
+        params.baseline_periods::integer as baseline_periods,
+        sum(dense.volume) over series as cumulative_volume,
+        row_number() over series - 1 as prior_periods
+    from dense
     join params using (grade_level, period_grain)
-    left join dense as prior
-        on prior.period_grain = current_period.period_grain
-        and prior.community_id = current_period.community_id
-        and prior.category_code = current_period.category_code
-        and prior.period_start < current_period.period_start
-        and prior.period_start >= current_period.period_start - params.baseline_periods * current_period.period_length
-    group by 1, 2, 3, 4
+    window series as (partition by dense.period_grain, dense.grade_level, dense.community_id, dense.category_code
+                      order by dense.period_start)
+),
+
+baselines as (
+    -- the mean volume of the trailing periods inside the data
+    select
+        sequenced.*,
+        least(sequenced.prior_periods, sequenced.baseline_periods) as baseline_periods_used,
+        lag(sequenced.cumulative_volume, 1, 0::numeric) over series
+            - lag(sequenced.cumulative_volume, sequenced.baseline_periods + 1, 0::numeric) over series as baseline_sum
+    from sequenced
+    window series as (partition by sequenced.period_grain, sequenced.grade_level, sequenced.community_id,
+                      sequenced.category_code order by sequenced.period_start)
+),
+
+forecasts as (
+    -- the issue forecast (问题预判模型, ops.forecasts): the latest one made in the period, up to the run's
+    -- data horizon, expected volume of the days after it against the pair's own baseline
+    select forecasts.*
+    from {{ source('forecast', 'forecasts') }} as forecasts
+    cross join bounds
+    where forecasts.as_of <= bounds.last_day
+),
+
+forecast_in_period as (
+    select distinct on (periods.period_grain, periods.period_start, forecasts.community_id)
+        periods.period_grain, periods.period_start, forecasts.community_id, forecasts.as_of
+    from periods
+    join forecasts on forecasts.as_of >= periods.period_start and forecasts.as_of < periods.period_end
+    order by periods.period_grain, periods.period_start, forecasts.community_id, forecasts.as_of desc
+),
+
+period_forecasts as (
+    select
+        forecast_in_period.period_grain,
+        forecast_in_period.period_start,
+        forecast_in_period.community_id,
+        case when grouping(forecasts.category_code) = 1 then 'all' else forecasts.category_code end as category_code,
+        sum(forecasts.expected_volume) as forecast_volume,
+        sum(forecasts.expected_volume) / greatest(sum(forecasts.baseline_volume), max(forecasts.baseline_floor))
+            as forecast_ratio
+    from forecast_in_period
+    join forecasts using (community_id, as_of)
+    group by grouping sets (
+        (forecast_in_period.period_grain, forecast_in_period.period_start, forecast_in_period.community_id,
+         forecasts.category_code),
+        (forecast_in_period.period_grain, forecast_in_period.period_start, forecast_in_period.community_id)
+    )
 ),
 
 figures as (
     select
-        dense.*,
+        baselines.*,
         params.baseline_floor,
         params.volume_min_count,
         params.inherit_category_rank,
-        baselines.baseline_periods_used,
-        case when baselines.baseline_periods_used >= params.baseline_min_periods
-             then round(baselines.baseline_mean, 1) end as baseline_volume,
-        cast(null as numeric) as forecast_volume_next_period,
-        cast(null as numeric) as forecast_surge_ratio
-    from dense
+        case when baselines.baseline_periods_used >= params.baseline_min_periods and baselines.baseline_periods_used > 0
+             then round(baselines.baseline_sum / baselines.baseline_periods_used, 1) end as baseline_volume,
+        period_forecasts.forecast_volume as forecast_volume_next_period,
+        round(period_forecasts.forecast_ratio, 1) as forecast_surge_ratio
+    from baselines
     join params using (grade_level, period_grain)
-    join baselines using (period_grain, period_start, community_id, category_code)
+    left join period_forecasts using (period_grain, period_start, community_id, category_code)
 ),
 
 ratios as (
@@ -248,31 +290,36 @@ graded as (
 ),
 
 worst_categories as (
-    select distinct on (period_grain, period_start, community_id)
-        period_grain,
-        period_start,
-        community_id,
-        case when {{ grade_rank('grade_from_points') }} > 0 then category_code end as worst_category_code,
-        grade_from_points as worst_category_grade
+    -- per period and community, the category with the worst grade (then most points, then code):
+    -- the first category row of the community's window
+    select
+        graded.*,
+        first_value(case when graded.grade_level = 'community_category' then graded.category_code end) over community_period
+            as worst_code_candidate,
+        first_value(case when graded.grade_level = 'community_category' then graded.grade_from_points end)
+            over community_period as worst_grade_candidate
     from graded
-    where grade_level = 'community_category'
-    order by period_grain, period_start, community_id, {{ grade_rank('grade_from_points') }} desc, total_points desc, category_code
+    window community_period as (
+        partition by graded.period_grain, graded.period_start, graded.community_id
+        order by (graded.grade_level = 'community_category') desc, {{ grade_rank('graded.grade_from_points') }} desc,
+                 graded.total_points desc, graded.category_code
+    )
 ),
 
 final as (
     select
-        graded.*,
-        case when graded.grade_level = 'community' then worst_categories.worst_category_code end as worst_category_code,
-        case when graded.grade_level = 'community' then worst_categories.worst_category_grade end as worst_category_grade,
+        worst_categories.*,
+        case when worst_categories.grade_level = 'community' and {{ grade_rank('worst_grade_candidate') }} > 0
+             then worst_code_candidate end as worst_category_code,
+        case when worst_categories.grade_level = 'community' then worst_grade_candidate end as worst_category_grade,
         case
-            when graded.grade_level = 'community'
-                and {{ grade_rank('worst_categories.worst_category_grade') }} >= graded.inherit_category_rank
-                and {{ grade_rank('worst_categories.worst_category_grade') }} > {{ grade_rank('graded.grade_from_points') }}
-                then worst_categories.worst_category_grade
-            else graded.grade_from_points
+            when worst_categories.grade_level = 'community'
+                and {{ grade_rank('worst_grade_candidate') }} >= worst_categories.inherit_category_rank
+                and {{ grade_rank('worst_grade_candidate') }} > {{ grade_rank('worst_categories.grade_from_points') }}
+                then worst_grade_candidate
+            else worst_categories.grade_from_points
         end as grade
-    from graded
-    left join worst_categories using (period_grain, period_start, community_id)
+    from worst_categories
 ),
 
 worded as (

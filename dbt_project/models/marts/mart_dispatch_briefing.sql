@@ -1,0 +1,374 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='briefing_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns'
+    )
+}}
+-- The daily dispatch briefing (每日调度简报): every figure the street complaint center's morning meeting
+-- works through, for the meeting on briefing_date = the day after the data day (the run's last day).
+-- One long table, one row per figure or listed item, by section (seeds/briefing_labels.csv):
+--   summary                yesterday's totals, with the day before as previous_value
+--   received_by_channel / _community / _category   yesterday's demands, with the day before
+--   volume_trend           demands per channel per day over trend_days (zero-filled), for the chart
+--   category_heatmap       complaints per community × category over heatmap_days, for the heat map
+--   three_rates            the street's three rates and composite score, month to date against last month
+--   overdue_order          open orders past their time limit at the data horizon, most overdue first
+--   returned_order         orders returned (退单) on the data day
+--   sentiment_rise         communities whose weekly sentiment code (民情码) is worse than last week's
+--   early_warning          the issue forecast's warnings for the coming days (mart_early_warnings)
+-- Windows and limits: seeds/briefing_settings.csv. `minqing briefing` renders these rows only.
+-- Incremental by briefing_date: each run (re)writes its own day's briefing and keeps earlier ones as
+-- they were published; a full refresh keeps the current day only.
+
+with
+
+as_of as (
+    select {{ as_of() }} as as_of_at
+),
+
+days as (
+    select
+        as_of.as_of_at,
+        {{ bj_last_day('as_of.as_of_at') }} as data_date,
+        {{ bj_last_day('as_of.as_of_at') }} + 1 as briefing_date
+    from as_of
+),
+
+settings as (
+    select
+        max(value) filter (where setting = 'trend_days')::integer as trend_days,
+        max(value) filter (where setting = 'heatmap_days')::integer as heatmap_days,
+        max(value) filter (where setting = 'overdue_list_limit')::integer as overdue_list_limit
+    from {{ ref('briefing_settings') }}
+),
+
+labels as (
+    select * from {{ ref('briefing_labels') }}
+),
+
+communities as (
+    select community_id, community_name from {{ ref('dim_community') }}
+),
+
+categories as (
+    select category_code, category_name_zh, handling_unit from {{ ref('dim_issue_category') }}
+),
+
+daily as (
+    select daily.*
+    from {{ ref('fct_community_category_daily') }} as daily
+    cross join days
+    cross join settings
+    where daily.date_day between days.data_date - greatest(settings.trend_days, settings.heatmap_days, 2) + 1
+                             and days.data_date
+),
+
+-- demands received per day and channel, one row per channel and day (the chart and the channel table)
+channel_days as (
+    {%- for channel in intake_channels() %}
+    select date_day, '{{ channel }}' as source_channel, sum(received_{{ channel }}) as received
+    from daily group by date_day
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+
+channel_series as (
+    select
+        series.series_date::date as series_date,
+        channels.code as source_channel,
+        channels.sort_order,
+        coalesce(channel_days.received, 0) as received
+    from days
+    cross join settings
+    cross join lateral generate_series(days.data_date - settings.trend_days + 1, days.data_date, interval '1 day') as series (series_date)
+    cross join (select code, sort_order from labels where kind = 'channel') as channels
+    left join channel_days
+        on channel_days.date_day = series.series_date::date and channel_days.source_channel = channels.code
+),
+
+day_totals as (
+    select
+        date_day,
+        sum(received_total) as received,
+        sum(received_total - received_proactive) as complaints,
+        sum(received_proactive) as proactive_found
+    from daily
+    group by date_day
+),
+
+returned_events as (
+    select events.complaint_id, min(events.event_at) as returned_at, {{ bj_date('min(events.event_at)') }} as returned_date
+    from {{ ref('fct_complaint_status_events') }} as events
+    cross join days
+    where events.event_type = 'returned'
+      and events.event_at >= {{ bj_day_start('days.data_date - 1') }}
+      and events.event_at < {{ bj_day_start('days.data_date + 1') }}
+    group by events.complaint_id, {{ bj_date('events.event_at') }}
+),
+
+overdue_open as (
+    select
+        complaints.*,
+        extract(epoch from (days.as_of_at - complaints.due_at)) / 3600.0 as overdue_hours
+    from {{ ref('fct_complaints') }} as complaints
+    cross join days
+    where complaints.is_overdue
+      and complaints.closed_at is null
+      and complaints.status not in ('closed', 'cancelled')
+),
+
+warnings as (
+    -- the latest forecast's warnings (mart_early_warnings holds the latest only), if made by the data day
+    select warnings.*
+    from {{ ref('mart_early_warnings') }} as warnings
+    cross join days
+    where warnings.as_of <= days.data_date
+),
+
+summary as (
+    select 'received' as metric, today.received as value, yesterday.received as previous_value
+    from days
+    left join day_totals as today on today.date_day = days.data_date
+    left join day_totals as yesterday on yesterday.date_day = days.data_date - 1
+    union all
+    select 'complaints', today.complaints, yesterday.complaints
+    from days
+    left join day_totals as today on today.date_day = days.data_date
+    left join day_totals as yesterday on yesterday.date_day = days.data_date - 1
+    union all
+    select 'proactive_found', today.proactive_found, yesterday.proactive_found
+    from days
+    left join day_totals as today on today.date_day = days.data_date
+    left join day_totals as yesterday on yesterday.date_day = days.data_date - 1
+    union all
+    select 'proactive_share',
+           round(today.proactive_found::numeric / nullif(today.received, 0), 4),
+           round(yesterday.proactive_found::numeric / nullif(yesterday.received, 0), 4)
+    from days
+    left join day_totals as today on today.date_day = days.data_date
+    left join day_totals as yesterday on yesterday.date_day = days.data_date - 1
+    union all
+    select 'overdue_open', (select count(*) from overdue_open), null
+    union all
+    select 'returned',
+           (select count(*) from returned_events, days where returned_date = days.data_date),
+           (select count(*) from returned_events, days where returned_date = days.data_date - 1)
+    union all
+    select 'early_warnings', (select count(*) from warnings), null
+),
+
+by_community as (
+    select
+        daily.community_id,
+        sum(daily.received_total) filter (where daily.date_day = days.data_date) as value,
+        sum(daily.received_total) filter (where daily.date_day = days.data_date - 1) as previous_value
+    from daily
+    cross join days
+    group by daily.community_id
+),
+
+by_category as (
+    select
+        daily.category_code,
+        sum(daily.received_total) filter (where daily.date_day = days.data_date) as value,
+        sum(daily.received_total) filter (where daily.date_day = days.data_date - 1) as previous_value
+    from daily
+    cross join days
+    group by daily.category_code
+),
+
+heatmap as (
+    select
+        daily.community_id,
+        daily.category_code,
+        sum(daily.received_total - daily.received_proactive) as value
+    from daily
+    cross join days
+    cross join settings
+    where daily.date_day > days.data_date - settings.heatmap_days
+    group by daily.community_id, daily.category_code
+),
+
+rates as (
+    select
+        rates.*,
+        date_trunc('month', days.data_date)::date as this_month,
+        (date_trunc('month', days.data_date) - interval '1 month')::date as last_month
+    from {{ ref('mart_three_rates') }} as rates
+    cross join days
+    where rates.period_grain = 'month' and rates.area_level = 'street' and rates.channel_scope = 'ranked'
+),
+
+three_rates as (
+    {%- for metric in ['response_rate', 'resolution_rate', 'satisfaction_rate', 'composite_score'] %}
+    select
+        '{{ metric }}' as metric,
+        max({{ metric }}) filter (where period_start = this_month) as value,
+        max({{ metric }}) filter (where period_start = last_month) as previous_value
+    from rates
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+
+weekly_codes as (
+    select codes.*
+    from {{ ref('mart_sentiment_code') }} as codes
+    cross join days
+    where codes.period_grain = 'week' and codes.grade_level = 'community'
+      and codes.period_start in (date_trunc('week', days.data_date)::date, (date_trunc('week', days.data_date) - interval '1 week')::date)
+),
+
+sentiment_rises as (
+    select
+        this_week.community_id,
+        this_week.grade_rank as value,
+        last_week.grade_rank as previous_value,
+        this_week.grade,
+        last_week.grade as previous_grade,
+        this_week.reasons
+    from weekly_codes as this_week
+    join weekly_codes as last_week
+        on last_week.community_id = this_week.community_id
+        and last_week.period_start = this_week.period_start - 7
+    cross join days
+    where this_week.period_start = date_trunc('week', days.data_date)::date
+      and this_week.grade_rank > last_week.grade_rank
+),
+
+items as (
+    select 'summary' as section, labels.sort_order as item_rank, null::date as series_date, null as source_channel,
+           null as community_id, null as category_code, null as complaint_id, null as handling_unit,
+           summary.metric, summary.value, summary.previous_value, null as grade, null as previous_grade,
+           null as detail_zh
+    from summary
+    join labels on labels.kind = 'metric' and labels.code = summary.metric
+
+    union all
+    select 'received_by_channel', channel_series.sort_order, null, channel_series.source_channel,
+           null, null, null, null,
+           'received', channel_series.received, previous.received, null, null, null
+    from channel_series
+    cross join days
+    left join channel_series as previous
+        on previous.source_channel = channel_series.source_channel and previous.series_date = days.data_date - 1
+    where channel_series.series_date = days.data_date
+
+    union all
+    select 'received_by_community',
+           row_number() over (order by coalesce(value, 0) desc, community_id)::integer, null, null,
+           community_id, null, null, null,
+           'received', coalesce(value, 0), coalesce(previous_value, 0), null, null, null
+    from by_community
+
+    union all
+    select 'received_by_category',
+           row_number() over (order by coalesce(value, 0) desc, category_code)::integer, null, null,
+           null, category_code, null, categories.handling_unit,
+           'received', coalesce(value, 0), coalesce(previous_value, 0), null, null, null
+    from by_category
+    join categories using (category_code)
+
+    union all
+    select 'volume_trend', sort_order, series_date, source_channel,
+           null, null, null, null,
+           'received', received, null, null, null, null
+    from channel_series
+
+    union all
+    select 'category_heatmap',
+           dense_rank() over (order by community_id)::integer, null, null,
+           community_id, category_code, null, null,
+           'complaints', value, null, null, null, null
+    from heatmap
+
+    union all
+    select 'three_rates', labels.sort_order, null, null,
+           null, null, null, null,
+           three_rates.metric, three_rates.value, three_rates.previous_value, null, null, null
+    from three_rates
+    join labels on labels.kind = 'metric' and labels.code = three_rates.metric
+
+    union all
+    select 'overdue_order', ranked.item_rank, null, ranked.source_channel,
+           ranked.community_id, ranked.category_code, ranked.complaint_id,
+           coalesce(ranked.handling_unit_reported, ranked.suggested_handling_unit),
+           'overdue_hours', round(ranked.overdue_hours::numeric, 1), null, null, null,
+           '受理于' || to_char(ranked.received_at at time zone 'Asia/Shanghai', 'MM-DD HH24:MI')
+               || '，时限' || to_char(ranked.due_at at time zone 'Asia/Shanghai', 'MM-DD HH24:MI')
+               || '，' || coalesce(status_labels.label_zh, ranked.status)
+    from (
+        select overdue_open.*,
+               row_number() over (order by overdue_open.overdue_hours desc, overdue_open.complaint_id)::integer as item_rank
+        from overdue_open
+    ) as ranked
+    cross join settings
+    left join labels as status_labels on status_labels.kind = 'status' and status_labels.code = ranked.status
+    where ranked.item_rank <= settings.overdue_list_limit
+
+    union all
+    select 'returned_order',
+           row_number() over (order by returned.returned_at, returned.complaint_id)::integer, null, complaints.source_channel,
+           complaints.community_id, complaints.category_code, returned.complaint_id,
+           coalesce(complaints.handling_unit_reported, complaints.suggested_handling_unit),
+           'returned', 1, null, null, null,
+           '退单于' || to_char(returned.returned_at at time zone 'Asia/Shanghai', 'MM-DD HH24:MI')
+               || '，现' || coalesce(status_labels.label_zh, complaints.status)
+    from returned_events as returned
+    cross join days
+    join {{ ref('fct_complaints') }} as complaints using (complaint_id)
+    left join labels as status_labels on status_labels.kind = 'status' and status_labels.code = complaints.status
+    where returned.returned_date = days.data_date
+
+    union all
+    select 'sentiment_rise',
+           row_number() over (order by value desc, value - previous_value desc, community_id)::integer, null, null,
+           community_id, null, null, null,
+           'grade_rank', value, previous_value, grade, previous_grade, reasons
+    from sentiment_rises
+
+    union all
+    select 'early_warning',
+           row_number() over (order by surge_ratio desc, expected_volume desc, community_id, category_code)::integer,
+           null, null,
+           community_id, category_code, null, handling_unit,
+           'expected_volume', expected_volume, baseline_volume, null, null,
+           reason || '。建议：' || coalesce(proactive_action_zh, '')
+    from warnings
+)
+
+select
+    days.briefing_date,
+    days.data_date,
+    days.as_of_at,
+    items.section,
+    section_labels.label_zh as section_zh,
+    items.item_rank::integer as item_rank,
+    items.series_date,
+    items.source_channel,
+    channel_labels.label_zh as source_channel_zh,
+    items.community_id,
+    communities.community_name,
+    items.category_code,
+    categories.category_name_zh,
+    items.complaint_id,
+    complaints.source_record_id,
+    items.handling_unit,
+    items.metric,
+    metric_labels.label_zh as metric_zh,
+    items.value::numeric(14, 4) as value,
+    items.previous_value::numeric(14, 4) as previous_value,
+    items.grade,
+    {{ grade_zh('items.grade') }} as grade_zh,
+    items.previous_grade,
+    {{ grade_zh('items.previous_grade') }} as previous_grade_zh,
+    items.detail_zh
+from items
+cross join days
+join labels as section_labels on section_labels.kind = 'section' and section_labels.code = items.section
+left join labels as channel_labels on channel_labels.kind = 'channel' and channel_labels.code = items.source_channel
+left join labels as metric_labels on metric_labels.kind = 'metric' and metric_labels.code = items.metric
+left join communities on communities.community_id = items.community_id
+left join categories on categories.category_code = items.category_code
+left join {{ ref('fct_complaints') }} as complaints on complaints.complaint_id = items.complaint_id
