@@ -84,22 +84,25 @@ def _cmd_demo(args) -> int:
     landing = config.home() / "demo" / "landing"
     start = dt.date.fromisoformat(args.start)
     last_day = start + dt.timedelta(days=args.days - 1)
-    print(f"1/3 generating {args.days} days ({start} .. {last_day}) of synthetic complaints into {landing}")
+    print(f"1/4 generating {args.days} days ({start} .. {last_day}) of synthetic complaints into {landing}")
     generate(landing, days=args.days, seed=args.seed, per_day=args.per_day, start=start)
     url = warehouse.start()
-    print(f"2/3 running the Airflow DAG {orchestration.DAILY_DAG_ID} with dag.test() for {last_day} "
-          "(ingest, validate, classify, dbt through cosmos, mart suites, publish)")
+    print(f"2/4 running the Airflow DAG {orchestration.DAILY_DAG_ID} with dag.test() for {last_day} "
+          "(ingest, validate, classify, dbt through cosmos, forecast, mart suites, publish)")
     os.environ["LANDING_DIR"] = str(landing)
     run_at = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(6), config.BEIJING)
-    done = orchestration.run_dag_test(orchestration.DAILY_DAG_ID, run_at)
-    if done.returncode != 0:
-        print(done.stdout[-4000:], done.stderr[-8000:], sep="\n", file=sys.stderr)
-        print("minqing demo: the DAG run failed; the task logs are above", file=sys.stderr)
-        return 1
+    for dag_id in (orchestration.DAILY_DAG_ID, orchestration.BRIEFING_DAG_ID):
+        if dag_id == orchestration.BRIEFING_DAG_ID:
+            print(f"3/4 running the Airflow DAG {dag_id} (scheduled on the published marts): the dispatch briefing")
+        done = orchestration.run_dag_test(dag_id, run_at)
+        if done.returncode != 0:
+            print(done.stdout[-4000:], done.stderr[-8000:], sep="\n", file=sys.stderr)
+            print(f"minqing demo: the DAG run of {dag_id} failed; the task logs are above", file=sys.stderr)
+            return 1
     from minqing import transform
 
     transform.docs()
-    print("3/3 done. Where to look:")
+    print("4/4 done. Where to look:")
     for line in _where_to_look(url):
         print("    " + line)
     return 0
@@ -137,6 +140,13 @@ def _where_to_look(url: str) -> list[str]:
     docs = config.home() / "dbt" / "docs" / "index.html"
     lines.append(f"dbt docs: {docs if docs.exists() else 'run `minqing dbt-docs` to build them'}")
     lines.append(f"channels: {', '.join(CHANNELS)}; quarantine: select * from raw.quarantine")
+    briefings = sorted(config.briefing_dir().glob("briefing_*.html"))
+    if briefings:
+        newest = briefings[-1]
+        pdf = newest.with_suffix(".pdf")
+        lines.append(f"dispatch briefing (每日调度简报): {newest}")
+        lines.append(f"  PDF: {pdf if pdf.exists() else 'none (no Chromium here); the page prints on A4 from a browser'}"
+                     f"; CSV tables beside it")
     return lines
 
 

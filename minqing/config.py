@@ -34,6 +34,11 @@ def landing_dir(override: str | os.PathLike | None = None) -> Path:
     return Path(override or os.environ.get("LANDING_DIR") or "data/landing").resolve()
 
 
+def briefing_dir(override: str | os.PathLike | None = None) -> Path:
+    """Where the briefing DAG writes the daily briefing: BRIEFING_DIR, else $MINQING_HOME/briefings."""
+    return Path(override or os.environ.get("BRIEFING_DIR") or home() / "briefings").resolve()
+
+
 def hash_key() -> bytes:
     """The HMAC key for personal data.
 

@@ -41,7 +41,9 @@ PUBLISHED_MARTS = (
     "mart_high_frequency_problems",
     "mart_monthly_theme_candidates",
     "mart_early_warnings",
+    "mart_dispatch_briefing",
 )
+BRIEFING_DAG_ID = "minqing_briefing"
 
 
 def mart_asset(name: str):

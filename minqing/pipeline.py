@@ -63,7 +63,7 @@ def classify() -> int:
 
 # The models that read the forecast (the sentiment code's forecast component, the early warnings, the
 # briefing) and everything downstream of them: built after the forecast step, from its output.
-AFTER_FORECAST = "source:forecast+"
+AFTER_FORECAST = "source:forecast.forecasts+"
 
 
 def build_marts(as_of: str | None = None) -> dict:
@@ -88,6 +88,15 @@ def build_after_forecast(as_of: str | None = None) -> dict:
         raise RuntimeError("dbt build after the forecast failed: " +
                            "; ".join(f"{f['node']}: {f['message']}" for f in outcome.failures))
     return {"nodes": len(outcome.results)}
+
+
+def publish_briefing(out_dir: str | Path | None = None, briefing_date: dt.date | None = None) -> dict:
+    """Render the dispatch briefing (default: the newest) to the briefing folder: HTML, CSV tables,
+    and a PDF where a Chromium is installed."""
+    from minqing import briefing
+
+    written = briefing.write(briefing_date, config.briefing_dir(out_dir))
+    return {key: str(path) if path else None for key, path in written.items()}
 
 
 def validate_marts(run_name: str) -> dict:

@@ -61,9 +61,10 @@ class MartSuite:
     rate_columns: tuple[str, ...] = ()
     also_categories: tuple[str, ...] = ()  # e.g. 'all' on a community's overall grade
     also_communities: tuple[str, ...] = ()  # e.g. 'street' on street-wide rows
+    nullable_keys: tuple[str, ...] = ()  # key columns a row may leave empty (a long table's dimensions)
 
     def expectations(self, columns: set[str]) -> list[dict]:
-        rules = [_unique(*self.keys), *(_not_null(k) for k in self.keys)]
+        rules = [_unique(*self.keys), *(_not_null(k) for k in self.keys if k not in self.nullable_keys)]
         if self.category_column:
             rules.append(_in_set(self.category_column, category_codes() + list(self.also_categories)))
         if self.community_column:
@@ -92,6 +93,10 @@ MART_SUITES = (
     MartSuite("mart_monthly_theme_candidates", ("month_start", "candidate_level", "community_id", "category_code"),
               "category_code", "community_id", also_communities=("street",)),
     MartSuite("mart_early_warnings", ("community_id", "category_code"), "category_code", "community_id"),
+    MartSuite("mart_dispatch_briefing",
+              ("briefing_date", "section", "item_rank", "series_date", "source_channel", "community_id", "category_code"),
+              "category_code", "community_id",
+              nullable_keys=("series_date", "source_channel", "community_id", "category_code")),
     MartSuite("mart_hotline_category_agreement", ("month_start", "hotline_category_code", "category_code"),
               "category_code"),
 )

@@ -17,7 +17,7 @@ from minqing import orchestration
 from minqing.config import BEIJING
 from minqing.generate import generate
 
-PROJECT_DAGS = ("minqing_daily",)
+PROJECT_DAGS = ("minqing_daily", "minqing_briefing")
 
 
 def _airflow_python(code: str, env_extra: dict | None = None) -> dict:
@@ -42,6 +42,8 @@ print(json.dumps({
     'timetable': type(dag.timetable).__name__, 'catchup': dag.catchup,
     'retries': {t.task_id: [t.retries, t.retry_exponential_backoff] for t in dag.tasks},
     'outlets': [a.name for a in dag.get_task('publish').outlets],
+    'briefing_schedule': [a.name for a in bag.dags['minqing_briefing'].timetable.asset_condition.objects],
+    'briefing_tasks': [t.task_id for t in bag.dags['minqing_briefing'].tasks],
 }))
 """, {"MINQING_TASK_RETRIES": "2"})  # the production default; local test runs set 0
     assert found["errors"] == {}
@@ -60,6 +62,10 @@ print(json.dumps({
         assert not any(reads_forecast in t for t in dbt_tasks)  # built after the forecast, not before
         assert any(reads_forecast in t for t in tasks if t.startswith("dbt_after_forecast."))
     assert "marts.fct_complaints" in found["outlets"]
+    # the briefing DAG runs on the Asset that the daily DAG's publish task updates
+    assert "marts.mart_dispatch_briefing" in found["outlets"]
+    assert found["briefing_schedule"] == ["marts.mart_dispatch_briefing"]
+    assert found["briefing_tasks"] == ["render_briefing"]
     assert found["timetable"] == "CronTriggerTimetable"
     assert all(retries == 2 and backoff for retries, backoff in found["retries"].values())
     print(f"DAG folder parsed in {found['seconds']:.1f} s")
@@ -86,6 +92,14 @@ def test_daily_dag_runs_end_to_end_and_reruns_and_backfills_change_nothing(fresh
         loaded = conn.execute("select count(*) from ops.ingested_files").fetchone()[0]
     assert complaints > 0 and loaded > 0
     first = _marts_fingerprint(fresh_warehouse)
+
+    briefings = tmp_path / "briefings"
+    monkeypatch.setenv("BRIEFING_DIR", str(briefings))
+    briefing = orchestration.run_dag_test("minqing_briefing", dt.datetime(2026, 7, 7, 6, tzinfo=BEIJING),
+                                          warehouse_url=fresh_warehouse)
+    assert briefing.returncode == 0, (briefing.stdout + briefing.stderr)[-5000:]
+    page = briefings / "briefing_2026-07-07.html"  # the meeting of 7 July, about 6 July
+    assert page.exists() and "每日调度简报" in page.read_text(encoding="utf-8")
 
     again = orchestration.run_dag_test("minqing_daily", dt.datetime(2026, 7, 7, 6, tzinfo=BEIJING),
                                        warehouse_url=fresh_warehouse)

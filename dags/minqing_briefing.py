@@ -1,0 +1,38 @@
+"""minqing_briefing — the daily dispatch briefing (每日调度简报), after each successful daily run.
+
+Scheduled on the Asset `marts.mart_dispatch_briefing`, which minqing_daily's `publish` task updates
+only when every mart is built and has passed its suite. Renders the newest briefing from the marts
+(`minqing briefing` does the same by hand, for any day held) into BRIEFING_DIR
+(default $MINQING_HOME/briefings): one self-contained HTML page, its tables as CSV, and a PDF where
+a Chromium is installed.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import dag, task
+
+from minqing import orchestration as orch
+from minqing import pipeline
+
+
+@dag(
+    dag_id=orch.BRIEFING_DAG_ID,
+    schedule=[orch.mart_asset("mart_dispatch_briefing")],
+    start_date=pendulum.datetime(2026, 6, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=orch.default_args(),
+    tags=["minqing", "briefing"],
+    doc_md=__doc__,
+)
+def minqing_briefing():
+    @task
+    def render_briefing() -> dict:
+        orch.use_warehouse_connection()
+        return pipeline.publish_briefing()
+
+    render_briefing()
+
+
+minqing_briefing()
