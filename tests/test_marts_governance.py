@@ -260,3 +260,43 @@ def test_governance_marts_on_a_known_scenario(built):
     assert grades["GD2026071400001"] == ("red", "red", 2, True)    # C: repeat and overdue, capped at red
     assert grades["GD2026070100001"] == ("green", "green", 0, False)
     assert grades["400-20260714-0001"] == ("yellow", "green", 1, False)  # P: 不满意 raises it one level
+
+
+def _forecast(conn, as_of: str, community: str, category: str, expected: float, baseline: float) -> None:
+    conn.execute(
+        """insert into ops.forecasts (as_of, community_id, category_code, horizon_start, horizon_end, expected_volume,
+               baseline_volume, baseline_days, surge_ratio, recent_volume, is_early_warning, warning_margin,
+               min_expected_volume, baseline_floor, model_version)
+           values (%s::date, %s, %s, %s::date + 1, %s::date + 7, %s, %s, 364, %s / greatest(%s, 1.0), 0, false,
+                   1.5, 3, 1, 'test')""",
+        (as_of, community, category, as_of, as_of, expected, baseline, expected, baseline))
+
+
+def test_the_forecast_surge_of_the_latest_forecast_in_the_week_earns_its_points(built):
+    """The sentiment code takes the latest forecast made in the period, up to the run's data horizon:
+    road facilities in 望园 had no complaint that week (R was a proactive find), but a forecast of
+    6 against a baseline of 2 is 3.0× — 2 points (tiers 1.5 / 2.5 in the seed), yellow."""
+    conn = built
+    _forecast(conn, "2026-07-14", "wangyuan", "road_facilities", 1.0, 2.0)   # older: superseded
+    _forecast(conn, "2026-07-15", "wangyuan", "road_facilities", 6.0, 2.0)   # the latest in the week
+    _forecast(conn, "2026-07-15", "wangyuan", "waterlogging", 2.0, 2.0)
+    _forecast(conn, "2026-07-18", "wangyuan", "road_facilities", 50.0, 1.0)  # after the data horizon: unseen
+    conn.commit()
+    outcome = build(as_of=AS_OF, select="mart_sentiment_code+")
+    assert outcome.success, outcome.failures
+    code = ("select * from marts.mart_sentiment_code where period_grain = 'week' and period_start = '2026-07-13' "
+            "and community_id = 'wangyuan' and category_code = %s")
+    road = one(conn, code, "road_facilities")
+    assert (road["volume"], road["forecast_volume_next_period"], road["forecast_surge_ratio"]) \
+        == (0, Decimal("6.00"), Decimal("3.0"))
+    assert (road["forecast_surge_points"], road["total_points"], road["grade"]) == (2, 2, "yellow")
+    assert "预计下期为基线的3.0倍（+2）" in road["reasons"]
+    water = one(conn, code, "waterlogging")
+    assert (water["forecast_surge_ratio"], water["forecast_surge_points"], water["total_points"]) \
+        == (Decimal("1.0"), 0, 7)
+    overall = one(conn, code, "all")  # (6 + 2) / (2 + 2) = 2.0: 2 points on the community tiers (1.3 / 1.6)
+    assert (overall["forecast_volume_next_period"], overall["forecast_surge_ratio"], overall["forecast_surge_points"]) \
+        == (Decimal("8.00"), Decimal("2.0"), 2)
+    before = one(conn, "select * from marts.mart_sentiment_code where period_grain = 'week' "
+                       "and period_start = '2026-07-06' and community_id = 'wangyuan' and category_code = 'road_facilities'")
+    assert (before["forecast_surge_ratio"], before["forecast_surge_points"]) == (None, 0)
