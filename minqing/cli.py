@@ -84,16 +84,21 @@ def _cmd_demo(args) -> int:
     landing = config.home() / "demo" / "landing"
     start = dt.date.fromisoformat(args.start)
     last_day = start + dt.timedelta(days=args.days - 1)
-    print(f"1/4 generating {args.days} days ({start} .. {last_day}) of synthetic complaints into {landing}")
+    steps = 4 if args.history_days else 3
+    print(f"1/{steps} generating {args.days} days ({start} .. {last_day}) of synthetic complaints into {landing}")
     generate(landing, days=args.days, seed=args.seed, per_day=args.per_day, start=start)
     url = warehouse.start()
-    print(f"2/4 running the Airflow DAG {orchestration.DAILY_DAG_ID} with dag.test() for {last_day} "
-          "(ingest, validate, classify, dbt through cosmos, forecast, mart suites, publish)")
+    backtest_lines = []
+    if args.history_days:
+        print(f"2/{steps} the forecast's backtest: {args.history_days} days of generated history through the "
+              f"pipeline in the database {HISTORY_DATABASE}, then a rolling-origin backtest")
+        backtest_lines = _demo_backtest(url, args)
+    print(f"{steps - 1}/{steps} running the Airflow DAGs with dag.test() for {last_day}: "
+          f"{orchestration.DAILY_DAG_ID} (ingest, validate, classify, dbt through cosmos, forecast, mart suites, "
+          f"publish), then {orchestration.BRIEFING_DAG_ID} (scheduled on the published briefing mart)")
     os.environ["LANDING_DIR"] = str(landing)
     run_at = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(6), config.BEIJING)
     for dag_id in (orchestration.DAILY_DAG_ID, orchestration.BRIEFING_DAG_ID):
-        if dag_id == orchestration.BRIEFING_DAG_ID:
-            print(f"3/4 running the Airflow DAG {dag_id} (scheduled on the published marts): the dispatch briefing")
         done = orchestration.run_dag_test(dag_id, run_at)
         if done.returncode != 0:
             print(done.stdout[-4000:], done.stderr[-8000:], sep="\n", file=sys.stderr)
@@ -102,10 +107,52 @@ def _cmd_demo(args) -> int:
     from minqing import transform
 
     transform.docs()
-    print("4/4 done. Where to look:")
-    for line in _where_to_look(url):
+    print(f"{steps}/{steps} done. Where to look:")
+    for line in backtest_lines + _where_to_look(url):
         print("    " + line)
     return 0
+
+
+HISTORY_DATABASE = "minqing_history"
+
+
+def _demo_backtest(url: str, args) -> list[str]:
+    """Generate a multi-year history into its own database on the same server, run the pipeline on
+    it and backtest the forecast there; the demo's own warehouse is left alone."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from minqing.forecast import backtest, backtest_lines
+    from minqing.generate import generate
+    from minqing.pipeline import run
+
+    params = conninfo_to_dict(url)
+    with warehouse.connect(autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{HISTORY_DATABASE}" with (force)')
+        conn.execute(f'create database "{HISTORY_DATABASE}"')
+    params["dbname"] = HISTORY_DATABASE
+    landing = config.home() / "demo" / "history"
+    first = dt.date.fromisoformat(args.start) - dt.timedelta(days=args.history_days)
+    generate(landing, days=args.history_days, seed=args.seed + 1, per_day=25, start=first)
+    previous = os.environ.get("WAREHOUSE_URL")
+    os.environ["WAREHOUSE_URL"] = make_conninfo(**params)
+    try:
+        warehouse.migrate()
+        run(landing)
+        result = backtest()
+        lines = backtest_lines(result)
+    finally:
+        if previous is None:
+            os.environ.pop("WAREHOUSE_URL", None)
+        else:
+            os.environ["WAREHOUSE_URL"] = previous
+    for line in lines:
+        print("    " + line)
+    overall = result["overall"]
+    year = "—" if overall["naive_year_mae"] is None else f"{overall['naive_year_mae']:.3f}"
+    return [f"forecast backtest ({args.history_days} days of history, database {HISTORY_DATABASE}): overall MAE "
+            f"{overall['model_mae']:.3f} against seasonal-naive {overall['naive_week_mae']:.3f} (last week) and "
+            f"{year} (same week last year): {'beats' if overall['beats_naive_week'] else 'does NOT beat'} "
+            f"seasonal-naive"]
 
 
 def _where_to_look(url: str) -> list[str]:
@@ -237,6 +284,36 @@ def _cmd_briefing(args) -> int:
     return 0
 
 
+def _cmd_access(args) -> int:
+    from minqing import access
+
+    warehouse.migrate()
+    if args.action != "list" and not args.name:
+        print(f"minqing access {args.action}: name the login", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "password":
+            if not args.password_env:
+                raise ValueError("password needs --password-env VAR (the password is never an argument)")
+            access.set_password(args.name, args.password_env)
+            print(f"password of {args.name} set from ${args.password_env}")
+        elif args.action == "street-user":
+            access.street_user(args.name, args.password_env)
+            print(f"{args.name}: street center, reads every row of the published marts")
+        elif args.action == "community-user":
+            if not args.community:
+                raise ValueError("community-user needs --community ID")
+            access.community_user(args.name, args.community, args.password_env)
+            print(f"{args.name}: community {args.community}, reads its own rows of the published marts")
+        else:
+            for name, what in access.members():
+                print(f"{name:<24} {what}")
+    except ValueError as exc:
+        print(f"minqing access: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
@@ -276,6 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", default="2026-07-01", help="first generated day (YYYY-MM-DD)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--per-day", type=int, default=40)
+    p.add_argument("--history-days", type=int, default=760,
+                   help="days of history generated for the forecast's backtest (0: no backtest)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("dbt-manifest", help="build dbt_project/target/manifest.json (dbt parse, no database)")
@@ -301,6 +380,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how many weekly origins (default: settings.yml forecast.backtest.origins)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_backtest)
+
+    p = sub.add_parser("access", help="warehouse logins: passwords from the environment, street and community users")
+    p.add_argument("action", choices=["list", "password", "street-user", "community-user"])
+    p.add_argument("name", nargs="?", help="the login (role) name")
+    p.add_argument("--community", help="community_id, for community-user")
+    p.add_argument("--password-env", help="name of the environment variable holding the password")
+    p.set_defaults(func=_cmd_access)
 
     p = sub.add_parser("briefing", help="render the daily dispatch briefing (HTML, CSV tables, PDF) from the marts")
     p.add_argument("--date", type=_date, help="the meeting day, YYYY-MM-DD (default: the newest briefing)")
