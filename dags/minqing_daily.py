@@ -70,7 +70,8 @@ def minqing_daily():
 
     # what reads the forecast (sentiment code, early warnings, briefing) is built after it
     after_forecast = [pipeline.AFTER_FORECAST]
-    dbt_build = orch.dbt_task_group(exclude=after_forecast)
+    dbt_build = orch.dbt_task_group(exclude=after_forecast,
+                                    drop_tests=orch.tests_downstream_of(pipeline.FORECAST_SOURCE))
     early_warnings = orch.dbt_task_group("dbt_after_forecast", select=after_forecast)
     checked = validate_marts()
     validated >> classify() >> dbt_build >> forecast() >> early_warnings >> checked

@@ -64,6 +64,7 @@ def classify() -> int:
 # The models that read the forecast (the sentiment code's forecast component, the early warnings, the
 # briefing) and everything downstream of them: built after the forecast step, from its output.
 AFTER_FORECAST = "source:forecast.forecasts+"
+FORECAST_SOURCE = "source.minqing.forecast.forecasts"
 
 
 def build_marts(as_of: str | None = None) -> dict:
