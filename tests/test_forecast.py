@@ -52,7 +52,7 @@ def history_db(fresh_warehouse):
     partial AS_OF + 1, as dbt leaves it on the as-of day."""
     frame = _history(AS_OF + dt.timedelta(days=1))
     with psycopg.connect(fresh_warehouse) as conn:
-        conn.execute("create schema marts")
+        conn.execute("create schema if not exists marts")
         conn.execute("""create table marts.fct_community_category_daily (
                             date_day date not null, community_id text not null, category_code text not null,
                             received_total integer not null, received_proactive integer not null,

@@ -212,7 +212,7 @@ def test_validate_table_stores_results_without_quarantine(warehouse_db):
     import great_expectations.expectations as gxe
 
     with psycopg.connect(warehouse_db) as conn:
-        conn.execute("create schema marts")
+        conn.execute("create schema if not exists marts")
         conn.execute("create table marts.fct_example (complaint_id text, category_code text)")
         conn.execute("insert into marts.fct_example values ('a', 'drainage'), ('b', 'heating'), ('c', 'nonsense')")
         conn.commit()
