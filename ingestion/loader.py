@@ -1,9 +1,22 @@
 """Scan the landing folder and load every new file, accounting for every row.
 
 For each file: its SHA-256 decides whether it was seen before (a byte-identical copy under any
-name is a `duplicate` and loads nothing); otherwise the channel's reader parses it, and in ONE
-transaction the file's record, its rows (COPY) and its quarantined rows (COPY) are written, so a
-file is either wholly in the warehouse or not at all.
+name is a `duplicate` and loads nothing); otherwise the channel's reader parses it, and the file's
+record, its rows (COPY) and its quarantined rows (COPY) are written together, so a file is either
+wholly in the warehouse or not at all.
+
+Faults (tests/test_faults.py):
+- One `ingest()` call is ONE transaction (each file in a savepoint of it). A process killed, a
+  connection cut or a server restarted mid-file, or a write the server refuses (disk full), leaves
+  the warehouse exactly as before the call; the next run loads everything again, and its
+  validation step sees every file it loaded.
+- Concurrent ingests of the same content never load it twice: each file takes a transaction-level
+  advisory lock on its SHA-256 and looks again once it holds it. A second ingest of the same folder
+  waits for the first to commit and then finds every file a duplicate (or loads it, if the first
+  one failed and rolled back).
+- A landing entry that cannot be read (permissions, a link to nothing, a named pipe) is reported
+  with status `unreadable` and a reason, is not recorded in ops (its content is unknown), and does
+  not stop the other files; the next run reads it again.
 """
 
 from __future__ import annotations
@@ -15,6 +28,7 @@ import re
 import logging
 import math
 import os
+import stat
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,7 +39,7 @@ from psycopg.types.json import Jsonb
 
 from ingestion import hotline, miniprogram, reception
 from ingestion.common import FileError, ReadResult, Rejected, decode
-from minqing import warehouse
+from minqing import keys, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +88,11 @@ _QUARANTINE_COLUMNS = ("file_id", "channel", "path", "sheet", "row_number", "sou
 class FileReport:
     file: str
     channel: str
-    status: str  # loaded | duplicate | quarantined
+    status: str  # loaded | duplicate | quarantined | unreadable (nothing recorded; retried next run)
     rows_in: int
     rows_loaded: int
     rows_quarantined: int
-    sha256: str
+    sha256: str | None  # None when the file could not be read
     duplicate_of: str | None = None
     reason: str | None = None
     file_id: int | None = None  # the ingested_files row this content is recorded under
@@ -117,6 +131,8 @@ def discover(landing: Path, channels: Iterable[str] | None = None,
              day: dt.date | None = None) -> list[tuple[str, Path]]:
     """(channel, path) for every file under the channel folders; hidden and Office lock files skipped.
 
+    Every entry that is not a folder is taken, also a link to nothing or a named pipe, so that
+    `load_file` reports it instead of the run passing over it in silence.
     `channels` limits the folders; `day` keeps only the files due by that day (see `is_due`).
     """
     found = []
@@ -128,7 +144,7 @@ def discover(landing: Path, channels: Iterable[str] | None = None,
             continue
         for path in sorted(folder.rglob("*")):
             relative = path.relative_to(landing)
-            if path.is_file() and not any(part.startswith((".", "~$")) for part in relative.parts):
+            if not path.is_dir() and not any(part.startswith((".", "~$")) for part in relative.parts):
                 if day is None or is_due(relative.as_posix(), day):
                     found.append((name, path))
     return found
@@ -161,8 +177,37 @@ def _value(column: str, record: dict, file_id: int):
     return value
 
 
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes; OSError when it cannot be read. Opened without blocking, so that a named
+    pipe in the landing folder is refused instead of stalling the run."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "not a regular file"
+            raise OSError(f"it is {kind}, not a file with content")
+        with os.fdopen(os.dup(fd), "rb") as file:
+            return file.read()
+    finally:
+        os.close(fd)
+
+
+def _unreadable_reason(path: Path, exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError) and path.is_symlink():
+        what = f"it is a link to {os.readlink(path)}, which does not exist"
+    elif exc.errno is None:
+        what = str(exc)
+    else:
+        what = f"{exc.strerror} (errno {exc.errno})"
+    return _storable_text(f"the file cannot be read: {what}; nothing was loaded from it, "
+                          "and the next run tries again")
+
+
 def load_file(conn: psycopg.Connection, channel: Channel, path: Path, relative: str) -> FileReport:
-    data = path.read_bytes()
+    try:
+        data = _read_bytes(path)
+    except OSError as exc:
+        return FileReport(relative, channel.name, "unreadable", 0, 0, 0, None, reason=_unreadable_reason(path, exc))
     sha = _sha256(data)
     seen = _known(conn, sha)
     if seen is None:
@@ -295,11 +340,21 @@ def ingest(landing: Path, *, channels: Iterable[str] | None = None, day: dt.date
 
         iterator = tqdm(files, desc="ingest", unit="file", file=sys.stderr)
     reports = []
-    with warehouse.connect() as conn:
+    # One transaction for the whole call (see the module's docstring): on any error nothing of it stays.
+    # Personal data hashed with another key than the warehouse's is never mixed in. The first use
+    # records the key's fingerprint in a transaction of its own, so that two first ingests at once
+    # do not queue on that row for the length of a load; inside the load, it is only read.
+    with warehouse.connect(autocommit=True) as conn:
+        keys.check(conn)
+    with warehouse.connect() as conn, conn.transaction():
+        keys.check(conn)
         for name, path in iterator:
             relative = _path_text(path.relative_to(landing))
             report = load_file(conn, CHANNELS[name], path, relative)
-            log.info("%s: %s (%d in, %d loaded, %d quarantined)", relative, report.status,
-                     report.rows_in, report.rows_loaded, report.rows_quarantined)
+            if report.status == "unreadable":
+                log.error("%s: %s", relative, report.reason)
+            else:
+                log.info("%s: %s (%d in, %d loaded, %d quarantined)", relative, report.status,
+                         report.rows_in, report.rows_loaded, report.rows_quarantined)
             reports.append(report)
     return reports

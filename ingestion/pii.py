@@ -25,9 +25,15 @@ def _key() -> bytes:
     return config.hash_key()
 
 
-def keyed_hash(kind: str, value: str) -> str:
+def keyed_hash(kind: str, value: str, key: bytes | None = None) -> str:
     # surrogatepass: a lone surrogate from a JSON \ud800 escape hashes; the loader quarantines its record.
-    return hmac.new(_key(), f"{kind}:{value}".encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(key or _key(), f"{kind}:{value}".encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
+
+
+def key_fingerprint(key: bytes | None = None) -> str:
+    """A fingerprint of the hashing key (not the key): the warehouse records it, so that data hashed
+    with two different keys is never mixed by mistake."""
+    return hmac.new(key or _key(), b"minqing hash key fingerprint", hashlib.sha256).hexdigest()[:16]
 
 
 def normalise_phone(raw: str | None) -> str | None:
@@ -71,9 +77,9 @@ def mask_name(raw: str | None) -> str | None:
     return name[0] + "*" * max(len(name) - 1, 1)
 
 
-def phone_key(raw: str | None) -> str | None:
+def phone_key(raw: str | None, key: bytes | None = None) -> str | None:
     digits = normalise_phone(raw)
-    return keyed_hash("phone", digits) if digits else None
+    return keyed_hash("phone", digits, key) if digits else None
 
 
 def person(name: str | None, phone: str | None) -> dict:

@@ -35,12 +35,15 @@ def _cmd_warehouse(args) -> int:
 
 
 def _summary_line(reports) -> str:
-    by_status = {s: sum(1 for r in reports if r.status == s) for s in ("loaded", "duplicate", "quarantined")}
+    by_status = {s: sum(1 for r in reports if r.status == s)
+                 for s in ("loaded", "duplicate", "quarantined", "unreadable")}
     rows_in = sum(r.rows_in for r in reports)
     loaded = sum(r.rows_loaded for r in reports)
     quarantined = sum(r.rows_quarantined for r in reports)
+    unreadable = f", {by_status['unreadable']} UNREADABLE" if by_status["unreadable"] else ""
     return (f"ingest: {len(reports)} files ({by_status['loaded']} loaded, {by_status['duplicate']} duplicate, "
-            f"{by_status['quarantined']} quarantined); rows: {rows_in} in = {loaded} loaded + {quarantined} quarantined")
+            f"{by_status['quarantined']} quarantined{unreadable}); "
+            f"rows: {rows_in} in = {loaded} loaded + {quarantined} quarantined")
 
 
 def _print_reports(reports) -> None:
@@ -64,7 +67,11 @@ def _cmd_ingest(args) -> int:
         if args.verbose:
             _print_reports(reports)
         print(_summary_line(reports))
-    return 0
+        for r in reports:
+            if r.status == "unreadable" and not args.verbose:
+                print(f"{r.file}: {r.reason}", file=sys.stderr)
+    # An unreadable file is not lost (the next run reads it again) but someone must look: exit 1.
+    return 1 if any(r.status == "unreadable" for r in reports) else 0
 
 
 def _cmd_generate(args) -> int:
@@ -314,6 +321,33 @@ def _cmd_access(args) -> int:
     return 0
 
 
+def _cmd_rotate_hash_key(args) -> int:
+    from ingestion import pii
+    from minqing import keys
+
+    new_key = os.environ.get(args.new_key_env, "").encode("utf-8")
+    if not new_key:
+        print(f"minqing rotate-hash-key: the environment variable {args.new_key_env} is empty or unset",
+              file=sys.stderr)
+        return 2
+    warehouse.migrate()
+    try:
+        updated = keys.rotate(new_key)
+    except (keys.HashKeyMismatch, ValueError) as exc:
+        print(f"minqing rotate-hash-key: {exc}", file=sys.stderr)
+        return 2
+    stored = keys.store_new_key_file(new_key)
+    pii._key.cache_clear()
+    for table, count in updated.items():
+        print(f"{table}: {count} keys recomputed")
+    if stored:
+        print(f"new key stored in {stored}")
+    else:
+        print("now set MINQING_HASH_KEY to the new key everywhere the pipeline runs (.env, Airflow workers)")
+    print("the next run rebuilds the marts from raw: repeat-complainant counts stay whole")
+    return 0
+
+
 def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
@@ -387,6 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--community", help="community_id, for community-user")
     p.add_argument("--password-env", help="name of the environment variable holding the password")
     p.set_defaults(func=_cmd_access)
+
+    p = sub.add_parser("rotate-hash-key", help="re-hash the personal-data keys in raw with a new MINQING_HASH_KEY")
+    p.add_argument("--new-key-env", required=True, help="name of the environment variable holding the new key")
+    p.set_defaults(func=_cmd_rotate_hash_key)
 
     p = sub.add_parser("briefing", help="render the daily dispatch briefing (HTML, CSV tables, PDF) from the marts")
     p.add_argument("--date", type=_date, help="the meeting day, YYYY-MM-DD (default: the newest briefing)")

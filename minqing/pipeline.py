@@ -8,6 +8,7 @@ leaves the warehouse as it was.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from dataclasses import asdict, dataclass, field
@@ -132,6 +133,9 @@ class RunSummary:
         ]
         for channel, reason in self.failed_channels.items():
             lines.append(f"          {channel} FAILED and was stopped: {reason}")
+        for f in self.files:
+            if f["status"] == "unreadable":
+                lines.append(f"          {f['file']} UNREADABLE: {f['reason']}")
         lines += [
             f"classify: {self.classified} new texts",
             f"dbt:      {self.dbt_nodes} nodes built and tested",
@@ -142,9 +146,42 @@ class RunSummary:
         return lines
 
 
+# Session-level advisory lock held by `run` for its whole length (warehouse.MIGRATION_LOCK is 7_204_301).
+RUN_LOCK = 7_204_302
+
+
+@contextlib.contextmanager
+def exclusive_run():
+    """Hold the warehouse's run lock on a connection of its own while the block runs.
+
+    One key for every run, whatever its date: two runs of different days would still swap the same
+    mart tables under each other in dbt. A second run WAITS (blocking `pg_advisory_lock`) and then
+    does its work on what the first one left: its files are duplicates and its dbt build rebuilds
+    the same marts, so two runs started together end as one clean run would, one after the other.
+    The lock goes with the session, so a run that dies (even kill -9) releases it. Runs of the
+    Airflow DAG do not take it: its tasks are separate processes, and `max_active_runs=1` keeps
+    its runs apart.
+    """
+    with warehouse.connect(autocommit=True) as conn:
+        if not conn.execute("select pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
+            holder = conn.execute(
+                "select string_agg(pid::text, ', ') from pg_locks where locktype = 'advisory' and granted "
+                "and database = (select oid from pg_database where datname = current_database()) "
+                "and classid = 0 and objid = %s and objsubid = 1", (RUN_LOCK,)).fetchone()[0]
+            log.warning("another pipeline run holds the warehouse (backend %s); waiting for it to end", holder)
+            conn.execute("select pg_advisory_lock(%s)", (RUN_LOCK,))
+        yield  # closing the connection releases the lock
+
+
 def run(landing: str | Path | None = None, day: dt.date | None = None, as_of: str | None = None) -> RunSummary:
     """The whole pipeline in one process. A channel that fails validation is reported and skipped;
-    the others go on. Raises if dbt or the mart suites fail."""
+    the others go on. Raises if dbt or the mart suites fail. Runs never interleave: a second one
+    waits for the first (see `exclusive_run`)."""
+    with exclusive_run():
+        return _run(landing, day, as_of)
+
+
+def _run(landing: str | Path | None, day: dt.date | None, as_of: str | None) -> RunSummary:
     run_name = f"run_{dt.datetime.now(config.BEIJING):%Y%m%dT%H%M%S}"
     summary = RunSummary(run_name)
     for channel in CHANNELS:

@@ -139,6 +139,17 @@ def test_cli_json_report(fresh_warehouse, landing, capsys):
         assert entry["rows_in"] == entry["rows_loaded"] + entry["rows_quarantined"]
 
 
+def test_cli_names_an_unreadable_file_and_exits_1(fresh_warehouse, landing, capsys):
+    (landing / "hotline" / "12345_20260716.csv").symlink_to(landing / "hotline" / "gone.csv")
+    assert cli(["ingest", "--landing", str(landing)]) == 1
+    out, err = capsys.readouterr()
+    assert "1 UNREADABLE" in out
+    assert "hotline/12345_20260716.csv: the file cannot be read" in err and "does not exist" in err
+    # the readable files were loaded all the same
+    with psycopg.connect(fresh_warehouse) as conn:
+        assert _count(conn, "select count(*) from ops.ingested_files where path = 'hotline/b_20260715.csv'") == 1
+
+
 def test_warehouse_url_is_accepted_by_psql(fresh_warehouse):
     psql = shutil.which("psql")
     if psql is None:
