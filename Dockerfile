@@ -57,6 +57,5 @@ RUN MINQING_PG_HOST=build.invalid MINQING_PG_PORT=5432 MINQING_PG_USER=build \
  && rm -rf dbt_project/logs \
  && chmod -R g+rwX dbt_project/target
 
-# 4. The DAGs (AIRFLOW__CORE__DAGS_FOLDER) and the deployment SQL run by airflow-init.
+# 4. The DAGs (AIRFLOW__CORE__DAGS_FOLDER).
 COPY --chown=airflow:0 dags/ dags/
-COPY --chown=airflow:0 deploy/ deploy/
