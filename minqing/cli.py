@@ -291,6 +291,13 @@ def _cmd_briefing(args) -> int:
     return 0
 
 
+def _cmd_bench(args) -> int:
+    from minqing import bench
+
+    warehouse.migrate()
+    return bench.main(args)
+
+
 def _cmd_access(args) -> int:
     from minqing import access
 
@@ -421,6 +428,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--community", help="community_id, for community-user")
     p.add_argument("--password-env", help="name of the environment variable holding the password")
     p.set_defaults(func=_cmd_access)
+
+    p = sub.add_parser("bench", help="measure ingest, validation, the daily run and dbt through cosmos at city scale")
+    p.add_argument("--json", action="store_true", help="one JSON object with every figure")
+    p.add_argument("--rows", type=int, default=200_000, help="rows of the large hotline export (default 200000)")
+    p.add_argument("--daily-rows", type=int, default=60_000, help="new rows of the measured city-day (default 60000)")
+    p.add_argument("--histories", default="1000000,10000000",
+                   help="history sizes, comma-separated, the daily run is measured on (default 1000000,10000000)")
+    p.add_argument("--repeats", type=int, default=3, help="runs per timing of the ingest steps (median)")
+    p.add_argument("--history-repeats", type=int, default=3, help="daily runs per history size (median)")
+    p.add_argument("--cosmos-repeats", type=int, default=3, help="runs of the dbt stage each way (median)")
+    p.add_argument("--threads", type=int, default=2, help="dbt threads, the same for both ways")
+    p.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    p.add_argument("--dbt-select", help="limit the cosmos-vs-command-line step to these dbt nodes (tests use it)")
+    p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("rotate-hash-key", help="re-hash the personal-data keys in raw with a new MINQING_HASH_KEY")
     p.add_argument("--new-key-env", required=True, help="name of the environment variable holding the new key")
