@@ -168,13 +168,15 @@ def _copy_rows(cur: psycopg.Cursor, table: str, columns: Iterable[str], rows: It
             copy.write_row(row)
 
 
-def _value(column: str, record: dict, file_id: int):
-    if column == "file_id":
-        return file_id
-    value = record.get(column)
-    if column in _JSON_COLUMNS and value is not None:
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return value
+def _table_rows(columns: tuple[str, ...], records: list[dict], file_id: int):
+    """The records as rows of the channel's table: the file's id, JSON columns as JSON text."""
+    json_columns = [i for i, c in enumerate(columns) if c in _JSON_COLUMNS]
+    for record in records:
+        row = [file_id if c == "file_id" else record.get(c) for c in columns]
+        for i in json_columns:
+            if row[i] is not None:
+                row[i] = json.dumps(row[i], ensure_ascii=False, default=str)
+        yield row
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -238,7 +240,7 @@ def load_file(conn: psycopg.Connection, channel: Channel, path: Path, relative: 
                      (relative, sha, file_id))
         with conn.cursor() as cur:
             _copy_rows(cur, channel.table, channel.columns,
-                       (tuple(_value(c, r, file_id) for c in channel.columns) for r in result.records))
+                       _table_rows(channel.columns, result.records, file_id))
             quarantine = [(file_id, channel.name, relative, q.sheet, q.row_number, q.source_record_id,
                            q.raw_content, q.reason) for q in result.rejected]
             if reason is not None and not result.rejected:
@@ -260,7 +262,7 @@ def _read(channel: Channel, data: bytes, relative: str) -> tuple[ReadResult, str
         return ReadResult(), _storable_text(str(exc))  # it may quote the file (a header with NUL)
     storable = []
     for record in result.records:
-        problem = _unstorable(record)
+        problem = _unstorable_record(record)
         if problem:
             result.rejected.append(Rejected(record.get("row_number"), _storable_text(json.dumps(
                 record, ensure_ascii=False, default=str)), problem, sheet=record.get("sheet")))
@@ -274,6 +276,18 @@ def _read(channel: Channel, data: bytes, relative: str) -> tuple[ReadResult, str
         rejected.sheet = _storable_text(rejected.sheet)
     result.detail = _storable_json(result.detail)
     return result, None
+
+
+def _unstorable_record(record: dict) -> str | None:
+    """`_unstorable` of a record, fast for the usual one: its texts are checked joined, at once."""
+    texts, others = [], []
+    for value in record.values():
+        if type(value) is str:
+            texts.append(value)
+        elif value is not None and not isinstance(value, (int, dt.datetime, dt.date)):
+            others.append(value)
+    problem = _unstorable("".join(texts))
+    return problem or next((p for v in others if (p := _unstorable(v))), None)
 
 
 def _unstorable(value) -> str | None:

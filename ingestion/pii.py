@@ -26,8 +26,15 @@ def _key() -> bytes:
 
 
 def keyed_hash(kind: str, value: str, key: bytes | None = None) -> str:
-    # surrogatepass: a lone surrogate from a JSON \ud800 escape hashes; the loader quarantines its record.
-    return hmac.new(key or _key(), f"{kind}:{value}".encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
+    return _keyed_hash(key or _key(), kind, value)
+
+
+@lru_cache(maxsize=200_000)
+def _keyed_hash(key: bytes, kind: str, value: str) -> str:
+    # Cached by key too: a repeat complainant's number is hashed once per process, and a rotated key
+    # never meets a stale entry. surrogatepass: a lone surrogate from a JSON \ud800 escape hashes;
+    # the loader quarantines its record.
+    return hmac.new(key, f"{kind}:{value}".encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
 
 
 def key_fingerprint(key: bytes | None = None) -> str:
