@@ -138,8 +138,8 @@ def tests_downstream_of(source_unique_id: str) -> list[str]:
 
 def dbt_task_group(group_id: str = "dbt_build", select: list[str] | None = None,
                    exclude: list[str] | None = None, drop_tests: list[str] | None = None, **kwargs):
-    """The dbt project (or the `select`ed part of it) as Airflow tasks — a model and its tests per
-    node — rendered from the manifest. `drop_tests`: tests (by name) that cosmos would run in this
+    """The dbt project (or the `select`ed part of it) as Airflow tasks — one `dbt build` of a model
+    and its tests per task — rendered from the manifest. `drop_tests`: tests (by name) that cosmos would run in this
     group because one of their parents is here, though another is built in a later group."""
     group = _cosmos_task_group(group_id, select, exclude, **kwargs)
     for name in drop_tests or []:
@@ -182,7 +182,9 @@ def _cosmos_task_group(group_id: str, select: list[str] | None, exclude: list[st
             load_method=LoadMode.DBT_MANIFEST,
             select=select or [],
             exclude=exclude or [],
-            test_behavior=TestBehavior.AFTER_EACH,
+            # one `dbt build` per model, its own tests included: half the tasks of a run task and a
+            # test task per model, each of which pays ~1 s to start (BENCHMARKS.md)
+            test_behavior=TestBehavior.BUILD,
             # a test reading several models runs in its own task after all of them
             should_detach_multiple_parents_tests=True,
             # cosmos' OpenLineage-style URIs are not valid Airflow 3 Assets (and a socket host has

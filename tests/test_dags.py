@@ -53,8 +53,12 @@ print(json.dumps({
         assert tasks[f"ingest_{channel}"] == [f"validate_{channel}"]
         assert tasks[f"validate_{channel}"] == ["classify"]
     dbt_tasks = [t for t in tasks if t.startswith("dbt_build.")]
-    assert any(t.endswith("fct_complaints.run") for t in dbt_tasks)
-    assert any(t.endswith("fct_complaints.test") for t in dbt_tasks)
+    # one `dbt build` task per model: the model and the tests that read only it and its ancestors
+    assert "dbt_build.fct_complaints_model_build" in dbt_tasks
+    assert not any(t.endswith((".run", ".test")) for t in dbt_tasks)
+    # a test of several models runs after all of them, in its own task
+    detached = "dbt_build.relationships_fct_complaints_community_id__community_id__ref_dim_community__test"
+    assert detached in dbt_tasks
     assert all(tasks[t] or t in dbt_tasks for t in tasks if t != "publish")
     assert tasks["validate_marts"] == ["publish"]
     assert any(t.startswith("dbt_after_forecast.") for t in tasks["forecast"])
