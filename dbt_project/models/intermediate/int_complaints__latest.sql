@@ -1,5 +1,9 @@
 -- The newest version of each record: the latest 更新时间 / updated_at wins, whatever order the
 -- files arrived in; ties (a re-delivered file) go to the later file and row.
+-- A table, not a view: the de-duplication over all versions is the heaviest step of the chain, and
+-- as a view it ran once for every model and test reading the chain (five times a build).
+{{ config(materialized='table') }}
+
 with
 
 versions as (
