@@ -433,9 +433,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object with every figure")
     p.add_argument("--rows", type=int, default=200_000, help="rows of the large hotline export (default 200000)")
     p.add_argument("--daily-rows", type=int, default=60_000, help="new rows of the measured city-day (default 60000)")
-    p.add_argument("--histories", default="300000,600000",
+    p.add_argument("--histories", default="100000,300000",
                    help="history sizes the daily run is measured on, comma-separated: hotline rows in raw "
-                        "before the day (default 300000,600000; the issue's sizes: 1000000,10000000)")
+                        "before the day (default 100000,300000, sized for 15 minutes on 2 cores; the issue's "
+                        "sizes: 1000000,10000000)")
     p.add_argument("--repeats", type=int, default=3, help="runs per timing of the ingest steps (median)")
     p.add_argument("--history-repeats", type=int, default=1, help="daily runs per history size (median; default 1)")
     p.add_argument("--cosmos-repeats", type=int, default=1, help="runs of the dbt stage each way (median; default 1)")

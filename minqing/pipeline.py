@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -121,6 +122,7 @@ class RunSummary:
     dbt_nodes: int = 0
     forecast: dict = field(default_factory=dict)
     marts_valid: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)  # wall time per stage
 
     def lines(self) -> list[str]:
         loaded = sum(f["rows_loaded"] for f in self.files)
@@ -142,6 +144,7 @@ class RunSummary:
             f"forecast: {self.forecast.get('pairs', 0)} community × category pairs as of {self.forecast.get('as_of')}, "
             f"{self.forecast.get('early_warnings', 0)} early warnings",
             f"marts:    {', '.join(f'{t} ok' for t in self.marts_valid)}",
+            f"time:     {', '.join(f'{stage} {seconds:.1f} s' for stage, seconds in self.seconds.items())}",
         ]
         return lines
 
@@ -184,16 +187,31 @@ def run(landing: str | Path | None = None, day: dt.date | None = None, as_of: st
 def _run(landing: str | Path | None, day: dt.date | None, as_of: str | None) -> RunSummary:
     run_name = f"run_{dt.datetime.now(config.BEIJING):%Y%m%dT%H%M%S}"
     summary = RunSummary(run_name)
+    clock = time.perf_counter()
+
+    def stage(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        summary.seconds[name] = round(summary.seconds.get(name, 0.0) + now - clock, 3)
+        clock = now
+
     for channel in CHANNELS:
         reports = ingest_channel(channel, landing, day)
         summary.files += reports
+        stage("ingest")
         try:
             summary.validation[channel] = validate_channel(channel, loaded_file_ids(reports), run_name)
         except ChannelFailed as exc:
             summary.failed_channels[channel] = str(exc)
+        stage("validate")
     summary.classified = classify()
+    stage("classify")
     summary.dbt_nodes = build_marts(as_of)["nodes"]
+    stage("dbt")
     summary.forecast = forecast()
+    stage("forecast")
     summary.dbt_nodes += build_after_forecast(as_of)["nodes"]
+    stage("dbt_after_forecast")
     summary.marts_valid = validate_marts(run_name)
+    stage("validate_marts")
     return summary

@@ -12,16 +12,19 @@ from minqing import bench, cli
 
 @pytest.mark.slow
 def test_bench_runs_every_step_and_reports_every_figure(fresh_warehouse, capsys):
-    assert cli.main(["bench", "--json", "--rows", "300", "--daily-rows", "120", "--histories", "500,2000",
+    assert cli.main(["bench", "--json", "--rows", "300", "--daily-rows", "120", "--histories", "200,2000",
                      "--repeats", "1", "--history-repeats", "1", "--cosmos-repeats", "1",
                      "--dbt-select", "stg_hotline__work_orders"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["rows_loaded"] + report["rows_quarantined"] == 300
-    for name in ("ingest", "copy", "validate", "reload", "daily_at_500", "daily_at_2000", "full_refresh",
+    for name in ("ingest", "copy", "validate", "reload", "daily_at_200", "daily_at_2000", "full_refresh",
                  "dbt_cli", "cosmos"):
         assert report["seconds"][name] > 0, name
     for name in ("ingest_vs_copy", "validate_vs_load", "reload_vs_load", "daily_large_vs_small", "cosmos_vs_cli"):
         assert report[name] > 0, name
+    # a history smaller than the export is the export cut down; a larger one is grown to the size
+    assert report["history_rows_at_200"] == 200 and report["history_rows_at_2000"] == 2000
+    assert {"ingest", "validate", "classify", "dbt", "forecast"} <= set(report["daily_stages_at_2000"])
     assert set(report["targets"]) >= {"ingest_vs_copy", "validate_vs_load", "daily_10m_vs_1m",
                                       "cosmos_vs_cli", "reload_vs_load"}
     # the bench database is gone; the warehouse it ran beside is untouched
