@@ -415,10 +415,11 @@ def run(rows: int = 200_000, daily_rows: int = 60_000, histories: tuple[int, ...
             result.figures[f"history_rows_at_{history}"] = _grow_history(url, history, daily_rows)
             samples = []
             for i in range(history_repeats):
-                day = BENCH_DAY + dt.timedelta(days=1 + h_index * history_repeats + i)
+                n = h_index * history_repeats + i  # every measured day its own texts: all of them new
+                day = BENCH_DAY + dt.timedelta(days=1 + n)
                 landing = work / f"daily_{h_index}_{i}"
-                write_export(landing / "hotline" / f"12345_{day:%Y%m%d}.csv", daily_rows, day, base, seed + i,
-                             serial=50_000)
+                write_export(landing / "hotline" / f"12345_{day:%Y%m%d}.csv", daily_rows, day, base,
+                             seed + 1 + n, serial=50_000)
                 progress(f"bench: daily run on {history:,} rows of history ({i + 1}/{history_repeats}) ...")
                 seconds, summary = _timed(pipeline.run, landing, day)
                 if summary.failed_channels:
