@@ -65,6 +65,8 @@ def decode(data: bytes) -> tuple[str, str]:
 
 def clean(value) -> str | None:
     """Strip a cell; empty becomes None."""
+    if type(value) is str:  # a CSV cell, the usual case: no conversion
+        return value.strip() or None
     if value is None:
         return None
     text = str(value).strip()

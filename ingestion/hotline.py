@@ -67,8 +67,7 @@ def _record(row: dict[str, str | None]) -> dict:
         raise RowError("工单编号 is empty: a work order cannot be placed without its id")
     record = {"work_order_id": work_order_id, "intake_line": _intake_line(work_order_id, clean(row.get("来源")))}
     for source, target in _OTHER_COLUMNS:
-        value = row.get(source)
-        value = (value.strip() or None) if value else None  # `clean`, inlined: 20 cells a row
+        value = clean(row.get(source))
         record[target] = parse_datetime(value, field_name=source) if source in TIME_COLUMNS else value
     if record["received_at"] is None:
         raise RowError("来电时间 is empty")
