@@ -262,7 +262,7 @@ def _read(channel: Channel, data: bytes, relative: str) -> tuple[ReadResult, str
         return ReadResult(), _storable_text(str(exc))  # it may quote the file (a header with NUL)
     storable = []
     for record in result.records:
-        problem = _unstorable_record(record)
+        problem = _unstorable(list(record.values()))  # the keys are the reader's own column names
         if problem:
             result.rejected.append(Rejected(record.get("row_number"), _storable_text(json.dumps(
                 record, ensure_ascii=False, default=str)), problem, sheet=record.get("sheet")))
@@ -278,18 +278,6 @@ def _read(channel: Channel, data: bytes, relative: str) -> tuple[ReadResult, str
     return result, None
 
 
-def _unstorable_record(record: dict) -> str | None:
-    """`_unstorable` of a record, fast for the usual one: its texts are checked joined, at once."""
-    texts, others = [], []
-    for value in record.values():
-        if type(value) is str:
-            texts.append(value)
-        elif value is not None and not isinstance(value, (int, dt.datetime, dt.date)):
-            others.append(value)
-    problem = _unstorable("".join(texts))
-    return problem or next((p for v in others if (p := _unstorable(v))), None)
-
-
 def _unstorable(value) -> str | None:
     if isinstance(value, str):
         if "\x00" in value:
@@ -302,9 +290,17 @@ def _unstorable(value) -> str | None:
     if isinstance(value, float) and not math.isfinite(value):
         return "the record holds NaN or Infinity, which is not JSON"
     if isinstance(value, dict):
-        return next((p for v in (*value.keys(), *value.values()) if (p := _unstorable(v))), None)
+        value = [*value.keys(), *value.values()]
     if isinstance(value, list):
-        return next((p for v in value if (p := _unstorable(v))), None)
+        # the texts checked joined, in one pass (a record is some twenty of them), then the containers
+        # and numbers; None, datetimes and the like are always storable
+        texts, others = [], []
+        for item in value:
+            if isinstance(item, str):
+                texts.append(item)
+            elif isinstance(item, (float, dict, list)):
+                others.append(item)
+        return _unstorable("".join(texts)) or next((p for v in others if (p := _unstorable(v))), None)
     return None
 
 
