@@ -279,11 +279,10 @@ def _dbt_cli_build(url: str, threads: int, select: str | None) -> float:
     from minqing import pipeline, transform
 
     env = {**os.environ, **transform.dbt_env(url)}
-    command = [str(Path(sys.executable).parent / "dbt"), "build", "--quiet", "--threads", str(threads),
-               "--exclude", pipeline.AFTER_FORECAST, *(["--select", select] if select else []),
-               "--project-dir", str(config.DBT_PROJECT_DIR), "--profiles-dir", str(config.DBT_PROJECT_DIR),
-               "--target-path", str(config.home() / "dbt" / "bench-target"),
-               "--log-path", str(config.home() / "dbt" / "logs")]
+    command = [str(Path(sys.executable).parent / "dbt"),
+               *transform.dbt_arguments("build", "--threads", str(threads), "--exclude", pipeline.AFTER_FORECAST,
+                                        *(["--select", select] if select else []),
+                                        target_dir=config.home() / "dbt" / "bench-target")]
     started = time.perf_counter()
     subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     return time.perf_counter() - started
@@ -314,17 +313,11 @@ def _cosmos_build(url: str, work: Path, select: str | None) -> float:
     dags = work / "bench_dags"
     dags.mkdir(exist_ok=True)
     (dags / "minqing_bench_dbt.py").write_text(textwrap.dedent(COSMOS_DAG), encoding="utf-8")
-    orchestration.ensure_manifest()
-    env = {**os.environ, **orchestration.airflow_env(url), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-           "MINQING_BENCH_SELECT": json.dumps([select] if select else [])}
-    db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
-    if not db.exists():
-        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
-                       capture_output=True, timeout=600)
+    env = orchestration.dag_test_env(url, {"AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+                                           "MINQING_BENCH_SELECT": json.dumps([select] if select else [])})
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "minqing.orchestration", "minqing_bench_dbt",
-                           dt.datetime(2026, 9, 2, 6, tzinfo=config.BEIJING).isoformat()],
-                          env=env, text=True, capture_output=True, timeout=3600)
+    done = orchestration.run_dag_test("minqing_bench_dbt", dt.datetime(2026, 9, 2, 6, tzinfo=config.BEIJING),
+                                      env=env, timeout=3600)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"the cosmos dbt DAG failed: {done.stderr[-2000:]}")

@@ -231,15 +231,23 @@ def airflow_env(warehouse_url: str | None = None) -> dict[str, str]:
     }
 
 
-def run_dag_test(dag_id: str, logical_date: dt.datetime, *, warehouse_url: str | None = None,
-                 timeout: int = 1800) -> subprocess.CompletedProcess:
-    """Run a DAG end to end with `dag.test()` in a fresh process (Airflow reads its settings at import)."""
+def dag_test_env(warehouse_url: str | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a local `dag.test()` run (`extra` on top), with the dbt manifest built and
+    Airflow's metadata database migrated."""
     ensure_manifest()
-    env = {**os.environ, **airflow_env(warehouse_url)}
+    env = {**os.environ, **airflow_env(warehouse_url), **(extra or {})}
     db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
     if not db.exists():
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
                        capture_output=True, timeout=600)
+    return env
+
+
+def run_dag_test(dag_id: str, logical_date: dt.datetime, *, warehouse_url: str | None = None,
+                 timeout: int = 1800, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run a DAG end to end with `dag.test()` in a fresh process (Airflow reads its settings at import);
+    `env`: one from `dag_test_env`, when the caller needs more than the warehouse's."""
+    env = env or dag_test_env(warehouse_url)
     return subprocess.run(
         [sys.executable, "-m", "minqing.orchestration", dag_id, logical_date.isoformat()],
         env=env, timeout=timeout, text=True, capture_output=True,

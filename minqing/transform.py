@@ -35,11 +35,9 @@ class DbtOutcome:
         return [r for r in self.results if r["status"] in ("error", "fail", "runtime error")]
 
 
-def run_dbt(*args: str, as_of: str | None = None, target_dir: Path | None = None) -> DbtOutcome:
-    """Invoke dbt in-process (dbtRunner) on the project, with the warehouse's connection."""
-    from dbt.cli.main import dbtRunner
-
-    os.environ.update(dbt_env())
+def dbt_arguments(*args: str, as_of: str | None = None, target_dir: Path | None = None) -> list[str]:
+    """A dbt command's arguments (`args[0]` the subcommand) on the project, its artifacts under
+    $MINQING_HOME/dbt."""
     command = [args[0], "--quiet", *args[1:],
         "--project-dir", str(config.DBT_PROJECT_DIR),
         "--profiles-dir", str(config.DBT_PROJECT_DIR),
@@ -48,6 +46,15 @@ def run_dbt(*args: str, as_of: str | None = None, target_dir: Path | None = None
     ]
     if as_of:
         command += ["--vars", json.dumps({"as_of": as_of})]
+    return command
+
+
+def run_dbt(*args: str, as_of: str | None = None, target_dir: Path | None = None) -> DbtOutcome:
+    """Invoke dbt in-process (dbtRunner) on the project, with the warehouse's connection."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_env())
+    command = dbt_arguments(*args, as_of=as_of, target_dir=target_dir)
     outcome = dbtRunner().invoke(command)
     results = []
     if outcome.result is not None and hasattr(outcome.result, "results"):
