@@ -8,6 +8,6 @@
     {%- if var('as_of', none) -%}
         cast('{{ var("as_of") }}' as timestamptz)
     {%- else -%}
-        (select max(version_updated_at) from {{ ref('int_complaint_versions') }})
+        (select max(version_updated_at) from {{ ref('int_complaints__latest') }})
     {%- endif -%}
 {%- endmacro %}

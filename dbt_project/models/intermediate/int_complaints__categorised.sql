@@ -1,36 +1,9 @@
 -- Attach the category (from the classifier's stored result), the hotline's own classification
 -- mapped to our codes for comparison, the suggested handling unit and the due time.
-with
-
-complaints as (
-    select * from {{ ref('int_complaints__community_resolved') }}
-),
-
-classifications as (
-    select text_sha256, category_code, confidence, evidence
-    from {{ source('ops', 'text_classifications') }}
-),
-
-categories as (
-    select category_code, handling_unit, time_limit_hours from {{ ref('issue_categories') }}
-),
-
-hotline_terms as (
-    select hotline_term, category_code from {{ ref('hotline_category_map') }}
-),
-
--- The rightmost (most specific) term of the hotline's path decides; the longer term breaks ties.
-hotline_mapped as (
-    select distinct on (complaints.complaint_id)
-        complaints.complaint_id,
-        hotline_terms.category_code as hotline_category_code
-    from complaints
-    join hotline_terms on strpos(complaints.hotline_category_path, hotline_terms.hotline_term) > 0
-    order by
-        complaints.complaint_id,
-        strpos(complaints.hotline_category_path, hotline_terms.hotline_term) desc,
-        length(hotline_terms.hotline_term) desc
-)
+--
+-- Written as one select with joins on keys and a per-record subquery (no CTEs): Postgres then merges
+-- this view into the query reading it, so a filter on complaint_id from an incremental build reaches
+-- int_complaints__latest's index and only the rebuilt records are categorised.
 
 select
     complaints.*,
@@ -38,7 +11,16 @@ select
     coalesce(classifications.confidence, 0) as category_confidence,
     coalesce(classifications.evidence, '{}') as category_evidence,
     classifications.category_code is null as is_unclassified,
-    hotline_mapped.hotline_category_code,
+    classifications.classified_at as category_classified_at,
+    -- the rightmost (most specific) term of the hotline's path decides; the longer term breaks ties
+    (
+        select hotline_terms.category_code
+        from {{ ref('hotline_category_map') }} as hotline_terms
+        where strpos(complaints.hotline_category_path, hotline_terms.hotline_term) > 0
+        order by strpos(complaints.hotline_category_path, hotline_terms.hotline_term) desc,
+                 length(hotline_terms.hotline_term) desc, hotline_terms.hotline_term
+        limit 1
+    ) as hotline_category_code,
     categories.handling_unit as suggested_handling_unit,
     categories.time_limit_hours,
     coalesce(complaints.dispatched_at, complaints.received_at)
@@ -49,7 +31,8 @@ select
         nullif(regexp_replace(coalesce(complaints.address, ''), '\s|[0-9]+(单元|室|号)?$', '', 'g'), ''),
         '?'
     ) as address_key
-from complaints
-left join classifications using (text_sha256)
-left join categories on categories.category_code = coalesce(classifications.category_code, 'other')
-left join hotline_mapped using (complaint_id)
+from {{ ref('int_complaints__community_resolved') }} as complaints
+left join {{ source('ops', 'text_classifications') }} as classifications
+    on classifications.text_sha256 = complaints.text_sha256
+left join {{ ref('issue_categories') }} as categories
+    on categories.category_code = coalesce(classifications.category_code, 'other')

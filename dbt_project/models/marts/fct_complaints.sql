@@ -1,10 +1,56 @@
 -- One row per distinct resident demand (诉求), in its newest state, from every channel.
 -- Bill payments and renovation applications of the mini-program are not demands and are left out.
+--
+-- Incremental: a build rebuilds the complaints whose records came in files loaded since the last one,
+-- those still open (is_overdue moves with the as-of moment) and those whose text was classified
+-- since (a new classifier version reclassifies every text); every other row stays as it was. A
+-- change of the seeds or vars the chain reads, or of the hashing key, empties the table first and
+-- the build rebuilds every row (macros/incremental.sql); `dbt build --full-refresh` does the same.
+{%- set seeds = ['status_codes', 'reception_methods', 'community_aliases', 'issue_categories', 'hotline_category_map'] %}
+{%- set setting_vars = ['street_name', 'rating_resolved_min', 'rating_satisfied_min', 'rating_basically_satisfied_min'] %}
+{{ config(
+    materialized='incremental',
+    unique_key='complaint_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    indexes=[
+        {'columns': ['source_file_id']},
+        {'columns': ['category_classified_at']},
+        {'columns': ['received_date']},
+    ],
+    pre_hook=[
+        "{{ reset_when_settings_change(" ~ seeds ~ ", " ~ setting_vars ~ ") }}",
+        "{{ drop_no_longer_demands() }}",
+    ],
+    post_hook=["{{ remember_settings(" ~ seeds ~ ", " ~ setting_vars ~ ") }}"],
+) }}
+-- depends_on: {{ ref('int_complaints__latest') }}, {{ ref('status_codes') }}, {{ ref('reception_methods') }}, {{ ref('community_aliases') }}, {{ ref('issue_categories') }}, {{ ref('hotline_category_map') }}
+{%- set incremental = is_incremental() and not settings_changed(seeds, setting_vars) %}
 with
+
+{% if incremental %}
+scope as (
+    select complaint_id
+    from {{ ref('int_complaints__latest') }}
+    where source_file_id > {{ watermark('source_file_id', '0') }}::bigint
+    union
+    select complaint_id
+    from {{ this }}
+    where closed_at is null and status is distinct from 'cancelled'
+    union
+    select latest.complaint_id
+    from {{ ref('int_complaints__latest') }} as latest
+    join {{ source('ops', 'text_classifications') }} as classifications using (text_sha256)
+    where classifications.classified_at > {{ watermark('category_classified_at', "'-infinity'") }}::timestamptz
+),
+{% endif %}
 
 complaints as (
     select * from {{ ref('int_complaints__categorised') }}
     where is_resident_demand
+    {% if incremental %}
+      and complaint_id in (select complaint_id from scope)
+    {% endif %}
 )
 
 select
@@ -44,5 +90,7 @@ select
     address_key,
     complaint_text,
     text_sha256,
-    version_updated_at as last_updated_at
+    version_updated_at as last_updated_at,
+    source_file_id,
+    category_classified_at
 from complaints

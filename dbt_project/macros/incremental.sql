@@ -1,0 +1,77 @@
+{#- Incremental models that stay right when their settings change.
+
+    An incremental model keeps rows built under the seeds and vars of earlier runs. When those change
+    (an alias added to seeds/community_aliases.csv, a time limit in seeds/issue_categories.csv, a new
+    status mapping, a rotated hashing key), the kept rows are stale and a daily build would never
+    touch most of them. So each such model records the fingerprint of its settings after every build
+    (ops.incremental_settings) and, before an incremental build, empties itself when the fingerprint
+    differs: that build then selects everything, as a full refresh would.
+
+    In a model:
+        {{ config(materialized='incremental', ...,
+                  pre_hook="{{ reset_when_settings_change(['status_codes'], ['street_name']) }}",
+                  post_hook="{{ remember_settings(['status_codes'], ['street_name']) }}") }}
+    and its incremental filter reads a watermark of {{ this }} that an empty table turns into "all". -#}
+
+{#- md5 over the contents of the given seeds, the values of the given vars and the hashing key's
+    fingerprint (a scalar SQL expression). -#}
+{% macro settings_fingerprint(seeds, vars=[]) -%}
+    {%- set values = [] -%}
+    {%- for name in vars -%}{%- do values.append(var(name, none)) -%}{%- endfor -%}
+    md5(concat_ws('|'
+    {%- for seed in seeds %},
+        (select md5(coalesce(string_agg(s::text, ',' order by s::text), '')) from {{ ref(seed) }} as s)
+    {%- endfor %},
+        (select coalesce(max(fingerprint), '') from {{ source('ops', 'hash_key') }}),
+        {{ dbt.string_literal(tojson(values)) }}
+    ))
+{%- endmacro %}
+
+{% macro reset_when_settings_change(seeds, vars=[]) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }}
+    where (select fingerprint from {{ source('ops', 'incremental_settings') }}
+           where relation = '{{ this.schema }}.{{ this.identifier }}')
+          is distinct from {{ settings_fingerprint(seeds, vars) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro remember_settings(seeds, vars=[]) -%}
+    insert into {{ source('ops', 'incremental_settings') }} (relation, fingerprint, recorded_at)
+    values ('{{ this.schema }}.{{ this.identifier }}', {{ settings_fingerprint(seeds, vars) }}, now())
+    on conflict (relation) do update set fingerprint = excluded.fingerprint, recorded_at = excluded.recorded_at
+{%- endmacro %}
+
+{#- fct_complaints: a record whose newest version is no longer a resident demand (a mini-program
+    ticket turned into a bill payment) leaves the table; the build's delete+insert would keep it. -#}
+{% macro drop_no_longer_demands() -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }}
+    where complaint_id in (select complaint_id from {{ ref('int_complaints__latest') }} where not is_resident_demand)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The largest value of a column of {{ this }} as a SQL literal, read when the model runs (a
+    literal, not a subquery, so that the planner estimates how few rows lie beyond it and uses the
+    indexes); `default` (SQL) when the table is empty. -#}
+{% macro watermark(column, default) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set value = run_query("select max(" ~ column ~ ")::text from " ~ this).columns[0].values()[0] -%}
+        {{- default if value is none else dbt.string_literal(value) -}}
+    {%- else -%}
+        {{- default -}}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- True when the model runs incrementally but its settings changed since its last build: the
+    pre-hook empties it, and the model must select everything (it is compiled before the hook runs,
+    so it asks here rather than reading its own watermark). -#}
+{% macro settings_changed(seeds, vars=[]) -%}
+    {%- if not (execute and is_incremental()) -%}{{ return(false) }}{%- endif -%}
+    {%- set query -%}
+        select (select fingerprint from {{ source('ops', 'incremental_settings') }}
+                where relation = '{{ this.schema }}.{{ this.identifier }}')
+               is distinct from {{ settings_fingerprint(seeds, vars) }}
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values()[0]) }}
+{%- endmacro %}
