@@ -56,17 +56,21 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import logging
 import math
+import multiprocessing
+import os
 import sys
 import threading
 import unicodedata
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from minqing import config
+from minqing import config, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -80,17 +84,21 @@ REPEAT_BONUS = 0.25
 REPEAT_CAP = 3
 PHRASE_LENGTH = 3  # keywords this long or longer match anywhere in the text
 COPY_BATCH = 5_000  # texts classified and written per round in classify_pending
+PARALLEL_MIN = 4 * COPY_BATCH  # fewer pending texts than this are classified in-process
 
 # The complaint texts of the warehouse, one expression per source. The mini-program's text is its title and
 # content joined by one space, exactly `coalesce(title,'') || ' ' || coalesce(content,'')`: the dbt models hash
 # the same expression to join ops.text_classifications, so it must not change here alone.
 _PENDING_SQL = """
 with texts (text) as (
-    select content from raw.hotline_work_orders where content is not null
+    select content from raw.hotline_work_orders
+    where content is not null and file_id > %(after)s and file_id <= %(upto)s
     union
     select coalesce(title,'') || ' ' || coalesce(content,'') from raw.miniprogram_tickets
+    where file_id > %(after)s and file_id <= %(upto)s
     union
-    select issue_text from raw.reception_entries where issue_text is not null
+    select issue_text from raw.reception_entries
+    where issue_text is not null and file_id > %(after)s and file_id <= %(upto)s
 ), hashed as (
     select encode(sha256(convert_to(text, 'UTF8')), 'hex') as text_sha256, text from texts
 )
@@ -102,6 +110,9 @@ where not exists (
 )
 order by h.text_sha256
 """
+
+# the files whose texts the current rules have seen (ops.file_watermarks): a run reads newer ones only
+_WATERMARK = "classifier:{version}"
 
 _UPSERT_SQL = """
 insert into ops.text_classifications
@@ -348,37 +359,93 @@ def classify(text: str) -> Classification:
 
 # --- the warehouse --------------------------------------------------------------------------------------
 
-def classify_pending(conn) -> int:
+def _classify_batch(batch: list[tuple[str, str]]) -> list[tuple[str, str, str, list[str]]]:
+    """(text_sha256, category_code, confidence, evidence) for each (text_sha256, text): a pool worker's job."""
+    rows = []
+    for text_sha256, text in batch:
+        result = classify(text)
+        rows.append((text_sha256, result.category_code, f"{result.confidence:.3f}", list(result.evidence)))
+    return rows
+
+
+def _workers() -> int:
+    """Processes for a large round: MINQING_CLASSIFY_WORKERS, else one per CPU."""
+    return max(1, int(os.environ.get("MINQING_CLASSIFY_WORKERS") or os.cpu_count() or 1))
+
+
+def _batches(pending):
+    """The pending texts, COPY_BATCH at a time (the first PARALLEL_MIN read at once, to size the round)."""
+    head = pending.fetchmany(PARALLEL_MIN)
+    for start in range(0, len(head), COPY_BATCH):
+        yield head[start:start + COPY_BATCH]
+    if len(head) == PARALLEL_MIN:
+        while batch := pending.fetchmany(COPY_BATCH):
+            yield batch
+
+
+def _classified_batches(pending, workers: int):
+    """Each batch of pending texts with its classifications: in this process when the round is small
+    (under PARALLEL_MIN texts) or `workers` is 1, else in `workers` forked processes, at most two
+    batches per worker in flight so that memory stays bounded whatever the round's size."""
+    batches = _batches(pending)
+    first = list(itertools.islice(batches, PARALLEL_MIN // COPY_BATCH))
+    if workers < 2 or sum(len(b) for b in first) < PARALLEL_MIN:
+        for batch in itertools.chain(first, batches):
+            yield len(batch), _classify_batch(batch)
+        return
+    # Forked workers inherit the rules and jieba's dictionary, loaded here first (and nothing else of
+    # this process runs in them). Not spawned: a spawned worker imports the caller's __main__ again,
+    # which would re-run a script that calls the pipeline without a main guard.
+    rules()
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        in_flight: deque = deque()
+        for batch in itertools.chain(first, batches):
+            in_flight.append((len(batch), pool.submit(_classify_batch, batch)))
+            if len(in_flight) >= 2 * workers:
+                size, future = in_flight.popleft()
+                yield size, future.result()
+        while in_flight:
+            size, future = in_flight.popleft()
+            yield size, future.result()
+
+
+def classify_pending(conn, workers: int | None = None) -> int:
     """Classify every distinct complaint text not yet classified under the current version; returns how many.
 
     The texts are `raw.hotline_work_orders.content`, the mini-program's
     `coalesce(title,'') || ' ' || coalesce(content,'')` and `raw.reception_entries.issue_text`, each keyed by
     `encode(sha256(convert_to(text, 'UTF8')), 'hex')` computed in SQL, the same expression the dbt models use.
+    Only the rows of files loaded since the last run under the same version are read (ops.file_watermarks;
+    new rules read every file again), so a day's run reads the day's texts, not the history.
     Results go by COPY into a temporary table and from there are upserted into ops.text_classifications,
-    COPY_BATCH texts at a time, all in one transaction.
+    COPY_BATCH texts at a time, all in one transaction. A large round is classified by `workers`
+    processes (default: MINQING_CLASSIFY_WORKERS, else one per CPU).
     """
     version = classifier_version()
+    workers = _workers() if workers is None else workers
     total = 0
     with conn.transaction():
+        watermark = _WATERMARK.format(version=version)
+        after = warehouse.file_watermark(conn, watermark)
+        upto = warehouse.newest_file_id(conn)
         conn.execute(
             """create temp table _text_classifications_batch (
                    text_sha256 text not null, category_code text not null, confidence numeric(4, 3) not null,
                    evidence text[] not null, classifier_version text not null) on commit drop"""
         )
         with conn.cursor(name="minqing_pending_texts") as pending:
-            pending.execute(_PENDING_SQL, {"version": version})
-            while batch := pending.fetchmany(COPY_BATCH):
+            pending.execute(_PENDING_SQL, {"version": version, "after": after, "upto": upto})
+            for size, rows in _classified_batches(pending, workers):
                 with conn.cursor() as cur:
                     with cur.copy("copy _text_classifications_batch (text_sha256, category_code, confidence, "
                                   "evidence, classifier_version) from stdin") as copy:
-                        for text_sha256, text in batch:
-                            result = classify(text)
-                            copy.write_row((text_sha256, result.category_code, f"{result.confidence:.3f}",
-                                            list(result.evidence), version))
+                        for row in rows:
+                            copy.write_row((*row, version))
                     cur.execute(_UPSERT_SQL)
                     cur.execute("truncate _text_classifications_batch")
-                total += len(batch)
+                total += size
                 log.info("classified %d texts", total)
+        warehouse.set_file_watermark(conn, watermark, upto)
     return total
 
 

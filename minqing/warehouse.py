@@ -161,3 +161,23 @@ def migrate() -> list[str]:
         finally:
             conn.execute("select pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
     return applied_now
+
+
+# --- file watermarks: how far a file-driven step has got (migration 0006) ----------------------------
+
+def newest_file_id(conn: psycopg.Connection) -> int:
+    """The newest file ingested so far (0 when none)."""
+    return conn.execute("select coalesce(max(file_id), 0) from ops.ingested_files").fetchone()[0]
+
+
+def file_watermark(conn: psycopg.Connection, name: str) -> int:
+    """The newest file the step `name` has dealt with (0 when it never ran)."""
+    row = conn.execute("select max_file_id from ops.file_watermarks where name = %s", (name,)).fetchone()
+    return row[0] if row else 0
+
+
+def set_file_watermark(conn: psycopg.Connection, name: str, max_file_id: int) -> None:
+    conn.execute(
+        """insert into ops.file_watermarks (name, max_file_id, recorded_at) values (%s, %s, now())
+           on conflict (name) do update set max_file_id = excluded.max_file_id, recorded_at = excluded.recorded_at""",
+        (name, max_file_id))

@@ -3,8 +3,9 @@
 - `validate_loaded(file_ids_by_channel, run_name)` / `validate_channel(channel, file_ids, run_name)`:
   one suite per channel on the raw tables; failing rows move to `raw.quarantine` (stage 'validate');
   a channel whose batch fails as a whole comes back with `failed=True`.
-- `validate_table(schema, table, suite_name, expectations, run_name)`: a suite on a whole table
-  (dbt marts), stored the same way, without quarantine.
+- `validate_table(schema, table, suite_name, expectations, run_name, file_column, after_file_id)`: a suite
+  on a whole table (dbt marts), or on its rows from files newer than one, stored the same way, without
+  quarantine.
 - `build_data_docs()` / `data_docs_index()`: the GX Data Docs under `$MINQING_HOME/gx`.
 
 The expectations are data, in `quality.suites`. Great Expectations itself is imported only when a

@@ -351,28 +351,35 @@ class TableValidation:
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def validate_table(schema: str, table: str, suite_name: str, expectations: Iterable, run_name: str) -> TableValidation:
-    """Validate a whole table (e.g. a dbt mart) in the warehouse and store the results in ops.
+def validate_table(schema: str, table: str, suite_name: str, expectations: Iterable, run_name: str,
+                   file_column: str | None = None, after_file_id: int | None = None) -> TableValidation:
+    """Validate a table (e.g. a dbt mart) in the warehouse and store the results in ops: the whole
+    table, or with `file_column` and `after_file_id` only its rows from files newer than that one
+    (a large incremental fact table, whose older rows were validated when they came).
 
     `expectations` are `Rule`s, `{"type": "expect_…", "kwargs": {…}}` dicts or GX Expectations.
     """
-    for name in (schema, table):
+    for name in (schema, table, *([file_column] if file_column else [])):
         if not _IDENTIFIER.match(name):
             raise ValueError(f"{name!r} is not a plain SQL identifier")
     target = f"{schema}.{table}"
+    query = f'select * from "{schema}"."{table}"'
+    batch = {"table": target}
+    if file_column is not None and after_file_id is not None:
+        query += f' where "{file_column}" > {int(after_file_id)}'
+        batch.update(file_column=file_column, after_file_id=int(after_file_id))
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.perf_counter()
     expectations = list(expectations)
     try:
         with warehouse.connect() as conn:
-            rows = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
-        run = run_suite(suite_name, f"{schema}__{table}", f'select * from "{schema}"."{table}"', expectations,
-                        run_name=run_name, result_format="SUMMARY")
+            rows = conn.execute(f"select count(*) from ({query}) as batch").fetchone()[0]
+        run = run_suite(suite_name, f"{schema}__{table}", query, expectations, run_name=run_name,
+                        result_format="SUMMARY")
         with warehouse.connect() as conn, conn.transaction():
-            run_id = record_run(conn, run_name=run_name, target=target, batch={"table": target}, run=run,
-                                rows_checked=rows)
+            run_id = record_run(conn, run_name=run_name, target=target, batch=batch, run=run, rows_checked=rows)
     except Exception as exc:
-        record_crash(run_name=run_name, suite_name=suite_name, target=target, batch={"table": target},
+        record_crash(run_name=run_name, suite_name=suite_name, target=target, batch=batch,
                      started_at=started, error=exc)
         raise
     return TableValidation(target, suite_name, run_name, run_id, run.success, run.evaluated, run.successful, rows,

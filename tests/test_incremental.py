@@ -114,3 +114,36 @@ def test_a_changed_setting_rebuilds_every_row(loaded_in_two_rounds):
 
     _build("--full-refresh", settings={"rating_resolved_min": 4})
     assert _rows(url) == changed
+
+
+def test_classification_reads_new_files_only_and_the_pool_agrees_with_one_process(fresh_warehouse, tmp_path,
+                                                                                   monkeypatch):
+    from minqing import classifier, warehouse
+
+    first, second = _split_landing(tmp_path)
+    ingest(first, progress=False)
+    # small rounds go to a pool of two processes too
+    monkeypatch.setattr(classifier, "COPY_BATCH", 7)
+    monkeypatch.setattr(classifier, "PARALLEL_MIN", 14)
+    with warehouse.connect() as conn:
+        pooled = classifier.classify_pending(conn, workers=2)
+        conn.commit()
+        again = classifier.classify_pending(conn, workers=2)  # nothing new: no file read again
+        conn.commit()
+    assert pooled > 14 and again == 0
+
+    ingest(second, progress=False)
+    with warehouse.connect() as conn:
+        newest = warehouse.newest_file_id(conn)
+        second_round = classifier.classify_pending(conn, workers=2)
+        conn.commit()
+        stored = dict(conn.execute("select text_sha256, category_code || ' ' || confidence || ' ' || "
+                                   "array_to_string(evidence, ',') from ops.text_classifications").fetchall())
+        # every text of every file, as if none were classified (no classification has this version)
+        texts = conn.execute(classifier._PENDING_SQL, {"version": "none", "after": 0, "upto": newest}).fetchall()
+        watermark = warehouse.file_watermark(conn, f"classifier:{classifier.classifier_version()}")
+    assert second_round > 0 and watermark == newest
+    assert len(stored) == pooled + second_round == len(texts)  # every text once, none missed
+    for text_sha256, text in texts:  # the pool's results are the one-process results
+        result = classifier.classify(text)
+        assert stored[text_sha256] == f"{result.category_code} {result.confidence:.3f} {','.join(result.evidence)}"

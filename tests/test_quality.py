@@ -236,6 +236,24 @@ def test_validate_table_stores_results_without_quarantine(warehouse_db):
         validate_table("marts", "fct_example; drop table x", "bad", [], "test-marts")
 
 
+def test_validate_table_by_file_checks_the_newer_files_rows_only(warehouse_db):
+    with psycopg.connect(warehouse_db) as conn:
+        conn.execute("create schema if not exists marts")
+        conn.execute("create table marts.fct_by_file (complaint_id text, category_code text, source_file_id bigint)")
+        conn.execute("insert into marts.fct_by_file values ('a', 'nonsense', 1), ('b', 'heating', 2), ('c', 'drainage', 3)")
+        conn.commit()
+    rule = Rule("expect_column_values_to_be_in_set", {"column": "category_code", "value_set": ["drainage", "heating"]})
+
+    newer = validate_table("marts", "fct_by_file", "fct_by_file_mart", [rule], "test-by-file",
+                           file_column="source_file_id", after_file_id=1)
+    whole = validate_table("marts", "fct_by_file", "fct_by_file_mart", [rule], "test-by-file")
+
+    assert (newer.success, newer.rows_checked) == (True, 2)  # file 1's bad row was checked when it came
+    assert (whole.success, whole.rows_checked) == (False, 3)
+    with pytest.raises(ValueError):
+        validate_table("marts", "fct_by_file", "bad", [], "test-by-file", file_column="x; drop table y", after_file_id=0)
+
+
 @pytest.mark.parametrize(("libpq", "expected"), [
     ("postgresql://postgres:@/minqing?host=/tmp/home/warehouse",
      "postgresql+psycopg://postgres@/minqing?host=%2Ftmp%2Fhome%2Fwarehouse"),

@@ -4,8 +4,10 @@
 --   built with (the seeds it reads, its vars, the hashing key's fingerprint). A model whose settings
 --   changed since its last build empties itself first and rebuilds (macros/incremental.sql), so an
 --   edited seed or a rotated key never leaves stale rows behind an incremental build.
--- ops.classified_files: the newest loaded file whose texts the classifier has seen, per classifier
---   version: a run classifies the texts of newer files only (a new version starts again from none).
+-- ops.file_watermarks: the newest loaded file a file-driven step has dealt with, by name: the
+--   classifier per version ('classifier:<version>': a run classifies the texts of newer files only,
+--   new rules start again from none) and the mart suites per table ('mart_suite:<table>': the rows
+--   of newer files are validated).
 -- An index on ops.text_classifications.classified_at: fct_complaints picks up reclassified texts by it.
 create table ops.incremental_settings (
     relation     text        primary key,   -- schema.table of the dbt model
@@ -13,12 +15,12 @@ create table ops.incremental_settings (
     recorded_at  timestamptz not null default now()
 );
 
-create table ops.classified_files (
-    classifier_version text        primary key,
-    max_file_id        bigint      not null,
-    recorded_at        timestamptz not null default now()
+create table ops.file_watermarks (
+    name         text        primary key,
+    max_file_id  bigint      not null,
+    recorded_at  timestamptz not null default now()
 );
 
 create index on ops.text_classifications (classified_at);
 
-grant select, insert, update, delete on ops.incremental_settings, ops.classified_files to minqing_pipeline;
+grant select, insert, update, delete on ops.incremental_settings, ops.file_watermarks to minqing_pipeline;
