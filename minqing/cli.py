@@ -211,6 +211,17 @@ def _cmd_dbt_manifest(args) -> int:
     return 0
 
 
+def _cmd_rebuild(args) -> int:
+    from minqing import pipeline, transform
+
+    with pipeline.exclusive_run():  # never beside a run's incremental build
+        outcome = transform.run_dbt("build", "--full-refresh", as_of=args.as_of)
+    for failure in outcome.failures:
+        print(f"{failure['node']}: {failure['status']}: {failure['message']}", file=sys.stderr)
+    print(f"dbt build --full-refresh: {'ok' if outcome.success else 'FAILED'}, {len(outcome.results)} nodes")
+    return 0 if outcome.success else 1
+
+
 def _cmd_dbt_docs(args) -> int:
     from minqing import transform
 
@@ -400,6 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dbt-manifest", help="build dbt_project/target/manifest.json (dbt parse, no database)")
     p.set_defaults(func=_cmd_dbt_manifest)
+
+    p = sub.add_parser("rebuild", help="rebuild every dbt model from raw (dbt build --full-refresh)")
+    p.add_argument("--as-of", help="pin the as-of moment (default: the newest update in the data)")
+    p.set_defaults(func=_cmd_rebuild)
 
     p = sub.add_parser("dbt-docs", help="generate the dbt docs site under $MINQING_HOME/dbt/docs")
     p.set_defaults(func=_cmd_dbt_docs)
