@@ -369,7 +369,10 @@ def _classify_batch(batch: list[tuple[str, str]]) -> list[tuple[str, str, str, l
 
 
 def _workers() -> int:
-    """Processes for a large round: MINQING_CLASSIFY_WORKERS, else one per CPU."""
+    """Processes for a large round: MINQING_CLASSIFY_WORKERS, else one per CPU; one in a daemonic
+    process (a multiprocessing worker), which may not start processes of its own."""
+    if multiprocessing.current_process().daemon:
+        return 1
     return max(1, int(os.environ.get("MINQING_CLASSIFY_WORKERS") or os.cpu_count() or 1))
 
 
