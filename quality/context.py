@@ -203,18 +203,23 @@ class SuiteRun:
     started_at: dt.datetime | None = None
     seconds: float = 0.0
     gx_run: str = ""  # run name and time, as in the Data Docs
+    docs_resources: list = field(default_factory=list)  # what a Data Docs update of this run renders
 
 
 def run_suite(suite_name: str, asset_name: str, query: str, expectations: Iterable, *, run_name: str,
-              result_format: dict | str = "SUMMARY", expectation_parameters: dict | None = None) -> SuiteRun:
+              result_format: dict | str = "SUMMARY", expectation_parameters: dict | None = None,
+              update_docs: bool = True) -> SuiteRun:
     """Validate the rows of `query` in the warehouse against `expectations`, through a Checkpoint.
 
     The suite, the validation definition and the checkpoint are named `suite_name` and kept in the
     GX project (updated when the expectations or the result format change); the result is stored
-    in the GX validation store and the Data Docs are updated.
+    in the GX validation store and the Data Docs are updated, unless `update_docs` is false: then
+    the caller passes `SuiteRun.docs_resources` of several runs to one `update_data_docs` (each
+    update rebuilds the site's index over every stored result, a cost that grows with the days).
     """
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.perf_counter()
@@ -227,11 +232,12 @@ def run_suite(suite_name: str, asset_name: str, query: str, expectations: Iterab
             gx.ValidationDefinition(name=suite_name, data=batch_definition, suite=suite))
         checkpoint = context.checkpoints.add_or_update(
             gx.Checkpoint(name=suite_name, validation_definitions=[validation],
-                          actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])],
+                          actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])]
+                          if update_docs else [],
                           result_format=result_format))
         run_id = gx.RunIdentifier(run_name=run_name, run_time=started)
         result = checkpoint.run(expectation_parameters=expectation_parameters or {}, run_id=run_id)
-    (validation_result,) = result.run_results.values()
+    ((result_id, validation_result),) = result.run_results.items()
     outcomes = [_outcome(r) for r in validation_result.results]
     statistics = validation_result.statistics
     return SuiteRun(
@@ -243,7 +249,17 @@ def run_suite(suite_name: str, asset_name: str, query: str, expectations: Iterab
         started_at=started,
         seconds=time.perf_counter() - clock,
         gx_run=f"{run_name} @ {started.isoformat()}",
+        docs_resources=[result_id, ExpectationSuiteIdentifier(name=suite_name)],
     )
+
+
+def update_data_docs(resources: Iterable) -> None:
+    """Render these validation results and suites into the Data Docs, and the index once."""
+    resources = list(resources)
+    if not resources:
+        return
+    with exclusive():
+        get_context(bind_warehouse=False).build_data_docs(site_names=[DOCS_SITE], resource_identifiers=resources)
 
 
 def _outcome(result) -> ExpectationOutcome:
@@ -341,6 +357,7 @@ class TableValidation:
     rows_checked: int
     outcomes: list[ExpectationOutcome]
     seconds: float
+    docs_resources: list = field(default_factory=list)
 
     @property
     def failures(self) -> list[str]:
@@ -352,7 +369,8 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def validate_table(schema: str, table: str, suite_name: str, expectations: Iterable, run_name: str,
-                   file_column: str | None = None, after_file_id: int | None = None) -> TableValidation:
+                   file_column: str | None = None, after_file_id: int | None = None,
+                   update_docs: bool = True) -> TableValidation:
     """Validate a table (e.g. a dbt mart) in the warehouse and store the results in ops: the whole
     table, or with `file_column` and `after_file_id` only its rows from files newer than that one
     (a large incremental fact table, whose older rows were validated when they came).
@@ -375,7 +393,7 @@ def validate_table(schema: str, table: str, suite_name: str, expectations: Itera
         with warehouse.connect() as conn:
             rows = conn.execute(f"select count(*) from ({query}) as batch").fetchone()[0]
         run = run_suite(suite_name, f"{schema}__{table}", query, expectations, run_name=run_name,
-                        result_format="SUMMARY")
+                        result_format="SUMMARY", update_docs=update_docs)
         with warehouse.connect() as conn, conn.transaction():
             run_id = record_run(conn, run_name=run_name, target=target, batch=batch, run=run, rows_checked=rows)
     except Exception as exc:
@@ -383,7 +401,7 @@ def validate_table(schema: str, table: str, suite_name: str, expectations: Itera
                      started_at=started, error=exc)
         raise
     return TableValidation(target, suite_name, run_name, run_id, run.success, run.evaluated, run.successful, rows,
-                           run.outcomes, time.perf_counter() - clock)
+                           run.outcomes, time.perf_counter() - clock, run.docs_resources)
 
 
 # --- Data Docs ---------------------------------------------------------------------------------

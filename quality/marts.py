@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import psycopg
 
 from minqing import config, warehouse
-from quality.context import TableValidation, validate_table
+from quality.context import TableValidation, update_data_docs, validate_table
 
 log = logging.getLogger(__name__)
 
@@ -126,18 +126,23 @@ def validate_marts(run_name: str, suites: tuple[MartSuite, ...] = MART_SUITES,
         present = {s.table: _columns(conn, s.table) for s in suites}
         newest = warehouse.newest_file_id(conn)
         after = {s.table: warehouse.file_watermark(conn, f"mart_suite:{s.table}") for s in suites if s.file_column}
-    for suite in suites:
-        columns = present[suite.table]
-        if not columns:
-            log.warning("mart %s does not exist; not validated", suite.table)
-            continue
-        rules = suite.expectations(columns) + [_rate(c) for c in rate_columns(columns) if c not in suite.rate_columns]
-        by_file = suite.file_column if suite.file_column in columns and not whole else None
-        result = validate_table("marts", suite.table, f"marts_{suite.table}", rules, run_name,
-                                file_column=by_file, after_file_id=after.get(suite.table) if by_file else None)
-        if suite.file_column and result.success:
-            with warehouse.connect() as conn:
-                warehouse.set_file_watermark(conn, f"mart_suite:{suite.table}", newest)
-                conn.commit()
-        results[suite.table] = result
+    try:
+        for suite in suites:
+            columns = present[suite.table]
+            if not columns:
+                log.warning("mart %s does not exist; not validated", suite.table)
+                continue
+            rules = suite.expectations(columns) + [_rate(c) for c in rate_columns(columns)
+                                                   if c not in suite.rate_columns]
+            by_file = suite.file_column if suite.file_column in columns and not whole else None
+            result = validate_table("marts", suite.table, f"marts_{suite.table}", rules, run_name,
+                                    file_column=by_file, after_file_id=after.get(suite.table) if by_file else None,
+                                    update_docs=False)
+            if suite.file_column and result.success:
+                with warehouse.connect() as conn:
+                    warehouse.set_file_watermark(conn, f"mart_suite:{suite.table}", newest)
+                    conn.commit()
+            results[suite.table] = result
+    finally:  # one Data Docs update for the whole run (each rebuilds the index of every stored result)
+        update_data_docs(resource for r in results.values() for resource in r.docs_resources)
     return results

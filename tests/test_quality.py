@@ -254,6 +254,24 @@ def test_validate_table_by_file_checks_the_newer_files_rows_only(warehouse_db):
         validate_table("marts", "fct_by_file", "bad", [], "test-by-file", file_column="x; drop table y", after_file_id=0)
 
 
+def test_several_validations_share_one_data_docs_update(warehouse_db):
+    with psycopg.connect(warehouse_db) as conn:
+        conn.execute("create schema if not exists marts")
+        conn.execute("create table marts.fct_docs_a (complaint_id text)")
+        conn.execute("create table marts.fct_docs_b (complaint_id text)")
+        conn.execute("insert into marts.fct_docs_a values ('a'); insert into marts.fct_docs_b values ('b')")
+        conn.commit()
+    rule = Rule("expect_column_values_to_not_be_null", {"column": "complaint_id"})
+    index = data_docs_index()  # the site exists before the run
+    results = [validate_table("marts", table, f"{table}_mart", [rule], "test-one-docs-update", update_docs=False)
+               for table in ("fct_docs_a", "fct_docs_b")]
+    assert "test-one-docs-update" not in index.read_text(encoding="utf-8")
+
+    gx_context.update_data_docs(r for result in results for r in result.docs_resources)
+    assert "test-one-docs-update" in index.read_text(encoding="utf-8")
+    assert all(len(result.docs_resources) == 2 for result in results)  # the result and its suite
+
+
 @pytest.mark.parametrize(("libpq", "expected"), [
     ("postgresql://postgres:@/minqing?host=/tmp/home/warehouse",
      "postgresql+psycopg://postgres@/minqing?host=%2Ftmp%2Fhome%2Fwarehouse"),
