@@ -376,24 +376,16 @@ def _workers() -> int:
     return max(1, int(os.environ.get("MINQING_CLASSIFY_WORKERS") or os.cpu_count() or 1))
 
 
-def _batches(pending):
-    """The pending texts, COPY_BATCH at a time (the first PARALLEL_MIN read at once, to size the round)."""
-    head = pending.fetchmany(PARALLEL_MIN)
-    for start in range(0, len(head), COPY_BATCH):
-        yield head[start:start + COPY_BATCH]
-    if len(head) == PARALLEL_MIN:
-        while batch := pending.fetchmany(COPY_BATCH):
-            yield batch
-
-
 def _classified_batches(pending, workers: int):
     """Each batch of pending texts with its classifications: in this process when the round is small
-    (under PARALLEL_MIN texts) or `workers` is 1, else in `workers` forked processes, at most two
-    batches per worker in flight so that memory stays bounded whatever the round's size."""
-    batches = _batches(pending)
-    first = list(itertools.islice(batches, PARALLEL_MIN // COPY_BATCH))
-    if workers < 2 or sum(len(b) for b in first) < PARALLEL_MIN:
-        for batch in itertools.chain(first, batches):
+    (under PARALLEL_MIN texts, read first to size it) or `workers` is 1, else in `workers` forked
+    processes, at most two batches per worker in flight so that memory stays bounded whatever the
+    round's size."""
+    head = pending.fetchmany(PARALLEL_MIN)
+    batches = itertools.chain((head[i:i + COPY_BATCH] for i in range(0, len(head), COPY_BATCH)),
+                              iter(lambda: pending.fetchmany(COPY_BATCH), []))
+    if workers < 2 or len(head) < PARALLEL_MIN:
+        for batch in batches:
             yield len(batch), _classify_batch(batch)
         return
     # Forked workers inherit the rules and jieba's dictionary, loaded here first (and nothing else of
@@ -402,7 +394,7 @@ def _classified_batches(pending, workers: int):
     rules()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
         in_flight: deque = deque()
-        for batch in itertools.chain(first, batches):
+        for batch in batches:
             in_flight.append((len(batch), pool.submit(_classify_batch, batch)))
             if len(in_flight) >= 2 * workers:
                 size, future = in_flight.popleft()

@@ -27,12 +27,16 @@
     ))
 {%- endmacro %}
 
+{#- True (SQL) when the fingerprint recorded for {{ this }} is not that of the settings now. -#}
+{% macro settings_differ(seeds, vars=[]) -%}
+    (select fingerprint from {{ source('ops', 'incremental_settings') }}
+     where relation = '{{ this.schema }}.{{ this.identifier }}')
+    is distinct from {{ settings_fingerprint(seeds, vars) }}
+{%- endmacro %}
+
 {% macro reset_when_settings_change(seeds, vars=[]) -%}
     {%- if is_incremental() -%}
-    delete from {{ this }}
-    where (select fingerprint from {{ source('ops', 'incremental_settings') }}
-           where relation = '{{ this.schema }}.{{ this.identifier }}')
-          is distinct from {{ settings_fingerprint(seeds, vars) }}
+    delete from {{ this }} where {{ settings_differ(seeds, vars) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -68,10 +72,5 @@
     so it asks here rather than reading its own watermark). -#}
 {% macro settings_changed(seeds, vars=[]) -%}
     {%- if not (execute and is_incremental()) -%}{{ return(false) }}{%- endif -%}
-    {%- set query -%}
-        select (select fingerprint from {{ source('ops', 'incremental_settings') }}
-                where relation = '{{ this.schema }}.{{ this.identifier }}')
-               is distinct from {{ settings_fingerprint(seeds, vars) }}
-    {%- endset -%}
-    {{ return(run_query(query).columns[0].values()[0]) }}
+    {{ return(run_query("select " ~ settings_differ(seeds, vars)).columns[0].values()[0]) }}
 {%- endmacro %}
