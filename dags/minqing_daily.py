@@ -43,9 +43,10 @@ def minqing_daily():
 
         @task(task_id=f"validate_{channel}")
         def validate(reports: list[dict], channel: str = channel) -> dict:
+            # every loaded file still awaiting validation, not only this run's (`reports`): a file
+            # loaded by `minqing ingest` alone, or by a run whose validation failed, is checked here
             orch.use_warehouse_connection()
-            run_id = get_current_context()["run_id"]
-            return pipeline.validate_channel(channel, pipeline.loaded_file_ids(reports), run_name=run_id)
+            return pipeline.validate_channel(channel, run_name=get_current_context()["run_id"])
 
         validated.append(validate(ingest()))
 

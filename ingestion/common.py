@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -46,21 +47,80 @@ class ReadResult:
 
 # --- text ----------------------------------------------------------------------------------------
 
-def decode(data: bytes) -> tuple[str, str]:
-    """Decode a text export: UTF-8 (with or without BOM) or GB18030, whichever the bytes are.
+UTF8, GB18030 = "utf-8", "gb18030"
 
-    When neither decodes cleanly, the one with fewer undecodable bytes is used with U+FFFD in
-    their place, so the reader can quarantine just the rows that hold them.
+
+class EncodingTrouble(FileError):
+    """A text file whose bytes are in no encoding its channel may send (or in two at once)."""
+
+
+def _plausible_chinese(text: str) -> float:
+    """Share of the Han characters of `text` that are among the 3,755 most common (GB2312 level 1).
+
+    Chinese prose scores near 1. UTF-8 bytes decoded as GB18030 (mojibake such as `妤奸亾鐏潖`)
+    score near 0: UTF-8 lead bytes E4–E9 fall on GB2312's level 2 or outside it. Text without Han
+    characters scores 0.
     """
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            pass
-    candidates = [(data.decode(enc, errors="replace"), enc) for enc in ("utf-8", "gb18030")]
-    return min(candidates, key=lambda c: c[0].count("\ufffd"))
+    han = common = 0
+    for char in text:
+        if "\u4e00" <= char <= "\u9fff":
+            han += 1
+            try:
+                code = char.encode("gb2312")
+            except UnicodeEncodeError:
+                continue
+            common += 0xB0 <= code[0] <= 0xD7
+    return common / han if han else 0.0
+
+
+def decode(data: bytes, encodings: tuple[str, ...] = (UTF8, GB18030)) -> tuple[str, str]:
+    """Decode a text export in one of the encodings its channel may send; (text, encoding).
+
+    - Valid UTF-8 (with or without BOM) is UTF-8.
+    - Bytes that are not valid UTF-8 are GB18030 when the channel allows it and the text reads as
+      Chinese in GB18030 better than in UTF-8; otherwise they are UTF-8 with some broken bytes
+      (a cut-off tail, a damaged line): those become U+FFFD, so that the reader quarantines just the
+      rows that hold them and keeps the rest.
+    - A UTF-8 byte-order mark followed by GB18030 text is refused: the export mixed two encodings.
+    """
+    bom = data.startswith(b"\xef\xbb\xbf")
+    body = data[3:] if bom else data
+    try:
+        return body.decode(UTF8), "utf-8-sig" if bom else UTF8
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    as_utf8 = body.decode(UTF8, errors="replace")
+    if GB18030 in encodings:
+        as_gb = body.decode(GB18030, errors="replace")
+        # the reading that looks more like Chinese wins; on a tie (no common characters either way), fewer broken bytes
+        if ((_plausible_chinese(as_gb), -as_gb.count("\ufffd"))
+                > (_plausible_chinese(as_utf8), -as_utf8.count("\ufffd"))):
+            if bom:
+                raise EncodingTrouble(
+                    "the file starts with a UTF-8 byte-order mark, but the text after it is GB18030 (GBK): "
+                    "the export mixed two encodings; export it again as UTF-8 (or as GB18030 without the mark)")
+            return as_gb, GB18030
+    if not _plausible_chinese(as_utf8) and as_utf8.count("\ufffd") * 2 > len(as_utf8):
+        allowed = " or ".join(e.upper() for e in encodings)
+        raise EncodingTrouble(f"the file is not text in {allowed}: byte {first_bad} and most others are not valid "
+                              f"{allowed}; check that the right file was delivered")
+    return as_utf8, "utf-8-sig" if bom else UTF8
+
+
+_BRACKETED = re.compile(r"^(?P<name>.+?)\s*[(\[【](?P<qualifier>[^()\[\]【】]*)[)\]】]$")
+
+
+def header_name(cell: str, known) -> str:
+    """A header cell as the channel's contract names it.
+
+    NFKC first (full-width letters, digits and brackets become plain), spaces dropped, then a known
+    name followed by a bracketed qualifier (`联系电话（手机）`, `诉求内容[全文]`) is that known name.
+    Anything else is returned normalised, for the reader to keep as an extra column.
+    """
+    name = re.sub(r"\s+", "", unicodedata.normalize("NFKC", cell or "")).lstrip("\ufeff")
+    if name not in known and (match := _BRACKETED.match(name)) and match.group("name") in known:
+        return match.group("name")
+    return name
 
 
 def clean(value) -> str | None:

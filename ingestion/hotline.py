@@ -11,7 +11,9 @@ import io
 import re
 
 from ingestion import pii
-from ingestion.common import FileError, ReadResult, Rejected, RowError, clean, decode, parse_datetime
+import unicodedata
+
+from ingestion.common import FileError, ReadResult, Rejected, RowError, clean, decode, header_name, parse_datetime
 
 # The source's column names, mapped once, here.
 COLUMNS = {
@@ -41,6 +43,13 @@ REQUIRED = ["工单编号", "来电时间", "诉求内容", "更新时间"]
 TIME_COLUMNS = {"来电时间", "派单时间", "签收时间", "首次联系时间", "办结时间", "更新时间"}
 ID_12345 = re.compile(r"^GD\d{13}$")
 ID_400 = re.compile(r"^400-\d{8}-\d{4}$")
+# How exports spell 来源 (after NFKC, spaces dropped): the line each spelling means.
+INTAKE_LINES = {
+    "12345": "12345", "12345热线": "12345", "12345市民热线": "12345", "12345市民服务热线": "12345",
+    "市民服务热线": "12345", "市民热线": "12345", "北京12345": "12345", "12345.0": "12345",
+    "400": "400", "400热线": "400", "400客服": "400", "400服务热线": "400", "400客服热线": "400",
+    "物业400": "400", "物业400热线": "400", "物业金管家400": "400", "400.0": "400",
+}
 MAX_FIELD = 1_000_000  # characters; a longer field is a broken export, not a complaint
 
 csv.field_size_limit(MAX_FIELD)
@@ -53,11 +62,14 @@ def _intake_line(work_order_id: str, stated: str | None) -> str:
             f"工单编号 {work_order_id!r} is neither GD + 13 digits (12345) nor 400-YYYYMMDD-NNNN (400 line)"
         )
     if stated:
-        stated = stated.removesuffix(".0")
-        if stated not in ("12345", "400"):
-            raise RowError(f"来源 {stated!r} is neither 12345 nor 400")
-        if stated != by_id:
-            raise RowError(f"来源 {stated} contradicts 工单编号 {work_order_id!r}, which is a {by_id} id")
+        line = INTAKE_LINES.get(re.sub(r"\s+", "", unicodedata.normalize("NFKC", stated)))
+        if line is None:
+            raise RowError(f"来源 {stated!r} names neither the 12345 hotline nor the 400 line "
+                           f"(known spellings: {', '.join(sorted(INTAKE_LINES))}); 工单编号 {work_order_id!r} "
+                           f"is a {by_id} id")
+        if line != by_id:
+            raise RowError(f"来源 {stated!r} says the {line} line, but 工单编号 {work_order_id!r} is a {by_id} id; "
+                           "one of the two is wrong in the export")
     return by_id
 
 
@@ -90,7 +102,7 @@ def read(data: bytes, name: str) -> ReadResult:
         raise FileError("the file is empty: no header row") from None
     except csv.Error as exc:
         raise FileError(f"the header row cannot be parsed as CSV: {exc}") from None
-    header = [h.strip().lstrip("\ufeff") for h in header]
+    header = [header_name(h, COLUMNS) for h in header]
     duplicated = sorted({h for h in header if h and header.count(h) > 1})
     if duplicated:
         raise FileError(f"the header names {', '.join(duplicated)} more than once; the columns are ambiguous")
@@ -130,7 +142,8 @@ def read(data: bytes, name: str) -> ReadResult:
         row = dict(zip(header, fields))
         if undecodable and any("\ufffd" in f for f in fields):
             result.rejected.append(
-                Rejected(start, _raw_line(fields), f"the row holds bytes that are not valid {encoding}; re-export the file as UTF-8",
+                Rejected(start, _raw_line(fields), f"the row holds bytes that are not valid {encoding.upper()} (the export is damaged "
+                                                        "here); the file's other rows are loaded",
                          source_record_id=clean(row.get("工单编号")))
             )
             continue

@@ -1,9 +1,11 @@
 """Scan the landing folder and load every new file, accounting for every row.
 
-For each file: its SHA-256 decides whether it was seen before (a byte-identical copy under any
-name is a `duplicate` and loads nothing); otherwise the channel's reader parses it, and the file's
-record, its rows (COPY) and its quarantined rows (COPY) are written together, so a file is either
-wholly in the warehouse or not at all.
+For each file: its channel and SHA-256 decide whether it was seen before (a byte-identical copy
+with records, under any name in the same channel, is a `duplicate` and loads nothing; content
+without records — empty, header-only, quarantined whole — is a delivery per path, and is read
+again when seen again, so that a fixed reader loads it; migration 0008); otherwise the channel's
+reader parses it, and the file's record, its rows (COPY) and its quarantined rows (COPY) are
+written together, so a file is either wholly in the warehouse or not at all.
 
 Faults (tests/test_faults.py):
 - One `ingest()` call is ONE transaction (each file in a savepoint of it). A process killed, a
@@ -158,8 +160,15 @@ def _lock_key(sha: str) -> int:
     return int(sha[:15], 16)  # fits a bigint; serialises concurrent loads of the same content
 
 
-def _known(conn: psycopg.Connection, sha: str) -> tuple[int, str] | None:
-    return conn.execute("select file_id, path from ops.ingested_files where sha256 = %s", (sha,)).fetchone()
+def _known(conn: psycopg.Connection, channel: str, sha: str, relative: str) -> tuple[int, str, int] | None:
+    """(file_id, path, rows_in) of the delivery this content is, if it came before (migration 0008):
+    the same content with records in the same channel, or the same content without records (empty,
+    header-only, quarantined whole) under the same path."""
+    return conn.execute(
+        """select file_id, path, rows_in from ops.ingested_files
+            where content_key in (%(channel)s || ':' || %(sha)s, %(channel)s || ':' || %(sha)s || ':' || %(path)s)
+            order by rows_in > 0 desc, file_id desc limit 1""",
+        {"channel": channel, "sha": sha, "path": relative}).fetchone()
 
 
 def _copy_rows(cur: psycopg.Cursor, table: str, columns: Iterable[str], rows: Iterable[tuple]) -> None:
@@ -211,16 +220,18 @@ def load_file(conn: psycopg.Connection, channel: Channel, path: Path, relative: 
     except OSError as exc:
         return FileReport(relative, channel.name, "unreadable", 0, 0, 0, None, reason=_unreadable_reason(path, exc))
     sha = _sha256(data)
-    seen = _known(conn, sha)
-    if seen is None:
+    # Content without records is read again: a reader fixed since may now find its records.
+    seen = _known(conn, channel.name, sha, relative)
+    if seen is None or seen[2] == 0:
         result, reason = _read(channel, data, relative)
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (_lock_key(sha),))
-        seen = _known(conn, sha)  # another process may have loaded it meanwhile
-        if seen is not None:
-            file_id, original = seen
+        seen = _known(conn, channel.name, sha, relative)  # another process may have loaded it meanwhile
+        if seen is not None and (seen[2] > 0 or not result.rows_in):
+            file_id, original, _ = seen
             conn.execute(
-                "insert into ops.file_sightings (path, sha256, file_id) values (%s, %s, %s) on conflict do nothing",
+                """insert into ops.file_sightings (path, sha256, file_id) values (%s, %s, %s)
+                   on conflict (path, sha256) do update set file_id = excluded.file_id""",
                 (relative, sha, file_id),
             )
             return FileReport(relative, channel.name, "duplicate", 0, 0, 0, sha,
@@ -236,8 +247,10 @@ def load_file(conn: psycopg.Connection, channel: Channel, path: Path, relative: 
             (sha, channel.name, relative, len(data), status, loaded + rejected, loaded, rejected, reason,
              Jsonb(result.detail)),
         ).fetchone()[0]
-        conn.execute("insert into ops.file_sightings (path, sha256, file_id) values (%s, %s, %s)",
-                     (relative, sha, file_id))
+        conn.execute(
+            """insert into ops.file_sightings (path, sha256, file_id) values (%s, %s, %s)
+               on conflict (path, sha256) do update set file_id = excluded.file_id""",
+            (relative, sha, file_id))
         with conn.cursor() as cur:
             _copy_rows(cur, channel.table, channel.columns,
                        _table_rows(channel.columns, result.records, file_id))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from ingestion import pii
-from ingestion.common import FileError, ReadResult, Rejected, RowError, clean, decode, parse_datetime
+from ingestion.common import FileError, ReadResult, Rejected, RowError, clean, parse_datetime
 
 RESIDENT_DEMAND_TYPES = {"repair", "complaint"}
 KNOWN_FIELDS = {
@@ -19,6 +19,37 @@ KNOWN_FIELDS = {
     "title", "content", "images", "user", "status", "events", "rating", "rating_comment",
 }
 MAX_DEPTH = 64
+# The feed's two time forms (the contract): ISO 8601 with an offset, or epoch milliseconds as a number.
+TIME_FORMS = "ISO 8601 with an offset (2026-07-15T08:03:11+08:00) or epoch milliseconds (1784073791000)"
+_EPOCH_MILLIS_MIN = 1e11  # 1973-03-03 in milliseconds; a smaller number is not a time in this feed
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """json object_pairs_hook: a key given twice in one object is two values for one field."""
+    ticket = dict(pairs)
+    if len(ticket) < len(pairs):
+        seen: set[str] = set()
+        twice = sorted({k for k, _ in pairs if k in seen or seen.add(k)})
+        raise _DuplicateKey(f"the line gives {', '.join(repr(k) for k in twice)} more than once in one object, "
+                            "with no way to tell which value is meant")
+    return ticket
+
+
+def _time(value, field_name: str):
+    """A time of the feed: a number is epoch milliseconds; text goes to the common parser."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if abs(value) < _EPOCH_MILLIS_MIN:
+            hint = " (it looks like epoch seconds)" if 1e9 <= abs(value) < 1e10 else ""
+            raise RowError(f"{field_name} {value!r} is not a time this feed sends{hint}: the mini-program "
+                           f"sends {TIME_FORMS}")
+    try:
+        return parse_datetime(value, field_name=field_name)
+    except RowError as exc:
+        raise RowError(f"{exc}; the mini-program sends {TIME_FORMS}") from None
 
 
 def _depth(value, level: int = 0) -> int:
@@ -56,7 +87,7 @@ def _events(value) -> list[dict] | None:
     for position, event in enumerate(value, start=1):
         if not isinstance(event, dict):
             raise RowError(f"event {position} is not an object")
-        at = parse_datetime(event.get("at"), field_name=f"events[{position}].at")
+        at = _time(event.get("at"), f"events[{position}].at")
         events.append({**event, "at": at.isoformat() if at else None})
     return events
 
@@ -65,10 +96,10 @@ def _record(ticket: dict) -> dict:
     ticket_id = _text(ticket.get("ticket_id"))
     if not ticket_id:
         raise RowError("ticket_id is missing: a ticket cannot be placed without its id")
-    submitted_at = parse_datetime(ticket.get("submitted_at"), field_name="submitted_at")
+    submitted_at = _time(ticket.get("submitted_at"), "submitted_at")
     if submitted_at is None:
         raise RowError("submitted_at is missing")
-    updated_at = parse_datetime(ticket.get("updated_at"), field_name="updated_at") or submitted_at
+    updated_at = _time(ticket.get("updated_at"), "updated_at") or submitted_at
     location = _object(ticket.get("location"), "location")
     user = _object(ticket.get("user"), "user")
     images = ticket.get("images")
@@ -107,31 +138,44 @@ def _record(ticket: dict) -> dict:
 
 
 def read(data: bytes, name: str) -> ReadResult:
+    """Every line of the pull, each decoded on its own as UTF-8 (the feed's only encoding): a line
+    that is not valid UTF-8 is quarantined, and the lines around it are read."""
     if not data.strip():
         raise FileError("the file is empty: no ticket lines")
-    text, encoding = decode(data)
-    result = ReadResult(detail={"encoding": encoding})
-    lines = text.split("\n")
+    result = ReadResult(detail={"encoding": "utf-8"})
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+        result.detail["encoding"] = "utf-8-sig"
+    lines = data.split(b"\n")
     last = len(lines)
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    cut_off = not data.endswith(b"\n")
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
             continue
         ticket = None
+        line = raw.decode("utf-8", errors="replace")
         try:
             try:
-                ticket = json.loads(line)
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise RowError(
+                    "the last line is cut off inside a character (the pull broke off); it will come again in the next pull"
+                    if number == last and cut_off else
+                    f"the line is not valid UTF-8 (byte {exc.start} of the line, {raw[exc.start:exc.start + 4]!r}); "
+                    "the feed sends UTF-8 only") from None
+            try:
+                ticket = json.loads(line, object_pairs_hook=_unique_keys)
+            except _DuplicateKey as exc:
+                raise RowError(str(exc)) from None
             except (ValueError, RecursionError) as exc:  # ValueError: also an integer of > 4300 digits
-                cut = number == last and not text.endswith("\n")
                 raise RowError(
                     "the last line is cut off (the pull broke off); it will come again in the next pull"
-                    if cut else f"the line is not valid JSON ({exc})"
+                    if number == last and cut_off else f"the line is not valid JSON ({exc})"
                 ) from None
             if not isinstance(ticket, dict):
                 raise RowError(f"the line is JSON but not a ticket object ({type(ticket).__name__})")
             if _depth(ticket) > MAX_DEPTH:
                 raise RowError(f"the ticket nests deeper than {MAX_DEPTH} levels")
-            if "\ufffd" in line:
-                raise RowError(f"the line holds bytes that are not valid {encoding}")
             record = _record(ticket)
         except RowError as exc:
             ticket_id = _text(ticket.get("ticket_id")) if isinstance(ticket, dict) else None

@@ -18,7 +18,9 @@ from collections import Counter
 import openpyxl
 
 from ingestion import pii
-from ingestion.common import FileError, ReadResult, Rejected, RowError, clean, decode, parse_date
+import msoffcrypto
+
+from ingestion.common import FileError, ReadResult, Rejected, RowError, clean, decode, header_name, parse_date
 
 COLUMNS = {
     "序号": "serial_no",
@@ -36,9 +38,14 @@ COLUMNS = {
 }
 REQUIRED = ["日期", "反映问题"]
 SUMMARY_MARKERS = ("合计", "总计", "小计")
+# A summary row holds its marker in one of these leading columns (and is no entry of its own).
+SUMMARY_COLUMNS = ("序号", "日期", "方式")
 HEADER_SEARCH_ROWS = 15
-_YEAR_MONTH = re.compile(r"(20\d{2})\s*年\s*(\d{1,2})\s*月")
-_FILE_YEAR_MONTH = re.compile(r"(20\d{2})(\d{2})(?!\d)")
+# The period a title names: `2026年7月` not followed by a day (`2026年1月5日` is a date, such as a 填报日期).
+_PERIOD = re.compile(r"(20\d{2})\s*年\s*(\d{1,2})\s*月(?!\s*\d{1,2}\s*[日号])")
+# A title line that dates the form rather than naming its period.
+_NOT_A_PERIOD = re.compile(r"填报|填表|制表|打印|报送|上报|更新|导出")
+_FILE_YEAR_MONTH = re.compile(r"(?<!\d)(20\d{2})(\d{2})(?!\d)")
 _COMMUNITY_IN_TITLE = re.compile(r"^\s*(.+?)(?:民意接待日|接待日|敲门|入户|巡查|日常|登记)")
 _COMMUNITY_IN_NAME = re.compile(r"^reception_(.+?)_\d{6}", re.IGNORECASE)
 
@@ -54,29 +61,63 @@ def _cell_text(value) -> str:
 
 
 def _header_key(value) -> str:
-    return re.sub(r"\s+", "", _cell_text(value))
+    return header_name(_cell_text(value), COLUMNS)
 
 
 class _Context:
-    """What the file name and the title row tell about a sheet: year, month, community."""
+    """What the file name and the title rows tell about a sheet: its period (year, month) and community."""
 
     def __init__(self, name: str):
         self.name = name
-        match = _FILE_YEAR_MONTH.search(name)
-        self.year = int(match.group(1)) if match else None
+        match = _FILE_YEAR_MONTH.search(name.rsplit("/", 1)[-1])
+        self.period = (int(match.group(1)), int(match.group(2))) if match and 1 <= int(match.group(2)) <= 12 else None
         match = _COMMUNITY_IN_NAME.match(name.rsplit("/", 1)[-1])
         self.community = match.group(1) if match else None
 
+    @property
+    def year(self) -> int | None:
+        return self.period[0] if self.period else None
+
     def with_title(self, lines: list[str]) -> "_Context":
+        """The sheet's context: the period its title names (a 填报日期 or any full date is not a
+        period), checked against the file name's; a disagreement is refused, naming both."""
         ctx = _Context(self.name)
+        periods = {(int(m.group(1)), int(m.group(2)))
+                   for line in lines if not _NOT_A_PERIOD.search(line) for m in _PERIOD.finditer(line)}
         for line in lines:
-            if match := _YEAR_MONTH.search(line):
-                ctx.year = int(match.group(1))
             if match := _COMMUNITY_IN_TITLE.match(line):
                 ctx.community = match.group(1).strip()
-        ctx.year = ctx.year or self.year
+        if len(periods) > 1:
+            raise FileError(f"the title rows name more than one period ({', '.join(f'{y}年{m}月' for y, m in sorted(periods))}); "
+                            "which month the sheet covers cannot be told")
+        if periods:
+            (title_period,) = periods
+            if self.period and title_period != self.period:
+                raise FileError(f"the file name says {self.period[0]}年{self.period[1]}月 but the title says "
+                                f"{title_period[0]}年{title_period[1]}月; correct the one that is wrong and deliver it again")
+            ctx.period = title_period
+        ctx.period = ctx.period or self.period
         ctx.community = ctx.community or self.community
         return ctx
+
+
+_A_COUNT = re.compile(r"^(共计|共|合计|总计|小计)?[:：]?\s*\d+\s*(件|户|次|条|项|起|人|个)?$")
+
+
+def _is_summary(texts: list[str], header: list[str], entry_date, issue) -> bool:
+    """A total, not an entry: 合计 / 总计 / 小计 in a leading column (序号, 日期, 方式, or the first
+    cell), no date, and no issue of its own (反映问题 empty, a count such as `共12件`, or the marker).
+    Anything else is a record: an entry whose text begins with such a word (反映问题 "合计走访12户…",
+    处理情况 "合计上门两次") is loaded, and a marked row with an issue but no date is quarantined."""
+    leading = {i for i, name in enumerate(header) if name in SUMMARY_COLUMNS} | {0}
+    if not any(i < len(texts) and texts[i].startswith(SUMMARY_MARKERS) for i in leading):
+        return False
+    if isinstance(entry_date, (dt.date, dt.datetime)):
+        return False
+    date_text, issue_text = _cell_text(entry_date), _cell_text(issue)
+    no_date = not date_text or date_text.startswith(SUMMARY_MARKERS) or not re.search(r"\d", date_text)
+    no_issue = not issue_text or issue_text in SUMMARY_MARKERS or bool(_A_COUNT.match(issue_text))
+    return no_date and no_issue
 
 
 def _read_table(rows: list[tuple[int, list]], sheet: str, ctx: _Context, result: ReadResult,
@@ -99,11 +140,12 @@ def _read_table(rows: list[tuple[int, list]], sheet: str, ctx: _Context, result:
         texts = [_cell_text(c) for c in cells]
         if not any(texts):
             continue  # a spacer row
-        if any(t.startswith(SUMMARY_MARKERS) for t in texts):
-            continue  # 合计 / 小计: a summary, not a record
-        raw = " | ".join(texts).rstrip(" |")
         values = {target: (cells[index[source]] if source in index and index[source] < len(cells) else None)
                   for source, target in COLUMNS.items()}
+        if _is_summary(texts, header, values["entry_date"], values["issue_text"]):
+            result.detail.setdefault("summary_rows", []).append(f"{sheet}!{row_number}")
+            continue  # 合计 / 小计: a summary, not a record
+        raw = " | ".join(texts).rstrip(" |")
         try:
             record = _record(values, ctx)
         except RowError as exc:
@@ -153,7 +195,23 @@ def _fill_merged(sheet) -> list[tuple[int, list]]:
     return [(top + i, row) for i, row in enumerate(grid)]
 
 
+def _not_a_workbook(data: bytes) -> str | None:
+    """Why the bytes are no .xlsx, when they are an Office container openpyxl cannot open."""
+    if not data.startswith(b"\xd0\xcf\x11\xe0"):  # an OLE compound file, not a zip
+        return None
+    try:
+        encrypted = msoffcrypto.OfficeFile(io.BytesIO(data)).is_encrypted()
+    except Exception:  # noqa: BLE001 - not an Office file msoffcrypto knows
+        encrypted = False
+    if encrypted:
+        return ("the workbook is encrypted (password-protected): remove its password in Excel or WPS "
+                "(文件 > 信息 > 保护工作簿 > 用密码进行加密, clear the password), save, and deliver it again")
+    return "it is an Excel 97-2003 workbook (.xls), not .xlsx: open it in Excel or WPS and save it as .xlsx"
+
+
 def _read_workbook(data: bytes, name: str, result: ReadResult) -> None:
+    if reason := _not_a_workbook(data):
+        raise FileError(reason)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
     except Exception as exc:  # noqa: BLE001 - a corrupt member makes openpyxl raise ParseError, IndexError, ...

@@ -31,16 +31,22 @@ def ingest_channel(channel: str, landing: str | Path | None = None, day: dt.date
     return [r.as_json() for r in reports]
 
 
-def loaded_file_ids(reports: list[dict]) -> list[int]:
-    """The files this run actually loaded rows from (duplicates were validated when first loaded)."""
-    return [r["file_id"] for r in reports if r["status"] == "loaded" and r["rows_loaded"] > 0]
+def files_awaiting_validation(channel: str) -> list[int]:
+    """The channel's loaded files that no channel suite has passed yet: this run's, and any that an
+    earlier `minqing ingest` alone or a run whose validation failed or broke left unchecked."""
+    with warehouse.connect() as conn:
+        return [file_id for (file_id,) in conn.execute(
+            """select file_id from ops.ingested_files
+                where channel = %s and validated_at is null and rows_loaded > 0 order by file_id""",
+            (channel,))]
 
 
-def validate_channel(channel: str, file_ids: list[int], run_name: str) -> dict:
-    """GX suite of the channel on the rows of `file_ids`; raises when the batch fails as a whole."""
+def validate_channel(channel: str, run_name: str) -> dict:
+    """GX suite of the channel on every loaded file awaiting validation; raises when the batch fails
+    as a whole (its files then stay awaiting validation, and the next run checks them again)."""
     from quality import validate_channel as run
 
-    outcome = run(channel, file_ids, run_name)
+    outcome = run(channel, files_awaiting_validation(channel), run_name)
     summary = asdict(outcome)
     if outcome.failed:
         raise ChannelFailed(channel, outcome.problems or [outcome.error or "validation failed"], summary)
@@ -200,7 +206,7 @@ def _run(landing: str | Path | None, day: dt.date | None, as_of: str | None) -> 
         summary.files += reports
         stage("ingest")
         try:
-            summary.validation[channel] = validate_channel(channel, loaded_file_ids(reports), run_name)
+            summary.validation[channel] = validate_channel(channel, run_name)
         except ChannelFailed as exc:
             summary.failed_channels[channel] = str(exc)
         stage("validate")

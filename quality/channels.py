@@ -12,7 +12,9 @@ For one channel and a list of file ids (`validate_channel`):
    expectation(s) it broke as check_name, the reason a person can act on, the row as JSON) and
    deleted from the raw table; `ops.ingested_files` moves the same number from rows_loaded to
    rows_quarantined (a file left with no rows becomes 'quarantined'); the run goes to
-   `ops.validation_runs` and each expectation's result to `ops.validation_results`.
+   `ops.validation_runs` and each expectation's result to `ops.validation_results`; unless the
+   batch failed as a whole, its files get `validated_at` (migration 0008), so that the pipeline
+   validates every loaded file exactly until a suite has passed it (`pipeline.files_awaiting_validation`).
 4. When more than `quality.max_failing_share` (settings.yml) of the batch fails, or an expectation
    fails that does not point at rows, the channel has failed: `failed=True` tells the caller to
    stop that channel. Its failing rows are quarantined all the same; its good rows stay.
@@ -209,6 +211,12 @@ def _quarantine(conn: psycopg.Connection, suite: ChannelSuite, failing: dict[tup
     return sum(n for (n,) in conn.execute(statement, arrays).fetchall())
 
 
+def _mark_validated(conn: psycopg.Connection, file_ids: list[int]) -> None:
+    """The files' rows have passed the suite (those that broke it are in quarantine)."""
+    if file_ids:
+        conn.execute("update ops.ingested_files set validated_at = now() where file_id = any(%s)", (file_ids,))
+
+
 # --- one channel -------------------------------------------------------------------------------
 
 def validate_channel(channel: str, file_ids: list[int], run_name: str) -> ChannelValidation:
@@ -229,6 +237,8 @@ def validate_channel(channel: str, file_ids: list[int], run_name: str) -> Channe
         outcome.rows_checked = _count_rows(suite, file_ids) if file_ids else 0
         if outcome.rows_checked == 0:
             outcome.skipped = outcome.success = True
+            with warehouse.connect() as conn, conn.transaction():
+                _mark_validated(conn, file_ids)
             return outcome
         run = context.run_suite(
             suite.suite_name, f"{channel}_loaded_rows", _batch_query(suite, file_ids), suite.rules,
@@ -247,6 +257,8 @@ def validate_channel(channel: str, file_ids: list[int], run_name: str) -> Channe
                      channel_failed=outcome.failed, problems=outcome.problems, gx_run=run.gx_run)
         with warehouse.connect() as conn, conn.transaction():
             outcome.rows_quarantined = _quarantine(conn, suite, failing)
+            if not outcome.failed:
+                _mark_validated(conn, file_ids)
             outcome.run_id = context.record_run(conn, run_name=run_name, target=suite.table, batch=batch, run=run,
                                                 rows_checked=outcome.rows_checked,
                                                 rows_quarantined=outcome.rows_quarantined)
