@@ -4,13 +4,11 @@
     encode(sha256(convert_to({{ expression }}, 'UTF8')), 'hex')
 {%- endmacro %}
 
-{#- Free text may hold phone numbers a resident typed in ("请回电13812345678"): they are
-    replaced by a marker before the text leaves the restricted raw schema. Digits on either side
-    keep a number from matching inside a longer one (an order id, a date). -#}
+{#- Free text may hold phone numbers a resident typed in ("请回电13812345678", "座机63456789"): they are
+    replaced by a marker before the text leaves the restricted raw schema. The one definition is the
+    SQL function util.redact_phones (migration 0007): NFKC first, then mobiles, landlines and cued
+    local numbers, every number of a list, none inside a longer digit run. Hash the original text
+    (text_sha256), never the redacted one. -#}
 {% macro redact_phones(expression) -%}
-    regexp_replace(
-        regexp_replace(
-            {{ expression }},
-            '(^|[^0-9])(\+?86[- ]?)?1[3-9][0-9]([- ]?[0-9]){8}($|[^0-9])', '\1[手机号已隐藏]\4', 'g'),
-        '(^|[^0-9])0[0-9]{2,3}-?[0-9]{7,8}($|[^0-9])', '\1[电话已隐藏]\2', 'g')
+    util.redact_phones({{ expression }})
 {%- endmacro %}

@@ -1,5 +1,6 @@
 -- One row per work-order version from the 12345 / 400 exports: renamed, typed, statuses mapped,
--- personal data only as key and mask, phone numbers in the free text redacted.
+-- personal data only as key and mask, phone numbers in the free text (content, address, handling unit)
+-- redacted; text_sha256 is of the original content.
 with
 
 source as (
@@ -24,11 +25,11 @@ renamed as (
         source.demand_type,
         {{ redact_phones('source.content') }} as complaint_text,
         {{ text_sha256('source.content') }} as text_sha256,
-        source.address,
+        {{ redact_phones('source.address') }} as address,
         source.street,
         source.community as community_raw,
         source.hotline_category as hotline_category_path,
-        source.handling_unit,
+        {{ redact_phones('source.handling_unit') }} as handling_unit,
         source.dispatched_at,
         source.accepted_at,
         source.first_contact_at,

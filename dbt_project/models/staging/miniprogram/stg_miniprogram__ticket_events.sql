@@ -1,4 +1,5 @@
--- The status events a ticket version carries, one row each (a later pull repeats earlier events).
+-- The status events a ticket version carries, one row each (a later pull repeats earlier events);
+-- phone numbers in who acted on an event ("by", free text) redacted.
 with
 
 tickets as (
@@ -18,7 +19,7 @@ events as (
         event.ordinality as event_position,
         event.value ->> 'status' as event_status_raw,
         (event.value ->> 'at')::timestamptz as event_at,
-        event.value ->> 'by' as event_by
+        {{ redact_phones("event.value ->> 'by'") }} as event_by
     from tickets
     cross join lateral jsonb_array_elements(tickets.events) with ordinality as event (value, ordinality)
     where jsonb_typeof(event.value) = 'object'

@@ -1,5 +1,7 @@
 -- One row per ticket version from the mini-program: renamed, statuses mapped, personal data
--- only as key and mask. Bill payments and renovation applications stay, flagged as not a demand.
+-- only as key and mask, phone numbers in the free text (title, content, location, rating comment, who
+-- acted on an event) redacted; text_sha256 is of the original title and content. Bill payments and
+-- renovation applications stay, flagged as not a demand.
 with
 
 source as (
@@ -21,8 +23,8 @@ renamed as (
         source.updated_at,
         source.community as community_raw,
         source.project_code,
-        nullif(concat_ws('-', source.building, source.unit, source.room), '') as location,
-        source.building,
+        {{ redact_phones("nullif(concat_ws('-', source.building, source.unit, source.room), '')") }} as location,
+        {{ redact_phones('source.building') }} as building,
         {{ redact_phones('source.title') }} as title,
         {{ redact_phones("coalesce(source.title, '') || ' ' || coalesce(source.content, '')") }} as complaint_text,
         {{ text_sha256("coalesce(source.title, '') || ' ' || coalesce(source.content, '')") }} as text_sha256,
@@ -32,9 +34,17 @@ renamed as (
         source.user_phone_masked as complainant_phone_masked,
         source.status as status_raw,
         status_codes.status,
-        source.events,
+        -- the events as sent, the free text of who acted on each ("by") redacted
+        case when jsonb_typeof(source.events) = 'array' then coalesce((
+            select jsonb_agg(
+                case when jsonb_typeof(event.value -> 'by') = 'string'
+                     then jsonb_set(event.value, '{by}', to_jsonb({{ redact_phones("event.value ->> 'by'") }}))
+                     else event.value end
+                order by event.ordinality)
+            from jsonb_array_elements(source.events) with ordinality as event (value, ordinality)
+        ), '[]'::jsonb) else source.events end as events,
         case when source.rating ~ '^[0-9]+(\.[0-9]+)?$' then source.rating::numeric end as rating,
-        source.rating_comment
+        {{ redact_phones('source.rating_comment') }} as rating_comment
     from source
     left join status_codes on status_codes.source_status = source.status
 )

@@ -1,5 +1,7 @@
 -- One row per reception-day / door-knocking / patrol entry: renamed, typed, method normalised,
--- personal data only as key and mask. Issues found here came before any complaint (未诉先办).
+-- personal data only as key and mask, phone numbers in the free text (staff, address, issue, handling,
+-- remarks) redacted; text_sha256 is of the original issue. Issues found here came before any
+-- complaint (未诉先办).
 with
 
 source as (
@@ -22,11 +24,11 @@ renamed as (
         source.method as method_raw,
         coalesce(methods.method_code, 'reception_day') as method_code,
         methods.method_code is null as is_method_unrecognised,
-        source.staff,
+        {{ redact_phones('source.staff') }} as staff,
         source.resident_key as complainant_key,
         source.resident_name_masked as complainant_name_masked,
         source.resident_contact_masked as complainant_phone_masked,
-        source.address,
+        {{ redact_phones('source.address') }} as address,
         {{ redact_phones('source.issue_text') }} as complaint_text,
         {{ text_sha256('source.issue_text') }} as text_sha256,
         source.issue_category as issue_category_raw,
@@ -35,7 +37,7 @@ renamed as (
             when source.is_closed in ('是', '已办结', '办结', '已解决', '完成', '√') then true
             when source.is_closed in ('否', '未办结', '办理中', '未解决') then false
         end as is_closed,
-        source.remarks
+        {{ redact_phones('source.remarks') }} as remarks
     from source
     left join methods on methods.method_raw = regexp_replace(source.method, '\s', '', 'g')
 )
