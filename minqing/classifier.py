@@ -6,6 +6,9 @@ different weights; a negative weight argues against a category.
 
 How a text is scored
 --------------------
+0. Only the first `classifier.max_text_chars` characters of the text are read (minqing/settings.yml): a
+   complaint says what it is about at its start, and the cap bounds the work per text whatever a source
+   sends (the whole text is still stored; only the classification reads its prefix).
 1. The text is normalised (NFKC, so full-width letters and digits become ASCII; lower case) and segmented
    with jieba, into which every keyword of two or more characters has been registered
    (`jieba.add_word`) so that segmentation keeps it whole.
@@ -18,9 +21,9 @@ How a text is scored
      two characters belong to different words ("downstairs" + "water pipe" does not hold "drain");
    - three or more characters: anywhere in the text (a phrase may span several tokens).
 3. A longer keyword overrides the shorter ones inside it: a match whose span lies within the span of a
-   longer match is dropped. This is how context is written into the rules: "radiator leaking"
-   (heating) suppresses the plain "leaking" (housing_leak) inside it, "construction noise" (noise) the
-   plain "construction" inside it.
+   longer match is dropped (one sweep over the spans sorted by start: O(n log n) in the matches). This is
+   how context is written into the rules: "radiator leaking" (heating) suppresses the plain "leaking"
+   (housing_leak) inside it, "construction noise" (noise) the plain "construction" inside it.
 4. Each category's score is the sum, over the keywords left, of weight × repeat factor, the factor
    being 1 for one occurrence and growing by REPEAT_BONUS per further occurrence up to REPEAT_CAP
    occurrences, so that a long transcript repeating its subject leans towards it without one word
@@ -47,8 +50,9 @@ about 0.6-0.7; several agreeing keywords and no competitor approach 1; a tie hal
 
 Evidence is the keywords that raised the winning category's score, strongest first.
 
-The version (`classifier_version`) is a short hash of the algorithm revision and the seed's contents
-(line endings and a byte-order mark ignored): stored classifications made under other rules are redone.
+The version (`classifier_version`) is a short hash of the algorithm revision, the prefix cap
+(`max_text_chars`) and the seed's contents (line endings and a byte-order mark ignored): stored
+classifications made under other rules are redone.
 """
 
 from __future__ import annotations
@@ -147,6 +151,7 @@ class Rules:
     pairs: frozenset[str]  # two-character keywords
     phrases: frozenset[str]  # keywords of PHRASE_LENGTH characters or more
     phrase_lengths: tuple[int, ...]
+    max_text_chars: int  # only this many leading characters of a text are classified
     version: str
 
 
@@ -155,10 +160,21 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text or "").lower()
 
 
-def version_of(seed_text: str) -> str:
-    """The classifier version for a keyword seed's contents: 12 hex digits of a SHA-256."""
+def max_text_chars() -> int:
+    """The prefix of a text that is classified: `classifier.max_text_chars` of minqing/settings.yml."""
+    value = (config.settings().get("classifier") or {}).get("max_text_chars")
+    if type(value) is not int or value < 1:
+        raise RuntimeError(f"settings.yml: classifier.max_text_chars must be a positive integer, not {value!r}")
+    return value
+
+
+def version_of(seed_text: str, max_chars: int | None = None) -> str:
+    """The classifier version for a keyword seed's contents and the prefix cap (default: the settings'):
+    12 hex digits of a SHA-256."""
+    max_chars = max_text_chars() if max_chars is None else max_chars
     canonical = seed_text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    digest = hashlib.sha256(f"algorithm {ALGORITHM_REVISION}\n{canonical}".encode("utf-8"))
+    header = f"algorithm {ALGORITHM_REVISION}\nmax_text_chars {max_chars}\n"
+    digest = hashlib.sha256(f"{header}{canonical}".encode("utf-8"))
     return digest.hexdigest()[:12]
 
 
@@ -170,8 +186,10 @@ def _category_codes(seeds_dir: Path) -> tuple[str, ...]:
     return codes
 
 
-def parse_rules(seed_text: str, categories: tuple[str, ...]) -> Rules:
-    """Parse and check the keyword seed; a bad row raises RuntimeError naming its line."""
+def parse_rules(seed_text: str, categories: tuple[str, ...], max_chars: int | None = None) -> Rules:
+    """Parse and check the keyword seed; a bad row raises RuntimeError naming its line. `max_chars` is the
+    prefix cap (default: the settings')."""
+    max_chars = max_text_chars() if max_chars is None else max_chars
     reader = csv.DictReader(io.StringIO(seed_text.lstrip("\ufeff")))
     expected = ["category_code", "keyword", "weight", "note"]
     if reader.fieldnames is None or [f.strip() for f in reader.fieldnames] != expected:
@@ -206,7 +224,8 @@ def parse_rules(seed_text: str, categories: tuple[str, ...]) -> Rules:
         pairs=frozenset(kw for kw in weights if len(kw) == 2),
         phrases=phrases,
         phrase_lengths=tuple(sorted({len(kw) for kw in phrases}, reverse=True)),
-        version=version_of(seed_text),
+        max_text_chars=max_chars,
+        version=version_of(seed_text, max_chars),
     )
 
 
@@ -299,13 +318,21 @@ def _loose_matches(text: str, r: Rules) -> list[tuple[int, int, str]]:
 
 
 def _keep_longest(found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    """Drop each match whose span lies inside the span of a longer match."""
-    kept = []
-    for start, end, keyword in found:
-        covered = any(s <= start and end <= e and (e - s) > (end - start) for s, e, _ in found)
-        if not covered:
-            kept.append((start, end, keyword))
-    return kept
+    """Drop each match whose span lies inside the span of a longer match; the others keep their order.
+
+    A span (s, e) holding (start, end) with s <= start and end <= e is longer exactly when it is a different
+    span. Sorted by start, and by end descending among equal starts, every span that could hold a given one
+    comes before it, so one sweep keeping the furthest end seen so far finds the spans held by another:
+    O(n log n) in the matches, where comparing every pair was O(n²).
+    """
+    held = set()
+    furthest = None
+    for start, end in sorted({(start, end) for start, end, _ in found}, key=lambda span: (span[0], -span[1])):
+        if furthest is not None and end <= furthest:
+            held.add((start, end))
+        else:
+            furthest = end
+    return [match for match in found if (match[0], match[1]) not in held]
 
 
 def _confidence(best: float, runner_up: float) -> float:
@@ -315,8 +342,9 @@ def _confidence(best: float, runner_up: float) -> float:
 
 
 def classify_with(text: str, r: Rules, tokens: list[str] | None = None) -> Classification:
-    """Classify with explicit rules (`tokens`, when given, must be the segmentation of normalise(text))."""
-    normal = normalise(text)
+    """Classify with explicit rules: the first `r.max_text_chars` characters of the text (`tokens`, when
+    given, must be the segmentation of normalise(text[:r.max_text_chars]))."""
+    normal = normalise((text or "")[:r.max_text_chars])
     if not normal.strip():
         return Classification(FALLBACK_CATEGORY, 0.0, ())
     if tokens is None:

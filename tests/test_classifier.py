@@ -16,6 +16,7 @@ import sys
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from minqing import classifier, config
 from minqing.evaluate_classifier import score
@@ -265,3 +266,72 @@ def test_score_metrics():
     assert by_code["b"].precision == pytest.approx(0.5)
     assert report.macro_f1 == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
     assert report.confusions == [("a", "b", 1)]
+
+
+# --- bounded work per text: the longest-match sweep and the prefix cap ------------------------------------
+
+
+def _keep_longest_pairwise(found):
+    """The reference: the quadratic comparison of every pair of matches that _keep_longest replaced."""
+    kept = []
+    for start, end, keyword in found:
+        covered = any(s <= start and end <= e and (e - s) > (end - start) for s, e, _ in found)
+        if not covered:
+            kept.append((start, end, keyword))
+    return kept
+
+
+# small ranges, so that equal starts, equal ends, duplicates and nested spans are common
+_SPANS = st.lists(st.tuples(st.integers(-3, 30), st.integers(-3, 30), st.sampled_from("abc")), max_size=60)
+
+
+@given(_SPANS)
+def test_keep_longest_equals_the_pairwise_reference(found):
+    assert classifier._keep_longest(found) == _keep_longest_pairwise(found)
+
+
+def _seed_text() -> str:
+    return (config.SEEDS_DIR / "category_keywords.csv").read_text(encoding="utf-8")
+
+
+def _seed_keywords() -> list[str]:
+    return sorted(classifier.rules().weights)
+
+
+@hypothesis_settings(deadline=None, max_examples=150)
+@given(st.data())
+def test_keep_longest_equals_the_reference_on_real_matches(data):
+    pieces = data.draw(st.lists(st.sampled_from(_seed_keywords()) | st.sampled_from("的了在楼里号，。3a ")
+                                | st.text(alphabet="暖气漏水堵噪音车位垃圾施工", max_size=4), max_size=40))
+    normal = classifier.normalise("".join(pieces))
+    r = classifier.rules()
+    for found in (classifier._matches(normal, classifier._segment(normal), r), classifier._loose_matches(normal, r)):
+        assert classifier._keep_longest(found) == _keep_longest_pairwise(found)
+
+
+def test_only_the_prefix_is_classified():
+    seed = _seed_text()
+    categories = classifier.rules().categories
+    text = "1234567890" + "暖气不热"
+    assert classifier.classify_with(text, classifier.parse_rules(seed, categories, max_chars=10)) == \
+        classifier.Classification("other", 0.0, ())
+    assert classifier.classify_with(text, classifier.parse_rules(seed, categories, max_chars=14)).category_code == "heating"
+
+
+def test_a_huge_text_classifies_as_its_prefix():
+    cap = classifier.rules().max_text_chars
+    assert cap == config.settings()["classifier"]["max_text_chars"] == classifier.max_text_chars()
+    text = "".join(text for _, text in CASES)
+    huge = (text * (3_000_000 // len(text) + 1))[:3_000_000]
+    assert classifier.classify(huge) == classifier.classify(huge[:cap])
+    # what lies past the cap does not count, however much of it there is
+    assert classifier.classify("暖气不热" + "。" * cap + "下水道堵了" * 100_000).category_code == "heating"
+
+
+def test_the_cap_is_part_of_the_version():
+    seed = _seed_text()
+    cap = classifier.max_text_chars()
+    assert classifier.version_of(seed, cap) == classifier.classifier_version()
+    assert classifier.version_of(seed, cap + 1) != classifier.classifier_version()
+    assert classifier.parse_rules(seed, classifier.rules().categories, max_chars=cap + 1).version == \
+        classifier.version_of(seed, cap + 1)

@@ -1,9 +1,11 @@
--- Resolve each record's community through the alias seed: the 所属社区 field first, the address
--- second; street and district prefixes are removed first, and the longest alias wins.
+-- Resolve each record's community: an alias of seeds/community_aliases.csv in the 所属社区 field first,
+-- then the mini-program ticket's project code (seeds/community_project_codes.csv), then an alias in the
+-- address; street and district prefixes are removed before aliases are matched, and the longest alias wins.
 --
 -- Written as one select over int_complaints__latest with a per-record lateral lookup (no CTEs):
 -- Postgres then merges this view into the query reading it, so a filter on complaint_id from an
 -- incremental build reaches int_complaints__latest's index and only the rebuilt records are resolved.
+-- The project code is read from the ticket version the record is (file_id, row_number: raw's key).
 {%- set prefixes = "'^(北京市)?(丰台区)?(" ~ var('street_name') ~ ")?'" %}
 
 select
@@ -12,19 +14,34 @@ select
     coalesce(best.resolved_from, 'unresolved') as community_resolved_from
 from {{ ref('int_complaints__latest') }} as complaints
 left join lateral (
-    -- the best alias: a match in the community field before one in the address, then the longest
-    select
-        aliases.community_id,
-        case when position(aliases.alias in cleaned.community_clean) > 0 then 'community_field' else 'address' end
-            as resolved_from
+    -- the best candidate: the community field, then the project code, then the address; the longest alias
+    select candidates.community_id, candidates.resolved_from
     from (
         select
-            regexp_replace(coalesce(complaints.community_raw, ''), {{ prefixes }}, '') as community_clean,
-            regexp_replace(coalesce(complaints.address, ''), {{ prefixes }}, '') as address_clean
-    ) as cleaned
-    join {{ ref('community_aliases') }} as aliases
-        on position(aliases.alias in cleaned.community_clean) > 0
-        or position(aliases.alias in cleaned.address_clean) > 0
-    order by position(aliases.alias in cleaned.community_clean) > 0 desc, length(aliases.alias) desc, aliases.alias
+            aliases.community_id,
+            case when position(aliases.alias in cleaned.community_clean) > 0 then 'community_field' else 'address' end
+                as resolved_from,
+            aliases.alias as matched
+        from (
+            select
+                regexp_replace(coalesce(complaints.community_raw, ''), {{ prefixes }}, '') as community_clean,
+                regexp_replace(coalesce(complaints.address, ''), {{ prefixes }}, '') as address_clean
+        ) as cleaned
+        join {{ ref('community_aliases') }} as aliases
+            on position(aliases.alias in cleaned.community_clean) > 0
+            or position(aliases.alias in cleaned.address_clean) > 0
+        union all
+        select codes.community_id, 'project_code' as resolved_from, codes.project_code as matched
+        from {{ ref('stg_miniprogram__tickets') }} as tickets
+        join {{ ref('community_project_codes') }} as codes
+            on upper(btrim(codes.project_code)) = upper(btrim(tickets.project_code))
+        where complaints.source_channel = 'miniprogram'
+            and tickets.file_id = complaints.file_id
+            and tickets.row_number = complaints.row_number
+    ) as candidates
+    order by
+        case candidates.resolved_from when 'community_field' then 1 when 'project_code' then 2 else 3 end,
+        length(candidates.matched) desc,
+        candidates.matched
     limit 1
 ) as best on true
