@@ -209,15 +209,16 @@ def _copy_baseline(url: str, repeats: int, work: Path) -> list[float]:
 def add_history(url: str, rows: int, per_day: int) -> None:
     """`rows` work orders of history before BENCH_DAY, made by SQL from the rows loaded so far: each
     copy gets a new id and is moved back one day per `per_day` rows. Their texts repeat the loaded
-    ones, which are classified already, as a street's history would be."""
+    ones, which are classified already, as a street's history would be, and validated already (a
+    file without `validated_at` is validated by the next run)."""
     with psycopg.connect(url) as conn:
         base = conn.execute("select count(*) from raw.hotline_work_orders").fetchone()[0]
         if base == 0:
             raise RuntimeError("history is made from loaded rows: ingest first")
         file_id = conn.execute(
             "insert into ops.ingested_files (sha256, channel, path, size_bytes, status, rows_in, rows_loaded, "
-            "rows_quarantined, detail) values (md5(random()::text) || 'bench-history', 'hotline', "
-            "'bench/history.csv', 0, 'loaded', %s, %s, 0, '{\"bench\": true}') returning file_id",
+            "rows_quarantined, detail, validated_at) values (md5(random()::text) || 'bench-history', 'hotline', "
+            "'bench/history.csv', 0, 'loaded', %s, %s, 0, '{\"bench\": true}', now()) returning file_id",
             (rows, rows)).fetchone()[0]
         conn.execute("""
             with base as (
