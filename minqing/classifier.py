@@ -61,6 +61,7 @@ import csv
 import hashlib
 import io
 import itertools
+import json
 import logging
 import math
 import multiprocessing
@@ -120,13 +121,15 @@ _WATERMARK = "classifier:{version}"
 
 _UPSERT_SQL = """
 insert into ops.text_classifications
-    (text_sha256, category_code, confidence, evidence, classifier_version, classified_at)
-select text_sha256, category_code, confidence, evidence, classifier_version, now()
+    (text_sha256, category_code, confidence, evidence, candidates, needs_review, classifier_version, classified_at)
+select text_sha256, category_code, confidence, evidence, candidates, needs_review, classifier_version, now()
 from _text_classifications_batch
 on conflict (text_sha256) do update set
     category_code      = excluded.category_code,
     confidence         = excluded.confidence,
     evidence           = excluded.evidence,
+    candidates         = excluded.candidates,
+    needs_review       = excluded.needs_review,
     classifier_version = excluded.classifier_version,
     classified_at      = excluded.classified_at
 """
@@ -134,11 +137,18 @@ on conflict (text_sha256) do update set
 
 @dataclass(frozen=True)
 class Classification:
-    """The category chosen for one text, how sure the rules are, and the keywords that decided it."""
+    """The category chosen for one text, how sure the classifier is, and the words that decided it.
+
+    From the rules alone (`classify_with`) the confidence is the rules' strength and margin; from the
+    classifier (`classify`, `classify_many`) it is the learned stage's calibrated probability, with the
+    three most probable codes in `candidates` and `needs_review` set below `classifier.review_below`.
+    """
 
     category_code: str
     confidence: float
     evidence: tuple[str, ...]
+    candidates: tuple[tuple[str, float], ...] = ()
+    needs_review: bool = False
 
 
 @dataclass(frozen=True)
@@ -238,7 +248,7 @@ def load_rules(seeds_dir: Path | None = None) -> Rules:
 
 # --- jieba and the process-wide rules, initialised lazily and once ------------------------------------
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _rules: Rules | None = None
 
 
@@ -266,8 +276,10 @@ def rules() -> Rules:
 
 
 def classifier_version() -> str:
-    """A short hash of the rules in use; stored classifications with another version are out of date."""
-    return rules().version
+    """A short hash of the rules, the learned stage's artefact and the review threshold in use; stored
+    classifications with another version are out of date."""
+    header = f"rules {rules().version}\nmodel {model().sha256}\nreview_below {review_below()}\n"
+    return hashlib.sha256(header.encode("utf-8")).hexdigest()[:12]
 
 
 def _segment(text: str) -> list[str]:
@@ -355,8 +367,9 @@ def classify_with(text: str, r: Rules, tokens: list[str] | None = None) -> Class
     return result or Classification(FALLBACK_CATEGORY, 0.0, ())
 
 
-def _score(kept: list[tuple[int, int, str]], r: Rules) -> Classification | None:
-    """The best category for the kept matches, or None when no category scores above zero."""
+def _scores(kept: list[tuple[int, int, str]], r: Rules):
+    """Each category's score for the kept matches, each keyword's part in it, and where each keyword was
+    first seen."""
     counts = Counter(keyword for _, _, keyword in kept)
     first_seen: dict[str, int] = {}
     for start, _, keyword in sorted(kept):
@@ -369,31 +382,135 @@ def _score(kept: list[tuple[int, int, str]], r: Rules) -> Classification | None:
         for code, weight in r.weights[keyword]:
             scores[code] += weight * factor
             contributions[code][keyword] = weight * factor
+    return scores, contributions, first_seen
 
+
+def _evidence(code: str, contributions, first_seen) -> tuple[str, ...]:
+    """The keywords that raised `code`'s score, strongest first."""
+    return tuple(sorted((kw for kw, c in contributions[code].items() if c > 0),
+                        key=lambda kw: (-contributions[code][kw], first_seen[kw], kw)))
+
+
+def _score(kept: list[tuple[int, int, str]], r: Rules) -> Classification | None:
+    """The best category for the kept matches, or None when no category scores above zero."""
+    scores, contributions, first_seen = _scores(kept, r)
     best_code = max(r.categories, key=lambda code: (scores[code], -r.categories.index(code)))
     best = scores[best_code]
     if best <= 0:
         return None
     runner_up = max((scores[code] for code in r.categories if code != best_code), default=0.0)
-    evidence = tuple(sorted((kw for kw, c in contributions[best_code].items() if c > 0),
-                            key=lambda kw: (-contributions[best_code][kw], first_seen[kw], kw)))
-    return Classification(best_code, _confidence(best, runner_up), evidence)
+    return Classification(best_code, _confidence(best, runner_up), _evidence(best_code, contributions, first_seen))
+
+
+# --- the learned stage ------------------------------------------------------------------------------------
+
+MODEL_ENV = "MINQING_CLASSIFIER_MODEL"
+MODEL_FILE = Path(__file__).with_name("classifier_data") / "category_model.zip"
+EVIDENCE_LIMIT = 8
+
+_model = None
+
+
+def model_path() -> Path:
+    """The learned stage's artefact: $MINQING_CLASSIFIER_MODEL, else the one shipped in the package."""
+    return Path(os.environ.get(MODEL_ENV) or MODEL_FILE)
+
+
+def model():
+    """The learned stage of this process (minqing/category_model.py), loaded on first use."""
+    global _model
+    if _model is None:
+        with _lock:
+            if _model is None:
+                from minqing import category_model
+
+                path = model_path()
+                if not path.exists():
+                    raise RuntimeError(f"no classifier model at {path}: run `minqing classifier train`")
+                loaded = category_model.load(path)
+                if loaded.categories != rules().categories:
+                    raise RuntimeError(f"the classifier model at {path} was trained for other categories than "
+                                       "seeds/issue_categories.csv: run `minqing classifier train`")
+                _model = loaded
+    return _model
+
+
+def review_below() -> float:
+    """`classifier.review_below` of minqing/settings.yml: a best probability under it needs review."""
+    value = (config.settings().get("classifier") or {}).get("review_below")
+    if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise RuntimeError(f"settings.yml: classifier.review_below must be a number in [0, 1], not {value!r}")
+    return float(value)
+
+
+def read(text: str, r: Rules):
+    """What the rules make of a text: the learned stage's inputs, and each keyword's part in each category's
+    score with where it was first seen (for the evidence)."""
+    from minqing.category_model import Inputs
+
+    normal = normalise((text or "")[:r.max_text_chars])
+    tokens = _segment(normal) if normal.strip() else []
+    scores, contributions, first_seen = _scores(_keep_longest(_matches(normal, tokens, r)), r)
+    if max(scores.values(), default=0.0) <= 0:
+        scores, contributions, first_seen = _scores(_keep_longest(_loose_matches(normal, r)), r)
+    return Inputs(normal, tokens, [scores[code] for code in r.categories]), contributions, first_seen
+
+
+def _merge_evidence(rule_words: tuple[str, ...], model_terms: list[tuple[str, str, float]]) -> tuple[str, ...]:
+    """The rules' keywords for the winning code, then the model's strongest terms; a term already
+    covered by a listed one (equal or inside it) is not repeated."""
+    evidence: list[str] = []
+    for term in [*rule_words, *(term for block, term, _ in model_terms if block != "rules")]:
+        term = term.strip()
+        if term and not any(term in listed for listed in evidence):
+            evidence = [listed for listed in evidence if listed not in term] + [term]
+        if len(evidence) >= EVIDENCE_LIMIT:
+            break
+    return tuple(evidence)
+
+
+def classify_many(texts: list[str]) -> list[Classification]:
+    """Classify texts with the rules and the learned stage (see the module docstring)."""
+    import numpy as np
+
+    r, m, threshold = rules(), model(), review_below()
+    readings = [read(text, r) for text in texts]
+    results: list[Classification | None] = [None] * len(texts)
+    todo = [i for i, (inputs, _, _) in enumerate(readings) if inputs.text.strip()]
+    for i in set(range(len(texts))) - set(todo):
+        results[i] = Classification(FALLBACK_CATEGORY, 0.0, (), (), True)
+    if todo:
+        probabilities, X = m.probabilities([readings[i][0] for i in todo])
+        for row, i in enumerate(todo):
+            order = np.argsort(-probabilities[row], kind="stable")[:3]
+            best = int(order[0])
+            code = m.categories[best]
+            confidence = round(float(probabilities[row, best]), 3)
+            _, contributions, first_seen = readings[i]
+            evidence = _merge_evidence(_evidence(code, contributions, first_seen), m.explain(X[row], best))
+            candidates = tuple((m.categories[k], round(float(probabilities[row, k]), 3)) for k in order)
+            results[i] = Classification(code, confidence, evidence, candidates, confidence < threshold)
+    return results
 
 
 def classify(text: str) -> Classification:
-    """The category, confidence and evidence for one complaint text (see the module docstring)."""
-    return classify_with(text, rules())
+    """The category, confidence, evidence and candidates for one complaint text (see the module docstring)."""
+    return classify_many([text])[0]
 
 
 # --- the warehouse --------------------------------------------------------------------------------------
 
-def _classify_batch(batch: list[tuple[str, str]]) -> list[tuple[str, str, str, list[str]]]:
-    """(text_sha256, category_code, confidence, evidence) for each (text_sha256, text): a pool worker's job."""
-    rows = []
-    for text_sha256, text in batch:
-        result = classify(text)
-        rows.append((text_sha256, result.category_code, f"{result.confidence:.3f}", list(result.evidence)))
-    return rows
+def _candidates_json(result: Classification) -> str:
+    return json.dumps([{"category_code": code, "probability": p} for code, p in result.candidates])
+
+
+def _classify_batch(batch: list[tuple[str, str]]) -> list[tuple]:
+    """(text_sha256, category_code, confidence, evidence, candidates, needs_review) for each (text_sha256, text):
+    a pool worker's job."""
+    results = classify_many([text for _, text in batch])
+    return [(text_sha256, result.category_code, f"{result.confidence:.3f}", list(result.evidence),
+             _candidates_json(result), result.needs_review)
+            for (text_sha256, _), result in zip(batch, results)]
 
 
 def _workers() -> int:
@@ -420,6 +537,7 @@ def _classified_batches(pending, workers: int):
     # this process runs in them). Not spawned: a spawned worker imports the caller's __main__ again,
     # which would re-run a script that calls the pipeline without a main guard.
     rules()
+    model()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
         in_flight: deque = deque()
         for batch in batches:
@@ -454,14 +572,15 @@ def classify_pending(conn, workers: int | None = None) -> int:
         conn.execute(
             """create temp table _text_classifications_batch (
                    text_sha256 text not null, category_code text not null, confidence numeric(4, 3) not null,
-                   evidence text[] not null, classifier_version text not null) on commit drop"""
+                   evidence text[] not null, candidates jsonb not null, needs_review boolean not null,
+                   classifier_version text not null) on commit drop"""
         )
         with conn.cursor(name="minqing_pending_texts") as pending:
             pending.execute(_PENDING_SQL, {"version": version, "after": after, "upto": upto})
             for size, rows in _classified_batches(pending, workers):
                 with conn.cursor() as cur:
                     with cur.copy("copy _text_classifications_batch (text_sha256, category_code, confidence, "
-                                  "evidence, classifier_version) from stdin") as copy:
+                                  "evidence, candidates, needs_review, classifier_version) from stdin") as copy:
                         for row in rows:
                             copy.write_row((*row, version))
                     cur.execute(_UPSERT_SQL)
@@ -477,7 +596,9 @@ def classify_pending(conn, workers: int | None = None) -> int:
 def main_stdin(explain: bool = False, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     """`minqing classify`: one text per line in, one category code per line out (an empty line is `other`).
 
-    With `explain`, each output line is `code<TAB>confidence<TAB>evidence`, the evidence comma-separated.
+    With `explain`, each output line is `code<TAB>confidence<TAB>evidence<TAB>candidates<TAB>review`: the
+    evidence comma-separated, the candidates as `code:probability` separated by spaces, and `review` when
+    the confidence is below `classifier.review_below` (else empty).
     """
     if stdin is None:
         stdin = sys.stdin
@@ -490,7 +611,9 @@ def main_stdin(explain: bool = False, stdin: TextIO | None = None, stdout: TextI
     for line in stdin:
         result = classify(line.rstrip("\r\n"))
         if explain:
-            stdout.write(f"{result.category_code}\t{result.confidence:.3f}\t{','.join(result.evidence)}\n")
+            candidates = " ".join(f"{code}:{p:.3f}" for code, p in result.candidates)
+            stdout.write(f"{result.category_code}\t{result.confidence:.3f}\t{','.join(result.evidence)}\t"
+                         f"{candidates}\t{'review' if result.needs_review else ''}\n")
         else:
             stdout.write(f"{result.category_code}\n")
     stdout.flush()

@@ -1769,3 +1769,37 @@ def generate(out: Path, days: int, seed: int = 7, per_day: int = 40,
     landing.write()
     (out / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return manifest
+
+
+# --- the classifier's own labelled texts ---------------------------------------------------------------------
+
+def training_texts(seed: int = 7) -> list[tuple[str, str]]:
+    """(category_code, text) for every resident text and staff note of the phrase tables, each once,
+    as a subject (the kind's title) and a body, their slots filled by a seeded draw: the project's own
+    labelled texts for `minqing classifier train` (minqing/classifier_data/project_texts.tsv). They cover
+    what real message boards of a southern city lack (heating, waterlogging, drainage, elderly care)."""
+    rng = _rng(seed, "training_texts")
+    rows = []
+    for code in CATEGORY_CODES:
+        for kind in CATEGORIES[code]["kinds"]:
+            for template in [*kind["texts"], kind["note"]]:
+                slots = {"community": "望园社区", "bld": rng.randint(1, 20), "bld2": rng.randint(1, 20),
+                         "unit": rng.randint(1, 6), "room": f"{rng.randint(1, 6)}0{rng.randint(1, 4)}",
+                         "floor": rng.randint(1, 6), "upstairs": f"{rng.randint(2, 6)}0{rng.randint(1, 4)}",
+                         "place": rng.choice(PLACES_ESTATE).format(bld=rng.randint(1, 20), bld2=rng.randint(1, 20)),
+                         "room_part": rng.choice(ROOM_PARTS), "temp": rng.randint(12, 17),
+                         "hour": rng.choice((11, 12, "十一", "十二", 1)), "depth": rng.choice(DEPTHS),
+                         "staff": rng.choice(("王书记", "李主任", "小张")), "times": rng.randint(2, 4),
+                         "duration": rng.choice(DURATIONS)}
+                rows.append((code, f"{kind['title']}。 {_fill(template, slots)}"))
+    return rows
+
+
+def write_training_texts(path: Path, seed: int = 7) -> int:
+    """Write `training_texts` as a tab-separated file with the columns category, source, text."""
+    rows = training_texts(seed)
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write("category\tsource\ttext\n")
+        for code, text in rows:
+            fh.write(f"{code}\tgenerator_phrase_tables\t{' '.join(text.split())}\n")
+    return len(rows)

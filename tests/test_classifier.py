@@ -191,10 +191,14 @@ def test_result_shape_and_evidence():
         result.category_code = "other"  # frozen
 
 
+@pytest.mark.parametrize("text", ["", "   ", "\t"])
+def test_an_empty_text_is_other_with_no_confidence_and_needs_review(text):
+    assert classifier.classify(text) == classifier.Classification("other", 0.0, (), (), True)
+
+
 @pytest.mark.parametrize("text", ["", "   ", "12345", "abc"])
-def test_nothing_matched_is_other_with_no_confidence(text):
-    result = classifier.classify(text)
-    assert result == classifier.Classification("other", 0.0, ())
+def test_the_rules_alone_match_nothing_in_these(text):
+    assert classifier.classify_with(text, classifier.rules()) == classifier.Classification("other", 0.0, ())
 
 
 def test_evidence_comes_from_the_text():
@@ -212,10 +216,11 @@ def test_a_phrase_overrides_the_words_inside_it():
 
 
 def test_confidence_falls_with_the_margin():
-    clear = classifier.classify("暖气不热，室温只有十五度，供暖不达标")
-    mixed = classifier.classify("暖气不热，楼道里还堆满了垃圾")
-    assert clear.category_code == mixed.category_code == "heating"
-    assert clear.confidence > mixed.confidence
+    for classify in (classifier.classify, lambda text: classifier.classify_with(text, classifier.rules())):
+        clear = classify("暖气不热，室温只有十五度，供暖不达标")
+        mixed = classify("暖气不热，楼道里还堆满了垃圾")
+        assert clear.category_code == mixed.category_code == "heating"
+        assert clear.confidence > mixed.confidence
     for _, text in CASES:
         assert 0 <= classifier.classify(text).confidence <= 1
 
@@ -230,9 +235,19 @@ def test_deterministic():
 
 def test_version_follows_the_rules():
     seed = (config.SEEDS_DIR / "category_keywords.csv").read_text(encoding="utf-8")
-    assert classifier.version_of(seed) == classifier.classifier_version()
-    assert classifier.version_of(seed.replace("\n", "\r\n")) == classifier.classifier_version()
-    assert classifier.version_of(seed + "other,测试词,1,\n") != classifier.classifier_version()
+    assert classifier.version_of(seed) == classifier.rules().version
+    assert classifier.version_of(seed.replace("\n", "\r\n")) == classifier.rules().version
+    assert classifier.version_of(seed + "other,测试词,1,\n") != classifier.rules().version
+
+
+def test_version_follows_the_model_and_the_review_threshold(monkeypatch):
+    version = classifier.classifier_version()
+    monkeypatch.setattr(classifier.model(), "sha256", "0" * 64)
+    assert classifier.classifier_version() != version
+    monkeypatch.undo()
+    assert classifier.classifier_version() == version
+    monkeypatch.setattr(classifier, "review_below", lambda: 0.99)
+    assert classifier.classifier_version() != version
 
 
 def test_main_stdin_in_process():
@@ -253,9 +268,11 @@ def test_cli_round_trip():
     run = subprocess.run([sys.executable, "-m", "minqing.cli", "-q", "classify", "--explain"],
                          input="暖气不热\n\n".encode("utf-8"), capture_output=True, check=True, timeout=120)
     first, empty = run.stdout.decode("utf-8").splitlines()
-    code, confidence, evidence = first.split("\t")
+    code, confidence, evidence, candidates, review = first.split("\t")
     assert code == "heating" and 0 < float(confidence) <= 1 and "暖气不热" in evidence.split(",")
-    assert empty.split("\t") == ["other", "0.000", ""]
+    assert candidates.split()[0] == f"heating:{confidence}" and len(candidates.split()) == 3
+    assert review == ("review" if float(confidence) < classifier.review_below() else "")
+    assert empty.split("\t") == ["other", "0.000", "", "", "review"]
 
 
 def test_score_metrics():
@@ -331,7 +348,7 @@ def test_a_huge_text_classifies_as_its_prefix():
 def test_the_cap_is_part_of_the_version():
     seed = _seed_text()
     cap = classifier.max_text_chars()
-    assert classifier.version_of(seed, cap) == classifier.classifier_version()
-    assert classifier.version_of(seed, cap + 1) != classifier.classifier_version()
+    assert classifier.version_of(seed, cap) == classifier.rules().version
+    assert classifier.version_of(seed, cap + 1) != classifier.rules().version
     assert classifier.parse_rules(seed, classifier.rules().categories, max_chars=cap + 1).version == \
         classifier.version_of(seed, cap + 1)
