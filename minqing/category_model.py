@@ -113,18 +113,20 @@ class Model:
             names += [f"{block}:{term}" for term, _ in sorted(vocabulary.items(), key=lambda kv: kv[1])]
         return names + [f"rules:{code}" for code in self.categories]
 
-    def explain(self, row: sparse.csr_matrix, category_index: int, limit: int = 6) -> list[tuple[str, str, float]]:
-        """The features that raised `category_index`'s score most for one text: (block, term, contribution),
-        strongest first; single characters only when nothing longer helped, never punctuation."""
-        row = row.tocsr()
-        contributions = row.data * self.coef[category_index, row.indices]
+    def explain(self, X: sparse.csr_matrix, row: int, category_index: int, limit: int = 6) -> list[tuple[str, str, float]]:
+        """The features that raised `category_index`'s score most for text `row` of the feature matrix `X`:
+        (block, term, contribution), strongest first; single characters only when nothing longer helped,
+        never punctuation."""
+        span = slice(X.indptr[row], X.indptr[row + 1])
+        indices = X.indices[span]
+        contributions = X.data[span] * self.coef[category_index, indices]
         names = self._names()
         found = []
         for order in np.argsort(-contributions, kind="stable"):
             value = float(contributions[order])
             if value <= 0:
                 break
-            block, term = names[row.indices[order]].split(":", 1)
+            block, term = names[indices[order]].split(":", 1)
             found.append((block, term, value))
         # readable terms: words and n-grams of two or more letters or digits (no punctuation, no spaces)
         readable = [f for f in found if f[0] == "rules" or (len(f[1]) >= 2 and f[1].isalnum())]
@@ -199,8 +201,9 @@ def _fit_once(inputs: Sequence[Inputs], labels: np.ndarray, categories: tuple[st
 
 
 def fit(inputs: Sequence[Inputs], labels: Sequence[str], categories: Sequence[str], params: dict,
-        calibration_folds: int = 5) -> Model:
-    """Fit the model on labelled texts, deterministically; the temperature from out-of-fold scores."""
+        calibration_folds: int = 5, calibrate_on: Sequence[bool] | None = None) -> Model:
+    """Fit the model on labelled texts, deterministically; the temperature from out-of-fold scores of the
+    texts `calibrate_on` marks (default: all), so that probabilities are calibrated for texts like those."""
     from sklearn.model_selection import StratifiedKFold
 
     categories = tuple(categories)
@@ -220,7 +223,8 @@ def fit(inputs: Sequence[Inputs], labels: Sequence[str], categories: Sequence[st
             vectorizers, coef, intercept = _fit_once([inputs[i] for i in train], labels[train], categories, params)
             X = _features([inputs[i] for i in held], vectorizers, params)
             out_of_fold[held] = np.asarray(X @ coef.T) + intercept
-    temperature = _fit_temperature(out_of_fold, truth)
+    mask = np.ones(len(labels), bool) if calibrate_on is None else np.asarray(calibrate_on, bool)
+    temperature = _fit_temperature(out_of_fold[mask], truth[mask])
     vectorizers, coef, intercept = _fit_once(inputs, labels, categories, params)
     model = Model(categories, dict(params), vectorizers, coef, intercept, temperature)
     model.sha256 = hashlib.sha256(to_bytes(model)).hexdigest()

@@ -487,7 +487,7 @@ def classify_many(texts: list[str]) -> list[Classification]:
             code = m.categories[best]
             confidence = round(float(probabilities[row, best]), 3)
             _, contributions, first_seen = readings[i]
-            evidence = _merge_evidence(_evidence(code, contributions, first_seen), m.explain(X[row], best))
+            evidence = _merge_evidence(_evidence(code, contributions, first_seen), m.explain(X, row, best))
             candidates = tuple((m.categories[k], round(float(probabilities[row, k]), 3)) for k in order)
             results[i] = Classification(code, confidence, evidence, candidates, confidence < threshold)
     return results

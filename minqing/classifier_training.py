@@ -111,8 +111,11 @@ def inputs_of(texts: list[str]) -> list[category_model.Inputs]:
 
 
 def fit(rows: list[Labelled], inputs: list[category_model.Inputs] | None = None) -> category_model.Model:
+    """The model for `rows`; its probabilities are calibrated on the real and reviewed texts (the project's
+    phrase-table texts are easier than what residents write, and would make it overconfident)."""
     inputs = inputs if inputs is not None else inputs_of([row.text for row in rows])
-    return category_model.fit(inputs, [row.category_code for row in rows], classifier.rules().categories, params())
+    return category_model.fit(inputs, [row.category_code for row in rows], classifier.rules().categories, params(),
+                              calibrate_on=[row.source != "project" for row in rows])
 
 
 def train(out: Path | None = None, with_reviews: bool = True) -> dict:
@@ -144,10 +147,11 @@ def calibration(probabilities: np.ndarray, truth: np.ndarray, bins: int = CALIBR
     return {"ece": round(float(error), 4), "bins": table}
 
 
-def cross_validate(folds: int = 5, with_reviews: bool = True, rows: list[Labelled] | None = None) -> dict:
+def cross_validate(folds: int = 5, with_reviews: bool = True, rows: list[Labelled] | None = None,
+                   seed: int = 0) -> dict:
     """Stratified `folds`-fold cross-validation over the real messages (see the module docstring): the
     out-of-fold predicted codes and probabilities of every real message, in file order. `rows`: another
-    training set than `training_set`'s (tests)."""
+    training set than `training_set`'s (tests); `seed`: of the folds' shuffle."""
     from sklearn.model_selection import StratifiedKFold
 
     if rows is None:
@@ -160,13 +164,12 @@ def cross_validate(folds: int = 5, with_reviews: bool = True, rows: list[Labelle
     labels = np.array([rows[i].category_code for i in real])
     categories = classifier.rules().categories
     probabilities = np.zeros((len(real), len(categories)))
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=0)
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The least populated class")
         for train_part, test_part in splitter.split(np.zeros(len(real)), labels):
             chosen = [int(i) for i in real[train_part]] + extra
-            model = category_model.fit([inputs[i] for i in chosen], [rows[i].category_code for i in chosen],
-                                       categories, params())
+            model = fit([rows[i] for i in chosen], [inputs[i] for i in chosen])
             probabilities[test_part] = model.probabilities([inputs[int(i)] for i in real[test_part]])[0]
     predicted = [categories[k] for k in probabilities.argmax(axis=1)]
     return {"gold": list(labels), "predicted": predicted, "probabilities": probabilities,
