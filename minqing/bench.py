@@ -333,6 +333,39 @@ def _cosmos_build(url: str, work: Path, select: str | None) -> float:
     return elapsed
 
 
+CLASSIFY_ROUND = r"""
+import json, resource, sys, time
+import psycopg
+from minqing import classifier
+
+class Rows:  # the part of a cursor _classified_batches reads
+    def __init__(self, rows): self.rows, self.at = rows, 0
+    def fetchmany(self, n):
+        part = self.rows[self.at:self.at + n]; self.at += n; return part
+
+with psycopg.connect(sys.argv[1]) as conn:
+    rows = conn.execute("select distinct on (content) md5(content), content from raw.hotline_work_orders "
+                        "where content is not null order by content, file_id desc limit %s",
+                        (int(sys.argv[2]),)).fetchall()
+classifier.model()
+started = time.perf_counter()
+done = sum(size for size, _ in classifier._classified_batches(Rows(rows), classifier._workers()))
+seconds = time.perf_counter() - started
+print(json.dumps({"texts": done, "seconds": seconds,
+                  "parent_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "worker_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+
+def _classify_round(url: str, texts: int) -> dict:
+    """One classify round of `texts` distinct texts of raw in a fresh process, through the same batches and
+    worker pool as a run: its seconds and peak memory (the process's and its largest worker's; the round's
+    peak is at most parent + workers × largest worker)."""
+    done = subprocess.run([sys.executable, "-c", CLASSIFY_ROUND, url, str(texts)], capture_output=True,
+                          text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 # --- the benchmark ---------------------------------------------------------------------------------
 
 def run(rows: int = 200_000, daily_rows: int = 60_000, histories: tuple[int, ...] = (1_000_000, 10_000_000),
@@ -429,6 +462,14 @@ def run(rows: int = 200_000, daily_rows: int = 60_000, histories: tuple[int, ...
                 # where a daily run's time goes (the last run of each size): seconds per stage
                 result.figures[f"daily_stages_at_{history}"] = summary.seconds
             daily_at[history] = _median(result, f"daily_at_{history}", samples)
+        progress(f"bench: one classify round of {daily_rows:,} texts in a fresh process ...")
+        round_ = _classify_round(url, daily_rows)
+        workers = int(os.environ.get("MINQING_CLASSIFY_WORKERS") or os.cpu_count() or 1)
+        result.seconds["classify_round"] = round(round_["seconds"], 2)
+        result.figures.update({
+            "classify_round_texts": round_["texts"], "classify_round_workers": workers,
+            "classify_round_parent_mib": round(round_["parent_mib"]), "classify_round_worker_mib": round(round_["worker_mib"]),
+            "classify_round_peak_mib": round(round_["parent_mib"] + workers * round_["worker_mib"])})
         small, large = histories[0], histories[-1]
         ratio = round(daily_at[large] / daily_at[small], 2)
         result.figures["daily_large_vs_small"] = ratio
@@ -468,6 +509,10 @@ def table(result: BenchResult) -> str:
     row("psql \\copy of the same rows, normalised", "copy", f"{f['copy_rows_per_s']:,} rows/s")
     row("GX validation of those rows", "validate")
     row("re-ingest of the same file", "reload")
+    row("one classify round, fresh process", "classify_round",
+        f"{f.get('classify_round_texts', 0):,} texts, {f.get('classify_round_workers')} workers, peak ≤ "
+        f"{f.get('classify_round_peak_mib')} MiB (parent {f.get('classify_round_parent_mib')}, "
+        f"largest worker {f.get('classify_round_worker_mib')})")
     for history in result.settings["histories"]:
         stages = ", ".join(f"{k} {v:.0f}" for k, v in f.get(f"daily_stages_at_{history}", {}).items())
         row(f"daily run, {result.settings['daily_rows']:,} new, {history:,} history", f"daily_at_{history}", stages)

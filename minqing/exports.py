@@ -21,6 +21,14 @@ def neutralise(value):
     return value
 
 
+def restore(value: str) -> str:
+    """A cell read back from a spreadsheet as it was before `neutralise`: the apostrophe it put before a
+    formula character is dropped (any other apostrophe is the person's own and stays)."""
+    if value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
+        return value[1:]
+    return value
+
+
 def to_csv(header: Sequence[str], rows: Iterable[Sequence]) -> str:
     """CSV text (with a BOM, so that Excel reads the Chinese as UTF-8), every text cell neutralised."""
     buffer = io.StringIO()

@@ -42,6 +42,7 @@ PUBLISHED_MARTS = (
     "mart_monthly_theme_candidates",
     "mart_early_warnings",
     "mart_dispatch_briefing",
+    "mart_classification_review",
 )
 BRIEFING_DAG_ID = "minqing_briefing"
 

@@ -103,6 +103,8 @@ MART_SUITES = (
               nullable_keys=("series_date", "source_channel", "community_id", "category_code")),
     MartSuite("mart_hotline_category_agreement", ("month_start", "hotline_category_code", "category_code"),
               "category_code"),
+    MartSuite("mart_classification_review", ("complaint_id",), "category_code", "community_id",
+              ("category_confidence", "candidate_1_probability", "candidate_2_probability", "candidate_3_probability")),
 )
 
 

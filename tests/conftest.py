@@ -6,6 +6,9 @@ WAREHOUSE_URL; each test gets its own database on it, dropped afterwards.
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import os
 import uuid
 from pathlib import Path
@@ -14,6 +17,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from ingestion import hotline
 from minqing import warehouse
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -24,9 +28,10 @@ def server_url() -> str:
     return warehouse.url()
 
 
-@pytest.fixture()
-def fresh_warehouse(server_url, monkeypatch):
-    """A new empty database, migrated, with WAREHOUSE_URL pointing at it for the test's duration."""
+@contextlib.contextmanager
+def new_database(server_url: str, monkeypatch: pytest.MonkeyPatch):
+    """A new empty database on the server, migrated, with WAREHOUSE_URL pointing at it inside the block;
+    dropped afterwards. For fixtures of a wider scope than a test, with a `pytest.MonkeyPatch.context()`."""
     name = f"minqing_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
@@ -34,11 +39,20 @@ def fresh_warehouse(server_url, monkeypatch):
     params["dbname"] = name
     url = make_conninfo(**params)
     monkeypatch.setenv("WAREHOUSE_URL", url)
-    warehouse.migrate()
-    yield url
-    monkeypatch.delenv("WAREHOUSE_URL")
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+    try:
+        warehouse.migrate()
+        yield url
+    finally:
+        monkeypatch.delenv("WAREHOUSE_URL")
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture()
+def fresh_warehouse(server_url, monkeypatch):
+    """A new empty database, migrated, with WAREHOUSE_URL pointing at it for the test's duration."""
+    with new_database(server_url, monkeypatch) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
@@ -55,3 +69,17 @@ def store_classifications(conn, texts_and_categories) -> None:
             """insert into ops.text_classifications (text_sha256, category_code, confidence, evidence, classifier_version)
                values (encode(sha256(convert_to(%s, 'UTF8')), 'hex'), %s, 0.9, '{}', 'test')""",
             (text, category))
+
+
+# The hotline export's columns, in the order of the channel's contract (ingestion/hotline.py).
+HOTLINE_HEADER = list(hotline.COLUMNS)
+
+
+def write_csv(path: Path, header: list[str], rows: list[dict]) -> None:
+    """A landing CSV (UTF-8, one row per dict; missing cells empty), its folder created."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, header, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(out.getvalue(), encoding="utf-8")

@@ -15,9 +15,7 @@ Three layers, all on the real warehouse:
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import re
 import unicodedata
@@ -27,6 +25,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from conftest import HOTLINE_HEADER, write_csv
 from ingestion.loader import ingest
 from minqing import transform
 
@@ -202,9 +201,6 @@ def test_null_stays_null(redact):
 # --- end to end: ingest, dbt build, scan every text column ----------------------------------------
 
 AS_OF = "2026-07-16T12:00:00+08:00"
-HOTLINE_HEADER = ["工单编号", "来源", "来电时间", "诉求人", "联系电话", "诉求类型", "诉求内容", "诉求地址", "所属街道",
-                  "所属社区", "问题分类", "承办单位", "派单时间", "签收时间", "首次联系时间", "办结时间", "办理状态",
-                  "是否解决", "满意度", "更新时间"]
 # every planted number, as digits; each is typed into a free-text field below in one of its forms
 PLANTED = {
     "13912345678": "13912345678", "13987654321": "13987654321", "13700001111": "13700001111",
@@ -231,12 +227,7 @@ def _write_landing(root: Path) -> dict[str, str]:
          "诉求地址": "丰台区六里桥街道保利益丰社区2号楼", "所属街道": "六里桥街道", "所属社区": "保利益丰社区",
          "承办单位": "物业公司", "办理状态": "已派单", "派单时间": "2026-07-15 09:05:00", "更新时间": "2026-07-15 09:05:00"},
     ]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, HOTLINE_HEADER, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(orders)
-    (root / "hotline").mkdir(parents=True)
-    (root / "hotline/12345_20260715.csv").write_text(out.getvalue(), encoding="utf-8")
+    write_csv(root / "hotline/12345_20260715.csv", HOTLINE_HEADER, orders)
 
     ticket = {"ticket_id": "MP20260715000123", "type": "repair", "submitted_at": "2026-07-15T08:03:11+08:00",
               "updated_at": "2026-07-15T10:00:00+08:00", "community": "保利益丰社区", "project_code": "PLYF-01",

@@ -74,3 +74,13 @@
     {%- if not (execute and is_incremental()) -%}{{ return(false) }}{%- endif -%}
     {{ return(run_query("select " ~ settings_differ(seeds, vars)).columns[0].values()[0]) }}
 {%- endmacro %}
+
+{#- True when {{ this }} exists but lacks one of the given columns: it was built by an older version of
+    the model, before those columns existed (on_schema_change adds them empty). A model whose
+    incremental filter reads such a column (a watermark) then selects everything instead, so that the
+    build fills the new columns of every row, as a full refresh would. -#}
+{% macro lacks_columns(names) -%}
+    {%- if not (execute and is_incremental()) -%}{{ return(false) }}{%- endif -%}
+    {%- set present = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+    {{ return(names | reject('in', present) | list | length > 0) }}
+{%- endmacro %}

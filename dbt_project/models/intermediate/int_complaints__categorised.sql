@@ -1,15 +1,30 @@
--- Attach the category (from the classifier's stored result), the hotline's own classification
--- mapped to our codes for comparison, the suggested handling unit and the due time.
+-- Attach the category, the hotline's own classification mapped to our codes for comparison, the
+-- suggested handling unit and the due time. The category is a person's when someone labelled the
+-- complaint (`minqing review import`: the newest row of ops.classification_reviews per complaint
+-- wins), else the classifier's stored result for its text, else 'other' (unclassified); the
+-- classifier's own code is kept beside it as model_category_code.
 --
--- Written as one select with joins on keys and a per-record subquery (no CTEs): Postgres then merges
+-- Written as one select with joins on keys and per-record subqueries (no CTEs): Postgres then merges
 -- this view into the query reading it, so a filter on complaint_id from an incremental build reaches
--- int_complaints__latest's index and only the rebuilt records are categorised.
+-- int_complaints__latest's index and only the rebuilt records are categorised. The newest label is a
+-- join on complaint_id with an anti-join on a newer label of the same complaint, which Postgres also
+-- merges (a DISTINCT ON or LIMIT subquery would not be).
 
 select
     complaints.*,
-    coalesce(classifications.category_code, 'other') as category_code,
+    coalesce(reviews.category_code, classifications.category_code, 'other') as category_code,
+    case
+        when reviews.category_code is not null then 'human'
+        when classifications.category_code is not null then 'model'
+        else 'unclassified'
+    end as category_source,
+    coalesce(classifications.category_code, 'other') as model_category_code,
     coalesce(classifications.confidence, 0) as category_confidence,
     coalesce(classifications.evidence, '{}') as category_evidence,
+    coalesce(classifications.candidates, '[]'::jsonb) as category_candidates,
+    reviews.category_code is null and coalesce(classifications.needs_review, false) as category_needs_review,
+    reviews.reviewed_by as category_reviewed_by,
+    reviews.reviewed_at as category_reviewed_at,
     classifications.category_code is null as is_unclassified,
     classifications.classified_at as category_classified_at,
     -- the rightmost (most specific) term of the hotline's path decides; the longer term breaks ties
@@ -34,5 +49,12 @@ select
 from {{ ref('int_complaints__community_resolved') }} as complaints
 left join {{ source('ops', 'text_classifications') }} as classifications
     on classifications.text_sha256 = complaints.text_sha256
+left join {{ source('ops', 'classification_reviews') }} as reviews
+    on reviews.complaint_id = complaints.complaint_id
+    and not exists (
+        select 1
+        from {{ source('ops', 'classification_reviews') }} as newer
+        where newer.complaint_id = reviews.complaint_id and newer.review_id > reviews.review_id
+    )
 left join {{ ref('issue_categories') }} as categories
-    on categories.category_code = coalesce(classifications.category_code, 'other')
+    on categories.category_code = coalesce(reviews.category_code, classifications.category_code, 'other')

@@ -2,10 +2,12 @@
 -- Bill payments and renovation applications of the mini-program are not demands and are left out.
 --
 -- Incremental: a build rebuilds the complaints whose records came in files loaded since the last one,
--- those still open (is_overdue moves with the as-of moment) and those whose text was classified
--- since (a new classifier version reclassifies every text); every other row stays as it was. A
--- change of the seeds or vars the chain reads, or of the hashing key, empties the table first and
--- the build rebuilds every row (macros/incremental.sql); `dbt build --full-refresh` does the same.
+-- those still open (is_overdue moves with the as-of moment), those whose text was classified since
+-- (a new classifier version reclassifies every text) and those a person labelled since (`minqing
+-- review import`); every other row stays as it was. A change of the seeds or vars the chain reads,
+-- or of the hashing key, empties the table first and the build rebuilds every row
+-- (macros/incremental.sql); `dbt build --full-refresh` does the same. A table built before a column
+-- of the watermarks existed (category_reviewed_at) is rebuilt whole once, its new columns filled.
 {%- set seeds = ['status_codes', 'reception_methods', 'community_aliases', 'issue_categories', 'hotline_category_map'] %}
 {%- set setting_vars = ['street_name', 'rating_resolved_min', 'rating_satisfied_min', 'rating_basically_satisfied_min'] %}
 {{ config(
@@ -16,6 +18,7 @@
     indexes=[
         {'columns': ['source_file_id']},
         {'columns': ['category_classified_at']},
+        {'columns': ['category_reviewed_at']},
         {'columns': ['received_date']},
     ],
     pre_hook=[
@@ -25,7 +28,8 @@
     post_hook=["{{ remember_settings(" ~ seeds ~ ", " ~ setting_vars ~ ") }}"],
 ) }}
 -- depends_on: {{ ref('int_complaints__latest') }}, {{ ref('status_codes') }}, {{ ref('reception_methods') }}, {{ ref('community_aliases') }}, {{ ref('issue_categories') }}, {{ ref('hotline_category_map') }}
-{%- set incremental = is_incremental() and not settings_changed(seeds, setting_vars) %}
+{%- set incremental = is_incremental() and not settings_changed(seeds, setting_vars)
+                     and not lacks_columns(['category_classified_at', 'category_reviewed_at']) %}
 with
 
 {% if incremental %}
@@ -42,6 +46,10 @@ scope as (
     from {{ ref('int_complaints__latest') }} as latest
     join {{ source('ops', 'text_classifications') }} as classifications using (text_sha256)
     where classifications.classified_at > {{ watermark('category_classified_at', "'-infinity'") }}::timestamptz
+    union
+    select complaint_id
+    from {{ source('ops', 'classification_reviews') }}
+    where reviewed_at > {{ watermark('category_reviewed_at', "'-infinity'") }}::timestamptz
 ),
 {% endif %}
 
@@ -62,8 +70,14 @@ select
     community_id,
     community_resolved_from,
     category_code,
+    category_source,
+    model_category_code,
     category_confidence::numeric(4, 3) as category_confidence,
     category_evidence,
+    category_candidates,
+    category_needs_review,
+    category_reviewed_by,
+    category_reviewed_at,
     hotline_category_path,
     hotline_category_code,
     demand_type,

@@ -1,4 +1,5 @@
--- 诉求分类定级: one row per complaint with its category and level. The level starts from the sentiment
+-- 诉求分类定级: one row per complaint with its category (a person's label when there is one, see
+-- fct_complaints.category_source) and level. The level starts from the sentiment
 -- grade of its community × category in the period it came in (mart_sentiment_code; the period grain is
 -- that of the 'complaint' rows of seeds/sentiment_thresholds.csv: week), and is raised by what is true
 -- of the complaint itself — overdue, returned, a repeat report from the same address, rated 不满意 —
@@ -42,6 +43,12 @@ flagged as (
         date_trunc(settings.base_period_grain, complaints.received_date)::date as base_period_start,
         complaints.community_id,
         complaints.category_code,
+        complaints.category_source,
+        complaints.model_category_code,
+        complaints.category_needs_review,
+        complaints.category_candidates,
+        complaints.category_reviewed_by,
+        complaints.category_reviewed_at,
         coalesce(complaints.is_overdue, false) as is_overdue,
         returned.complaint_id is not null as is_returned,
         -- the report just before it from the same address and category (the latest earlier one) is
@@ -96,6 +103,12 @@ select
     base_period_start,
     community_id,
     category_code,
+    category_source,
+    model_category_code,
+    category_needs_review,
+    category_candidates,
+    category_reviewed_by,
+    category_reviewed_at,
     base_grade,
     is_overdue,
     is_returned,
