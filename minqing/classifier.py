@@ -1,5 +1,10 @@
 """The complaint classifier: one of the 15 issue categories for a complaint text, with confidence and evidence.
 
+Two stages. The keyword rules (below) score each category; the learned stage (minqing/category_model.py,
+trained by `minqing classifier train`) reads the text, its subject and the rules' scores and decides, with
+a calibrated probability, the three most probable codes and `needs_review` below `classifier.review_below`
+(`classify`, `classify_many`, `classify_pending`). `classify_with` is the rules alone, as described here.
+
 The rules are data, not code: `dbt_project/seeds/category_keywords.csv` (columns `category_code, keyword,
 weight, note`), which a street analyst edits. A keyword may appear under several categories with
 different weights; a negative weight argues against a category.
@@ -48,11 +53,14 @@ With s1 the best score and s2 the runner-up's (negative scores count as 0)::
 rounded to three decimals (the warehouse column is numeric(4, 3)). A single decisive phrase alone gives
 about 0.6-0.7; several agreeing keywords and no competitor approach 1; a tie halves the strength.
 
-Evidence is the keywords that raised the winning category's score, strongest first.
+Evidence is the keywords that raised the winning category's score, strongest first. With the learned
+stage, the confidence is its probability, and the evidence the rules' keywords for the code it chose
+followed by the model's strongest terms for it (EVIDENCE_LIMIT in all).
 
-The version (`classifier_version`) is a short hash of the algorithm revision, the prefix cap
-(`max_text_chars`) and the seed's contents (line endings and a byte-order mark ignored): stored
-classifications made under other rules are redone.
+The rules' version (`Rules.version`) is a short hash of the algorithm revision, the prefix cap
+(`max_text_chars`) and the seed's contents (line endings and a byte-order mark ignored); the classifier's
+(`classifier_version`) hashes it with the learned stage's artefact and the review threshold: stored
+classifications made under another version are redone.
 """
 
 from __future__ import annotations
@@ -353,18 +361,20 @@ def _confidence(best: float, runner_up: float) -> float:
     return round(min(1.0, max(0.0, strength * (0.5 + 0.5 * margin))), 3)
 
 
-def classify_with(text: str, r: Rules, tokens: list[str] | None = None) -> Classification:
-    """Classify with explicit rules: the first `r.max_text_chars` characters of the text (`tokens`, when
-    given, must be the segmentation of normalise(text[:r.max_text_chars]))."""
+def classify_with(text: str, r: Rules) -> Classification:
+    """Classify with the rules alone: the first `r.max_text_chars` characters of the text."""
     normal = normalise((text or "")[:r.max_text_chars])
     if not normal.strip():
         return Classification(FALLBACK_CATEGORY, 0.0, ())
-    if tokens is None:
-        tokens = _segment(normal)
-    result = _score(_keep_longest(_matches(normal, tokens, r)), r)
-    if result is None:
-        result = _score(_keep_longest(_loose_matches(normal, r)), r)
-    return result or Classification(FALLBACK_CATEGORY, 0.0, ())
+    return _best(*_rule_scores(normal, _segment(normal), r), r) or Classification(FALLBACK_CATEGORY, 0.0, ())
+
+
+def _rule_scores(normal: str, tokens: list[str], r: Rules):
+    """`_scores` of the keywords matched on the segmentation, else (none scoring above zero) of the back-off."""
+    found = _scores(_keep_longest(_matches(normal, tokens, r)), r)
+    if max(found[0].values(), default=0.0) <= 0:
+        found = _scores(_keep_longest(_loose_matches(normal, r)), r)
+    return found
 
 
 def _scores(kept: list[tuple[int, int, str]], r: Rules):
@@ -391,9 +401,8 @@ def _evidence(code: str, contributions, first_seen) -> tuple[str, ...]:
                         key=lambda kw: (-contributions[code][kw], first_seen[kw], kw)))
 
 
-def _score(kept: list[tuple[int, int, str]], r: Rules) -> Classification | None:
-    """The best category for the kept matches, or None when no category scores above zero."""
-    scores, contributions, first_seen = _scores(kept, r)
+def _best(scores, contributions, first_seen, r: Rules) -> Classification | None:
+    """The best category for the scores, or None when no category scores above zero."""
     best_code = max(r.categories, key=lambda code: (scores[code], -r.categories.index(code)))
     best = scores[best_code]
     if best <= 0:
@@ -450,9 +459,7 @@ def read(text: str, r: Rules):
 
     normal = normalise((text or "")[:r.max_text_chars])
     tokens = _segment(normal) if normal.strip() else []
-    scores, contributions, first_seen = _scores(_keep_longest(_matches(normal, tokens, r)), r)
-    if max(scores.values(), default=0.0) <= 0:
-        scores, contributions, first_seen = _scores(_keep_longest(_loose_matches(normal, r)), r)
+    scores, contributions, first_seen = _rule_scores(normal, tokens, r)
     return Inputs(normal, tokens, [scores[code] for code in r.categories]), contributions, first_seen
 
 
