@@ -11,9 +11,12 @@ in the shapes of the source contract (`contracts/sources.md`), and returns the m
 
 How the data comes about:
 
-1. A calendar sets each day's volume (weekday rhythm, rain storms, the first days of the heating
+1. A calendar sets each day's volume (weekday rhythm, rain spells, the first days of the heating
    season) and category mix (flood season 1 June – 15 September with its peak 20 July – 10 August,
-   heating season 15 November – 15 March with cold waves).
+   heating season 15 November – 15 March with cold waves). Rain comes in spells, one after another
+   in the peak ("七下八上"), now and then before it; roof leaks and standing water rise over the days
+   of a spell, most of all in the older estates, on top of the usual demands: in a summer month the
+   issue forecast sees the surge it exists for.
 2. Residents of the 13 communities raise demands; a pool with stable phone numbers holds a few
    frequent callers, some demands repeat an earlier one of the same resident or report the same
    building or place again. Each demand goes to one channel: 12345, the 400 line, the
@@ -25,7 +28,9 @@ How the data comes about:
 
 Deterministic: the same arguments give the same bytes. All randomness comes from generators
 seeded with the seed and a component name; no clock is read (xlsx timestamps are fixed, file
-modification times are set to the simulated delivery time).
+modification times are set to the simulated delivery time, `landing_time`: a daily file covering
+day D lands on D+1 at 05:00-05:45, a monthly workbook on the 2nd or 3rd of the next month at 17:00,
+re-deliveries a bit after their original).
 
 The manifest (also returned) has, per file, `channel`, `records` (records the file holds; blank
 and 合计 rows are not records, a cut-off last line is one), `bad` (records a reader must
@@ -323,50 +328,116 @@ def heating_phase(day: dt.date) -> float:
     return 0.15  # fees, summer repairs of the pipes
 
 
+# Rain (0 dry, 1 rain, 2 heavy rain) soaks roofs, walls and the ground: what a day's rain adds to the
+# soaking, and the share of the soaking left the next day. Leaks and standing water follow the
+# soaking, so they rise over the days of a rain spell and ebb over the dry days after it.
+RAIN_SOAK = {0: 0.0, 1: 1.0, 2: 2.5}
+SOAK_KEEP = 0.5
+# How much of the flood season's trouble reaches a community's homes and courtyards: ageing roofs
+# and waterproofing, low courtyards and old drains in the older estates; low-lying lanes and
+# bungalows in the villages; maintained roofs and pumps where a property company runs the estate.
+RAIN_EXPOSURE = {"old": 1.0, "village": 0.8, "military": 0.6, "railway": 0.5, "managed": 0.3}
+
+
+def rain_spell_chance(day: dt.date) -> float:
+    """Chance that a rain spell (降雨过程) begins on a dry day: rare outside the flood season,
+    scattered thunderstorms in its first weeks, one spell after another in its peak ("七下八上",
+    20 July – 10 August), fewer again towards its end (15 September)."""
+    start, end = dt.date(day.year, 6, 1), dt.date(day.year, 9, 15)
+    peak_start, peak_end = dt.date(day.year, 7, 20), dt.date(day.year, 8, 10)
+    if day < start or day > end:
+        return 0.04
+    if peak_start <= day <= peak_end:
+        return 0.45
+    if day < peak_start:
+        return 0.07 + 0.08 * (day - start).days / (peak_start - start).days
+    return 0.25 - 0.17 * (day - peak_end).days / (end - peak_end).days
+
+
 class Calendar:
-    """Weather and seasons of the simulated days: volume per day, category mix per day and community."""
+    """Weather and seasons of the simulated days: volume per day, category mix per day and community.
+
+    Rain comes in spells: in the flood season's peak spells of two to four days, their later days
+    often heavy, follow each other with a dry day or two between; before the peak it rains now and
+    then, a day or two at a time. The soaking the rain leaves (`soak`) drives roof leaks and
+    standing water, most of all in the older estates (RAIN_EXPOSURE); a rain warning for the next
+    day (`warned`) already brings reports of cracked roofs and blocked gullies. These demands come
+    on top of the usual ones: a wet day brings more demands, and more of them from the exposed
+    communities (`surge`)."""
+
+    WARM_UP_DAYS = 14  # weather simulated before the first day, so that it starts with its soaking
 
     def __init__(self, rng: random.Random, start: dt.date, days: int):
         self.days = [start + dt.timedelta(days=i) for i in range(days)]
-        self.rain: dict[dt.date, int] = {}   # 0 dry, 1 rain, 2 heavy rain
-        self.cold: dict[dt.date, bool] = {}  # cold wave in the heating season
+        self.rain: dict[dt.date, int] = {}     # 0 dry, 1 rain, 2 heavy rain
+        self.soak: dict[dt.date, float] = {}   # the soaking at the end of the day
+        self.warned: dict[dt.date, int] = {}   # the next day's rain, as the forecast announces it
+        self.cold: dict[dt.date, bool] = {}    # cold wave in the heating season
+        weather = [start + dt.timedelta(days=i) for i in range(-self.WARM_UP_DAYS, days + 1)]
+        rain: dict[dt.date, int] = {}
+        spell: list[int] = []
+        for day in weather:
+            if not spell and (not rain or rain[day - dt.timedelta(days=1)] == 0) \
+                    and rng.random() < rain_spell_chance(day):
+                spell = self._spell(rng, day)
+            rain[day] = spell.pop(0) if spell else 0
+        soak = 0.0
+        for day in weather[:-1]:
+            soak = SOAK_KEEP * soak + RAIN_SOAK[rain[day]]
+            if day >= start:
+                self.rain[day], self.soak[day] = rain[day], soak
+                self.warned[day] = rain[day + dt.timedelta(days=1)]
         cold_left = 0
         for day in self.days:
-            phase = flood_phase(day)
-            rain = 0
-            # rain comes more often and harder towards the peak ("七下八上")
-            if rng.random() < (0.1 + 0.35 * phase ** 1.5 if phase else 0.08):
-                rain = 2 if rng.random() < 0.05 + 0.5 * phase ** 2 else 1
-            self.rain[day] = rain
             in_heating = heating_phase(day) >= 1.0
             if in_heating and cold_left == 0 and rng.random() < 0.05:
                 cold_left = 3
             self.cold[day] = in_heating and cold_left > 0
             cold_left = max(0, cold_left - 1)
+        self._surge = {(day, c.name): self._community_surge(day, c) for day in self.days for c in COMMUNITIES}
         raw = [self._raw_volume(day) for day in self.days]
         mean = sum(raw) / len(raw)
         self.volume = {day: value / mean for day, value in zip(self.days, raw)}
 
+    @staticmethod
+    def _spell(rng: random.Random, day: dt.date) -> list[int]:
+        """The days of a rain spell beginning on `day`: mostly light on its first day, heavy on the
+        days after it more often the deeper into the flood season."""
+        phase = flood_phase(day)
+        length = rng.randint(2, 4) if phase >= 1.0 else rng.choice((1, 1, 2, 2, 3))
+        heavy = 0.05 + 0.55 * phase ** 2
+        return [2 if rng.random() < (heavy if k else heavy / 3) else 1 for k in range(length)]
+
     def _raw_volume(self, day: dt.date) -> float:
         factor = WEEKDAY_VOLUME[day.weekday()]
-        if self.rain[day] == 2 and flood_phase(day):
-            factor *= 1.25
+        total = sum(c.weight for c in COMMUNITIES)
+        factor *= sum(c.weight * self._surge[(day, c.name)] for c in COMMUNITIES) / total
         if heating_phase(day) >= 1.0:
             factor *= 1.0 + 0.3 * math.exp(-(day - heating_season_start(day)).days / 4)
         if self.cold[day]:
             factor *= 1.1
         return factor
 
-    def rain_factor(self, day: dt.date) -> float:
-        yesterday = self.rain.get(day - dt.timedelta(days=1), 0)
-        return {2: 3.5, 1: 2.0}.get(self.rain[day], 1.8 if yesterday == 2 else 0.4)
+    def _community_surge(self, day: dt.date, community: Community) -> float:
+        wet = sum(self.category_weights(day, community).values())
+        dry = sum(self.category_weights(day, community, dry=True).values())
+        return wet / dry
 
-    def category_weights(self, day: dt.date, community: Community) -> dict[str, float]:
-        phase, rain = flood_phase(day), self.rain_factor(day)
+    def community_weights(self, day: dt.date) -> list[float]:
+        """Relative volume of each community's demands on the day (COMMUNITIES order): its own weight,
+        raised on wet days by the leaks and standing water the rain brings it."""
+        return [c.weight * self._surge[(day, c.name)] for c in COMMUNITIES]
+
+    def category_weights(self, day: dt.date, community: Community, dry: bool = False) -> dict[str, float]:
+        """The category mix of the community's new demands on the day; `dry`: as if it had not rained."""
+        phase = flood_phase(day)
+        soak = 0.0 if dry else self.soak[day]
+        warned = 0 if dry else self.warned[day]
+        exposure = RAIN_EXPOSURE[community.kind] * phase
         weights = dict(BASE_CATEGORY_WEIGHTS)
-        weights["waterlogging"] = 0.4 * (2 if self.rain[day] else 1) + 16 * phase ** 1.5 * rain
-        weights["housing_leak"] *= 1 + 1.2 * phase * min(rain, 2.5)
-        weights["drainage"] *= 1 + 0.5 * phase * min(rain, 2.5)
+        weights["waterlogging"] = 0.3 + 12 * exposure * soak
+        weights["housing_leak"] *= 1 + exposure * (1.5 * min(soak, 4.0) + 0.4 * warned)
+        weights["drainage"] *= 1 + exposure * (0.6 * min(soak, 4.0) + 0.3 * warned)
         weights["heating"] = 3 * heating_phase(day) * (2.2 if self.cold[day] else 1)
         if 6 <= day.month <= 9:
             weights["sanitation"] *= 1.3
@@ -553,10 +624,10 @@ def simulate(seed: int, calendar: Calendar, per_day: float, population: Populati
     rng = _rng(seed, "demands")
     demands: list[Demand] = []
     recent: dict[str, list[Issue]] = {c.name: [] for c in COMMUNITIES}
-    community_weights = [c.weight for c in COMMUNITIES]
     issue_count = 0
     for day in calendar.days:
         todays = []
+        community_weights = calendar.community_weights(day)
         for _ in range(_poisson(rng, per_day * calendar.volume[day])):
             community = rng.choices(COMMUNITIES, weights=community_weights)[0]
             open_issues = [i for i in recent[community.name] if 1 <= (day - i.opened).days <= 30]
@@ -1173,6 +1244,36 @@ def build_reception_entries(seed: int, demands: list[Demand]) -> list[ReceptionE
 
 # --- the landing folder -----------------------------------------------------------------------------------------
 
+def landing_time(rng: random.Random, covers: str, *, days_late: int = 0,
+                 original: dt.datetime | None = None) -> dt.datetime:
+    """When a delivery lands in the landing folder (Beijing time): its file's modification time.
+
+    - A daily file (a 12345 or 400 export, a mini-program pull) covering day D (`covers` "YYYY-MM-DD")
+      lands on D+1 between 05:00 and 05:45, when the overnight exports have run.
+    - A monthly reception workbook covering month M (`covers` "YYYY-MM") lands on the 2nd or 3rd
+      of M+1 at about 17:00 (17:00-17:15), when the community office sends in its month's log.
+    - A late delivery lands `days_late` days after that, in the morning or around noon (08:00-14:45
+      for a daily file), when someone notices the gap and runs the export again by hand.
+    - A re-delivery (a byte-identical copy of the file landed at `original`) lands a bit later:
+      20 minutes to 6 hours after the original.
+
+    The minutes are drawn from `rng`, a generator seeded with the seed: the same seed, the same times.
+    """
+    if original is not None:
+        return original + _minutes(rng.uniform(20, 360))
+    if len(covers) == len("YYYY-MM"):
+        year, month = (int(part) for part in covers.split("-"))
+        next_month = dt.date(year + month // 12, month % 12 + 1, 1)
+        day = next_month + dt.timedelta(days=rng.choice((1, 2)))
+        landed = dt.datetime.combine(day, dt.time(17)) + _minutes(rng.uniform(0, 15))
+    else:
+        day = dt.date.fromisoformat(covers) + dt.timedelta(days=1)
+        landed = dt.datetime.combine(day, dt.time(5)) + _minutes(rng.uniform(0, 45))
+    if days_late:
+        landed += dt.timedelta(days=days_late) + _minutes(rng.uniform(180, 585))
+    return landed
+
+
 @dataclass
 class FileRecord:
     """What was written to one file, for the manifest."""
@@ -1288,9 +1389,7 @@ def write_hotline(seed: int, landing: Landing, orders: list[WorkOrder], days: li
         for row in rows:
             writer.writerow([row.get(c, "") for c in columns])
         data = buffer.getvalue().encode(encodings[i])
-        delivered = dt.datetime.combine(day + dt.timedelta(days=1),
-                                        dt.time(0, 20) if line == LINE_12345 else dt.time(6, 5))
-        delivered += _minutes(rng.uniform(0, 60))
+        delivered = landing_time(rng, day.isoformat())
         landing.add(FileRecord(
             path=f"hotline/{line}_{day:%Y%m%d}.csv", channel="hotline", records=len(rows), bad=sum(bad_kinds.values()),
             covers=day.isoformat(), delivered_at=delivered, bad_kinds=bad_kinds, good_keys=good,
@@ -1380,7 +1479,7 @@ def write_miniprogram(seed: int, landing: Landing, tickets: list[Ticket], days: 
             lines.insert(position, junk)
             bad_kinds["not_json"] = 1
         text = "\n".join(lines) + ("" if "cut_last_line" in bad_kinds else "\n")
-        delivered = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 5)) + _minutes(rng.uniform(0, 10))
+        delivered = landing_time(rng, day.isoformat())
         landing.add(FileRecord(
             path=f"miniprogram/tickets_{day:%Y%m%d}.jsonl", channel="miniprogram", records=len(lines),
             bad=sum(bad_kinds.values()), covers=day.isoformat(), delivered_at=delivered, bad_kinds=bad_kinds,
@@ -1416,13 +1515,10 @@ def write_reception(seed: int, landing: Landing, entries: list[ReceptionEntry], 
         _ensure_some(rng, as_csv)
     _ensure_some(rng, bad)
     _ensure_each(rng, styles, ("excel", "month_day", "dotted", "dashed"))
-    last_day = days[-1]
     for i, (name, year, month) in enumerate(keys):
         community = next(c for c in COMMUNITIES if c.name == name)
         book = sorted(books[(name, year, month)], key=lambda e: (e.demand.at, e.demand.did))
-        month_end = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1))
-        delivered_day = min(month_end, last_day) + dt.timedelta(days=1)
-        delivered = dt.datetime.combine(delivered_day, dt.time(9)) + _hours(rng.uniform(0, 8))
+        delivered = landing_time(rng, f"{year}-{month:02d}")
         stem = f"reception/reception_{name}_{year}{month:02d}"
         title = f"{name}民意接待日登记表（{year}年{month}月）"
         bad_row = _bad_reception_values(rng, book) if bad[i] else None
@@ -1633,13 +1729,13 @@ def deliver_mess(seed: int, landing: Landing) -> None:
     for i, record in enumerate(originals):
         if late[i] and i in daily:
             record.late = True
-            record.delivered_at += dt.timedelta(days=rng.randint(2, 5), hours=rng.randint(0, 9))
+            record.delivered_at = landing_time(rng, record.covers, days_late=rng.randint(2, 5))
         if copy[i]:
             stem, suffix = record.path.rsplit(".", 1)
             duplicate = FileRecord(
                 path=f"{stem}{REDELIVERY_SUFFIX[record.channel]}.{suffix}", channel=record.channel,
                 records=record.records, bad=record.bad, covers=record.covers,
-                delivered_at=record.delivered_at + _hours(rng.uniform(1, 30)), duplicate_of=record.path,
+                delivered_at=landing_time(rng, record.covers, original=record.delivered_at), duplicate_of=record.path,
                 format=record.format, bad_kinds=record.bad_kinds)
             landing.add(duplicate, landing.data[record.path])
     landing.files.sort(key=lambda f: f.path)
