@@ -4,8 +4,12 @@
         -> classify -> dbt_build (cosmos: each model, then its tests) -> forecast
         -> dbt_after_forecast (sentiment code, early warnings, briefing) -> validate_marts -> publish
 
-A channel that fails does not hold back the others: `classify` runs once every channel is done,
-whatever became of it, and the run ends failed so that someone looks. `publish` updates the
+Each run is for one day: the Beijing day before its logical date (`orch.day_of_run`). Ingest takes
+the files due by that day, and every dbt task builds as of its end (`as_of` var), so records dated
+later count from their own day on. A channel whose batch fails validation is held back
+(`minqing held list`) and does not hold back the others: `classify` runs once every channel is
+done, whatever became of it, the briefing shows the held channel, and the run ends failed so that
+someone looks. `publish` updates the
 Assets of the published marts, which the briefing DAG is scheduled on.
 
 Backfill a month: `airflow dags backfill minqing_daily --start-date 2026-07-02 --end-date 2026-08-01`.
@@ -28,6 +32,7 @@ from minqing import pipeline
     catchup=False,
     max_active_runs=1,  # runs of the same DAG never overlap on the warehouse
     default_args=orch.default_args(),
+    user_defined_macros={"minqing_as_of": orch.run_as_of},  # the dbt tasks' as_of: the end of the run's day
     tags=["minqing", "ingest", "dbt"],
     doc_md=__doc__,
 )
@@ -67,6 +72,12 @@ def minqing_daily():
 
     @task(outlets=[orch.mart_asset(name) for name in orch.PUBLISHED_MARTS])
     def publish(results: dict) -> dict:
+        # the briefing shows a held channel; the run is on record as failed while any file it held is
+        orch.use_warehouse_connection()
+        context = get_current_context()
+        held = pipeline.held_in_run(context["run_id"])
+        pipeline.record_run(context["run_id"], orch.day_of_run(context.get("logical_date")), "airflow",
+                            "failed" if held else "success", {"held_file_ids": held, "marts_valid": results})
         return results
 
     # what reads the forecast (sentiment code, early warnings, briefing) is built after it

@@ -42,6 +42,7 @@ from psycopg.types.json import Jsonb
 from ingestion import hotline, miniprogram, reception
 from ingestion.common import FileError, ReadResult, Rejected, decode
 from minqing import keys, warehouse
+from minqing.config import BEIJING, settings
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class Channel:
     suffixes: tuple[str, ...]
     table: str
     columns: tuple[str, ...]
+    record_id: str  # the column naming the record, for a quarantined row
+    dated_by: str  # the column holding the day a record belongs to
 
 
 _HOTLINE_COLUMNS = (
@@ -75,11 +78,12 @@ _RECEPTION_COLUMNS = (
     "remarks", "extra",
 )
 CHANNELS = {
-    "hotline": Channel("hotline", hotline.read, (".csv",), "raw.hotline_work_orders", _HOTLINE_COLUMNS),
+    "hotline": Channel("hotline", hotline.read, (".csv",), "raw.hotline_work_orders", _HOTLINE_COLUMNS,
+                       "work_order_id", "received_at"),
     "miniprogram": Channel("miniprogram", miniprogram.read, (".jsonl",), "raw.miniprogram_tickets",
-                           _MINIPROGRAM_COLUMNS),
+                           _MINIPROGRAM_COLUMNS, "ticket_id", "submitted_at"),
     "reception": Channel("reception", reception.read, (".xlsx", ".csv"), "raw.reception_entries",
-                         _RECEPTION_COLUMNS),
+                         _RECEPTION_COLUMNS, "entry_id", "entry_date"),
 }
 _JSON_COLUMNS = {"extra", "images", "events"}
 _QUARANTINE_COLUMNS = ("file_id", "channel", "path", "sheet", "row_number", "source_record_id", "raw_content",
@@ -107,19 +111,36 @@ _DAY_IN_PATH = re.compile(r"(?<!\d)(20\d{2})-?(\d{2})-?(\d{2})(?!\d)")
 _MONTH_IN_PATH = re.compile(r"(?<!\d)(20\d{2})-?(\d{2})(?!\d)")
 
 
-def is_due(relative: str, day: dt.date) -> bool:
-    """Whether a run for `day` should take this file, told by the date in its path.
+@dataclass(frozen=True)
+class Period:
+    """The days a delivery covers, told by the date in its path."""
 
-    A daily file (`…20260715…`, `…2026-07-15…`) is due from its day on, a monthly workbook
-    (`…202607…`) from the first of its month; a path without a date is always due. A run takes
-    every due file it has not loaded yet, so a file delivered late is taken by the next run, and
-    a re-run or a backfill of an earlier day takes nothing that belongs to a later one.
+    first: dt.date
+    last: dt.date
+    cadence: str  # daily | monthly
+
+
+def delivery_period(relative: str) -> Period | None:
+    """A daily file (`…20260715…`, `…2026-07-15…`) covers its day, a monthly workbook (`…202607…`)
+    its month; a path naming several days or months covers from the first to the last; a path
+    without a date covers no day that the loader can tell."""
+    if days := sorted(d for d in (_safe_date(*m) for m in _DAY_IN_PATH.findall(relative)) if d):
+        return Period(days[0], days[-1], "daily")
+    if months := sorted(dt.date(int(y), int(m), 1) for y, m in _MONTH_IN_PATH.findall(relative) if 1 <= int(m) <= 12):
+        last = months[-1]
+        return Period(months[0], (last.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1),
+                      "monthly")
+    return None
+
+
+def is_due(relative: str, day: dt.date) -> bool:
+    """Whether a run for `day` should take this file: a file is due from the first day it covers
+    on (a path without a date is always due). A run takes every due file it has not loaded yet, so
+    a file delivered late is taken by the next run, and a re-run or a backfill of an earlier day
+    takes nothing that belongs to a later one.
     """
-    if days := [d for d in (_safe_date(*m) for m in _DAY_IN_PATH.findall(relative)) if d]:
-        return min(days) <= day
-    if months := _MONTH_IN_PATH.findall(relative):
-        return min(dt.date(int(y), int(m), 1) for y, m in months if 1 <= int(m) <= 12) <= day
-    return True
+    period = delivery_period(relative)
+    return period is None or period.first <= day
 
 
 def _safe_date(year: str, month: str, day: str) -> dt.date | None:
@@ -127,6 +148,41 @@ def _safe_date(year: str, month: str, day: str) -> dt.date | None:
         return dt.date(int(year), int(month), int(day))
     except ValueError:
         return None
+
+
+def _record_day(value) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return (value.astimezone(BEIJING) if value.tzinfo else value).date()
+    return value if isinstance(value, dt.date) else None
+
+
+def _hold_back_future_records(channel: Channel, result: ReadResult, period: Period | None) -> None:
+    """Move to the rejected every record dated implausibly far past the last day its delivery covers
+    (ingestion.days_past_delivery in settings.yml): a July workbook's entry of 5 August, a 16 July
+    export's order received on the 20th. A record a day or so ahead (an export written after
+    midnight) is loaded and counts from its own day on."""
+    if period is None:
+        return
+    allowed = settings()["ingestion"]["days_past_delivery"]
+    limit = period.last + dt.timedelta(days=allowed)
+    kept = []
+    for record in result.records:
+        day = _record_day(record.get(channel.dated_by))
+        if day is not None and day > limit:
+            result.rejected.append(Rejected(
+                record.get("row_number"), json.dumps(record, ensure_ascii=False, default=str),
+                f"{channel.dated_by} is {day}, {(day - period.last).days} days after the last day this file covers "
+                f"({period.last}, from its name); more than the {allowed} allowed (ingestion.days_past_delivery): "
+                f"check the date in the source, or deliver the record in the file of its own day",
+                sheet=record.get("sheet"), source_record_id=record.get(channel.record_id)))
+        else:
+            kept.append(record)
+    result.records = kept
+
+
+def _landed_at(path: Path) -> dt.datetime:
+    """When the file arrived in the landing folder: its modification time."""
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
 
 
 def discover(landing: Path, channels: Iterable[str] | None = None,
@@ -222,8 +278,9 @@ def load_file(conn: psycopg.Connection, channel: Channel, path: Path, relative: 
     sha = _sha256(data)
     # Content without records is read again: a reader fixed since may now find its records.
     seen = _known(conn, channel.name, sha, relative)
+    period = delivery_period(relative)
     if seen is None or seen[2] == 0:
-        result, reason = _read(channel, data, relative)
+        result, reason = _read(channel, data, relative, period)
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (_lock_key(sha),))
         seen = _known(conn, channel.name, sha, relative)  # another process may have loaded it meanwhile
@@ -242,10 +299,11 @@ def load_file(conn: psycopg.Connection, channel: Channel, path: Path, relative: 
             reason = "every record of the file was quarantined; see raw.quarantine for each row's reason"
         file_id = conn.execute(
             """insert into ops.ingested_files
-                   (sha256, channel, path, size_bytes, status, rows_in, rows_loaded, rows_quarantined, reason, detail)
-               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning file_id""",
+                   (sha256, channel, path, size_bytes, status, rows_in, rows_loaded, rows_quarantined, reason, detail,
+                    landed_at, covers_from, covers_to)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning file_id""",
             (sha, channel.name, relative, len(data), status, loaded + rejected, loaded, rejected, reason,
-             Jsonb(result.detail)),
+             Jsonb(result.detail), _landed_at(path), period and period.first, period and period.last),
         ).fetchone()[0]
         conn.execute(
             """insert into ops.file_sightings (path, sha256, file_id) values (%s, %s, %s)
@@ -264,8 +322,9 @@ def load_file(conn: psycopg.Connection, channel: Channel, path: Path, relative: 
                       file_id=file_id)
 
 
-def _read(channel: Channel, data: bytes, relative: str) -> tuple[ReadResult, str | None]:
-    """Parse a file; move records PostgreSQL cannot store (NUL, lone surrogates) to the rejected."""
+def _read(channel: Channel, data: bytes, relative: str, period: Period | None) -> tuple[ReadResult, str | None]:
+    """Parse a file; move records PostgreSQL cannot store (NUL, lone surrogates), and records dated
+    implausibly past the delivery's period, to the rejected."""
     if not relative.lower().endswith(channel.suffixes):
         return ReadResult(), (f"unexpected file type in {channel.name}/: expected "
                               f"{' or '.join(channel.suffixes)}")
@@ -282,6 +341,7 @@ def _read(channel: Channel, data: bytes, relative: str) -> tuple[ReadResult, str
         else:
             storable.append(record)
     result.records = storable
+    _hold_back_future_records(channel, result, period)
     for rejected in result.rejected:
         rejected.raw_content = _storable_text(rejected.raw_content)
         rejected.source_record_id = _storable_text(rejected.source_record_id)

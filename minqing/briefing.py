@@ -149,6 +149,16 @@ def fmt_metric(metric: str, value) -> str:
     return fmt_count(value)
 
 
+def fmt_moment(value: dt.datetime | None) -> str:
+    """An as-of moment in Beijing time; the end of a day reads as its 24:00, not the next day's 00:00."""
+    if value is None:
+        return "—"
+    local = value.astimezone(config.BEIJING)
+    if local.time() == dt.time(0):
+        return f"{local.date() - dt.timedelta(days=1)} 24:00"
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
 def raw(value) -> str:
     """A figure as the mart holds it, for data-value attributes."""
     return "" if value is None else str(value)
@@ -194,7 +204,9 @@ def volume_chart(rows: list[dict]) -> dict:
             y -= h
             bars.append({"x": left + i * step + step * 0.15, "y": y, "w": step * 0.7, "h": h,
                          "colour": channel["colour"], "row": row,
-                         "title": f"{day:%m-%d} {channel['label']} {fmt_count(row['value'])}件"})
+                         "title": f"{day:%m-%d} {channel['label']} "
+                                  + ("数据未到" if row["value"] is None else f"{fmt_count(row['value'])}件"
+                                     + ("（不完整）" if row.get("is_incomplete") else ""))})
     ticks = [{"y": height - bottom - plot_h * t / top, "label": fmt_count(t)} for t in tick_values]
     labels = [{"x": left + i * step + step / 2, "label": f"{day:%m-%d}"}
               for i, day in enumerate(days) if i % 5 == 0 or i == len(days) - 1]
@@ -240,7 +252,7 @@ def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(count=fmt_count, rate=fmt_rate, hours=fmt_hours, number=fmt_number, raw=raw,
-                       key=row_key)
+                       key=row_key, moment=fmt_moment)
     env.globals.update(fmt_metric=fmt_metric, GRADE_COLOURS=GRADE_COLOURS)
     return env
 

@@ -94,7 +94,9 @@ def _cmd_demo(args) -> int:
     from minqing import orchestration
     from minqing.generate import generate
 
-    landing = config.home() / "demo" / "landing"
+    verbose = getattr(args, "verbose", 0)
+    demo_dir = config.home() / "demo"
+    landing = demo_dir / "landing"
     start = dt.date.fromisoformat(args.start)
     last_day = start + dt.timedelta(days=args.days - 1)
     steps = 4 if args.history_days else 3
@@ -105,23 +107,46 @@ def _cmd_demo(args) -> int:
     if args.history_days:
         print(f"2/{steps} the forecast's backtest: {args.history_days} days of generated history through the "
               f"pipeline in the database {HISTORY_DATABASE}, then a rolling-origin backtest")
-        backtest_lines = _demo_backtest(url, args)
-    print(f"{steps - 1}/{steps} running the Airflow DAGs with dag.test() for {last_day}: "
+        # the history's files are thousands: their per-file lines only with -v
+        loader_log = logging.getLogger("ingestion.loader")
+        level = loader_log.level
+        if not verbose:
+            loader_log.setLevel(max(loader_log.getEffectiveLevel(), logging.WARNING))
+        try:
+            backtest_lines = _demo_backtest(url, args)
+        finally:
+            loader_log.setLevel(level)
+    print(f"{steps - 1}/{steps} running the Airflow DAGs with dag.test() for {last_day} (a few minutes): "
           f"{orchestration.DAILY_DAG_ID} (ingest, validate, classify, dbt through cosmos, forecast, mart suites, "
           f"publish), then {orchestration.BRIEFING_DAG_ID} (scheduled on the published briefing mart)")
     os.environ["LANDING_DIR"] = str(landing)
     run_at = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(6), config.BEIJING)
+    run_lines = []
     for dag_id in (orchestration.DAILY_DAG_ID, orchestration.BRIEFING_DAG_ID):
         done = orchestration.run_dag_test(dag_id, run_at)
+        output = demo_dir / f"{dag_id}.log"  # the run's whole output (task logs), kept for a look
+        output.write_text(f"{done.stdout}\n--- stderr ---\n{done.stderr}", encoding="utf-8")
+        run_lines.append(done.line(day=dag_id == orchestration.DAILY_DAG_ID))
+        if verbose:
+            run_lines.append(f"  task states: {(done.summary or {}).get('task_states')}; output: {output}")
         if done.returncode != 0:
-            print(done.stdout[-4000:], done.stderr[-8000:], sep="\n", file=sys.stderr)
-            print(f"minqing demo: the DAG run of {dag_id} failed; the task logs are above", file=sys.stderr)
+            # the end of the output, without dag.test()'s repeated "No tasks to run" lines
+            tail = [line for line in f"{done.stdout}\n{done.stderr}".splitlines() if "No tasks to run" not in line]
+            print("\n".join(tail[-80:])[-8000:], file=sys.stderr)
+            failed = (done.summary or {}).get("failed_tasks") or []
+            print(f"minqing demo: {run_lines[-1]}" + (f"; failed: {', '.join(failed)}" if failed else ""),
+                  file=sys.stderr)
+            print(f"minqing demo: the DAG run of {dag_id} failed; the end of its output is above, "
+                  f"all of it in {output}", file=sys.stderr)
             return 1
     from minqing import transform
 
     transform.docs()
-    print(f"{steps}/{steps} done. Where to look:")
-    for line in backtest_lines + _where_to_look(url):
+    print(f"{steps}/{steps} done. The DAG runs:")
+    for line in run_lines:
+        print("    " + line)
+    print("Where to look:")
+    for line in backtest_lines + _where_to_look(url, verbose=verbose):
         print("    " + line)
     return 0
 
@@ -168,7 +193,9 @@ def _demo_backtest(url: str, args) -> list[str]:
             f"seasonal-naive"]
 
 
-def _where_to_look(url: str) -> list[str]:
+def _where_to_look(url: str, verbose: bool = False) -> list[str]:
+    """A screen's worth: totals of the landing files and rows, the warehouse, the marts in one line,
+    the docs, the briefing last. `verbose`: a line per landing file and per mart too."""
     from ingestion.loader import CHANNELS
     from quality import data_docs_index
 
@@ -181,25 +208,38 @@ def _where_to_look(url: str) -> list[str]:
                       case when s.path = f.path then f.rows_quarantined else 0 end,
                       case when s.path = f.path then f.reason else 'same bytes as ' || f.path end
                from ops.file_sightings s join ops.ingested_files f using (file_id)
-               order by s.path""").fetchall()
-        files = conn.execute("select status, count(*), sum(rows_in), sum(rows_loaded), sum(rows_quarantined) "
+               order by s.path""").fetchall() if verbose else []
+        files = conn.execute("select status, count(*), coalesce(sum(rows_in), 0), coalesce(sum(rows_loaded), 0), "
+                             "coalesce(sum(rows_quarantined), 0) "
                              "from ops.ingested_files group by status order by status").fetchall()
+        duplicates = conn.execute("select count(*) from ops.file_sightings s join ops.ingested_files f "
+                                  "using (file_id) where s.path <> f.path").fetchone()[0]
         marts = conn.execute("select table_name from information_schema.tables where table_schema = 'marts' "
                              "order by table_name").fetchall()
         counts = {m[0]: conn.execute(f'select count(*) from marts."{m[0]}"').fetchone()[0] for m in marts}
-    width = max((len(r[0]) for r in per_file), default=10)
-    lines = [f"{path:<{width}}  {channel:<11} {status:<11} in {rows_in:>5}  loaded {loaded:>5}  "
-             f"quarantined {quarantined:>3}{'  — ' + reason if reason else ''}"
-             for path, channel, status, rows_in, loaded, quarantined, reason in per_file]
+    lines = []
+    if per_file:
+        width = max(len(r[0]) for r in per_file)
+        lines += [f"{path:<{width}}  {channel:<11} {status:<11} in {rows_in:>5}  loaded {loaded:>5}  "
+                  f"quarantined {quarantined:>3}{'  — ' + reason if reason else ''}"
+                  for path, channel, status, rows_in, loaded, quarantined, reason in per_file]
+    seen = sum(n for _, n, *_ in files) + duplicates
+    by_status = " + ".join([f"{n} {status}" for status, n, *_ in files] + [f"{duplicates} duplicate"])
+    lines.append(f"landing files ({', '.join(CHANNELS)}): {seen} = {by_status}")
+    rows_in, loaded, quarantined = (sum(f[i] for f in files) for i in (2, 3, 4))
+    per_status = "; ".join(f"{status} files: {r_in} = {r_loaded} + {r_quarantined}"
+                           for status, _, r_in, r_loaded, r_quarantined in files)
+    lines.append(f"rows: {rows_in} in = {loaded} loaded + {quarantined} quarantined"
+                 + (f" ({per_status})" if len(files) > 1 else ""))
     lines.append(f"warehouse: psql \"{url}\"")
-    for status, n, rows_in, loaded, quarantined in files:
-        lines.append(f"  files {status}: {n} ({rows_in} rows in = {loaded} loaded + {quarantined} quarantined)")
-    lines.append("marts (schema marts):")
-    lines += [f"  {name:<32} {count:>8} rows" for name, count in counts.items()]
+    lines.append(f"quarantined rows and why: psql \"{url}\" -c 'select * from raw.quarantine'")
+    lines.append(f"marts: {len(counts)} tables in schema marts, {sum(counts.values())} rows"
+                 + ("" if verbose else " (-v: per table)"))
+    if verbose:
+        lines += [f"  {name:<32} {count:>8} rows" for name, count in counts.items()]
     lines.append(f"GX Data Docs: {data_docs_index()}")
     docs = config.home() / "dbt" / "docs" / "index.html"
     lines.append(f"dbt docs: {docs if docs.exists() else 'run `minqing dbt-docs` to build them'}")
-    lines.append(f"channels: {', '.join(CHANNELS)}; quarantine: select * from raw.quarantine")
     briefings = sorted(config.briefing_dir().glob("briefing_*.html"))
     if briefings:
         newest = briefings[-1]
@@ -207,6 +247,8 @@ def _where_to_look(url: str) -> list[str]:
         lines.append(f"dispatch briefing (每日调度简报): {newest}")
         lines.append(f"  PDF: {pdf if pdf.exists() else 'none (no Chromium here); the page prints on A4 from a browser'}"
                      f"; CSV tables beside it")
+    else:
+        lines.append(f"dispatch briefing (每日调度简报): none under {config.briefing_dir()}")
     return lines
 
 
@@ -407,6 +449,35 @@ def _cmd_review(args) -> int:
     return 0
 
 
+def _cmd_held(args) -> int:
+    from quality import held
+
+    warehouse.migrate()
+    if args.action == "list":
+        files = held.held_files()
+        if not files:
+            print("held: no file is held back")
+            return 0
+        for f in files:
+            print(f"{f.file_id:>6}  {f.channel:<11} {f.path}  {f.rows_loaded} rows held since "
+                  f"{f.held_at.astimezone(config.BEIJING):%Y-%m-%d %H:%M} (run {f.run_name or '-'})")
+            print(f"        reason: {f.reason}")
+        print(f"held: {len(files)} file{'s' if len(files) != 1 else ''}; after checking, "
+              f"`minqing held release FILE_ID --reason TEXT` or `minqing held reject FILE_ID --reason TEXT`")
+        return 0
+    try:
+        if args.action == "release":
+            rows = held.release(args.file_id, args.reason, args.by)
+            print(f"held: file {args.file_id} released ({rows} rows); the next run builds them into the marts")
+        else:
+            rows = held.reject(args.file_id, args.reason, args.by)
+            print(f"held: file {args.file_id} rejected; its {rows} rows are in raw.quarantine (stage review)")
+    except held.DecisionRefused as exc:
+        print(f"minqing held: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
@@ -414,6 +485,9 @@ def _date(text: str) -> dt.date:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="minqing", description=__doc__)
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more detail: the libraries' logging at INFO (GX, dbt, Airflow, ...) and their "
+                             "warnings, the project's at DEBUG, per-file lines; -vv: DEBUG everywhere")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("warehouse", help="start, stop or locate the warehouse")
@@ -423,14 +497,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="load every new file of the landing folder")
     p.add_argument("--landing", help="landing folder (default: $LANDING_DIR or data/landing)")
     p.add_argument("--json", action="store_true", help="print one JSON object per file seen")
-    p.add_argument("-v", "--verbose", action="store_true", help="a line per file before the summary")
+    p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                   help="a line per file before the summary (and the global -v's logging)")
     p.set_defaults(func=_cmd_ingest)
 
     p = sub.add_parser("run", help="ingest -> validate -> classify -> dbt build -> validate marts")
     p.add_argument("--landing", help="landing folder (default: $LANDING_DIR or data/landing)")
-    p.add_argument("--date", type=_date, help="only the landing files due by this day (YYYY-MM-DD): dated on or before it")
-    p.add_argument("--as-of", help="pin the moment overdue figures are computed at (ISO 8601); "
-                                   "default: the newest update in the data")
+    p.add_argument("--date", type=_date,
+                   help="the run's day D (YYYY-MM-DD): it takes the landing files due by D and builds the marts "
+                        "as of the end of D (the briefing for D + 1); default: the newest day a daily delivery "
+                        "covers, never later than yesterday in Beijing")
+    p.add_argument("--as-of", help="pin another moment for the overdue and backlog figures (ISO 8601); "
+                                   "default: the end of the run's day")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("generate", help="write a synthetic landing folder that follows the source contract")
@@ -455,8 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dbt-manifest", help="build dbt_project/target/manifest.json (dbt parse, no database)")
     p.set_defaults(func=_cmd_dbt_manifest)
 
-    p = sub.add_parser("rebuild", help="rebuild every dbt model from raw (dbt build --full-refresh)")
-    p.add_argument("--as-of", help="pin the as-of moment (default: the newest update in the data)")
+    p = sub.add_parser("rebuild", help="rebuild every dbt model from raw (dbt build --full-refresh); "
+                                       "published briefings are kept")
+    p.add_argument("--as-of", help="pin the as-of moment (default: the end of the newest run's day)")
     p.set_defaults(func=_cmd_rebuild)
 
     p = sub.add_parser("dbt-docs", help="generate the dbt docs site under $MINQING_HOME/dbt/docs")
@@ -530,6 +609,17 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--by", help="who labelled it (default: the operating-system user)")
     p.set_defaults(func=_cmd_review)
 
+    p = sub.add_parser("held", help="files held back because their batch failed validation: list, release, reject")
+    held_actions = p.add_subparsers(dest="action", required=True)
+    held_actions.add_parser("list", help="every held file, its rows and why it is held")
+    for name, what in (("release", "a person has checked the file: its rows go on at the next run"),
+                       ("reject", "every row of the file moves to raw.quarantine with the reason")):
+        action = held_actions.add_parser(name, help=what)
+        action.add_argument("file_id", type=int, help="the file's id (ops.ingested_files, `minqing held list`)")
+        action.add_argument("--reason", required=True, help="what was checked or why it is refused, for the record")
+        action.add_argument("--by", help="who decided (default: the operating-system user)")
+    p.set_defaults(func=_cmd_held)
+
     p = sub.add_parser("classify-eval", help="accuracy and macro-F1 of the classifier on a labelled TSV")
     p.add_argument("--file", help="labelled file (default: $MINQING_EVAL_FILE or ../shared/eval/real_messages.tsv)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds over the training messages")
@@ -543,15 +633,75 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", help="artefact path (default: minqing/classifier_data/category_model.zip)")
     q.add_argument("--no-reviews", action="store_true", help="leave out the warehouse's reviewed texts")
     q.set_defaults(func=_cmd_classifier_train)
+    # -v and -q after the subcommand too (`minqing demo -v`); SUPPRESS keeps a subcommand from resetting
+    # the value given before it
+    for command in sub.choices.values():
+        if "-v" not in command._option_string_actions:
+            command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                                 help="more detail (see minqing --help)")
+        if "-q" not in command._option_string_actions:
+            command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                                 help="only warnings and errors on stderr")
     return parser
+
+
+# The project's own loggers: the only ones at INFO by default (progress lines); every library
+# (great_expectations, airflow, cosmos, dbt, sqlalchemy, alembic, jieba, asyncio, ...) at WARNING.
+OWN_LOGGERS = ("minqing", "ingestion", "quality")
+
+
+def _own_record(record: logging.LogRecord) -> bool:
+    return record.name.partition(".")[0] in OWN_LOGGERS
+
+
+def configure_logging(verbose: int = 0, quiet: bool = False) -> None:
+    """Logging and warnings of the `minqing` command.
+
+    Default: the root logger at WARNING, the project's loggers at INFO. The handler also drops INFO
+    from any other logger, for libraries that set their own loggers' level (GX sets some to INFO,
+    and names others by file path, outside `great_expectations`). Python warnings attributed to a
+    library are ignored; the project's own are shown. `verbose` 1: everything at INFO, the project
+    at DEBUG, library warnings shown; 2: DEBUG everywhere. `quiet`: WARNING everywhere."""
+    import warnings
+
+    if quiet:
+        root_level, own_level = logging.WARNING, logging.WARNING
+    elif verbose >= 2:
+        root_level, own_level = logging.DEBUG, logging.DEBUG
+    elif verbose == 1:
+        root_level, own_level = logging.INFO, logging.DEBUG
+    else:
+        root_level, own_level = logging.WARNING, logging.INFO
+    terse = quiet or not verbose
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_minqing_cli", False)]:
+        root.removeHandler(old)  # configured before in this process
+    if not root.handlers:  # as logging.basicConfig: an embedding process (pytest) keeps its own
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler._minqing_cli = True
+        if terse:
+            handler.addFilter(lambda record: record.levelno >= logging.WARNING or _own_record(record))
+        root.addHandler(handler)
+    root.setLevel(root_level)
+    # library noise (FutureWarning, UserWarning, DeprecationWarning raised inside GX, airflow, dbt,
+    # statsmodels, ...): off unless -v; a warning attributed to the project's code stays
+    library_warnings = r"(?!(%s)(\.|$))" % "|".join(OWN_LOGGERS)
+    if terse:
+        warnings.filterwarnings("ignore", module=library_warnings)
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(own_level)
+    if root_level > logging.INFO:
+        for noisy in ("jieba", "great_expectations", "asyncio"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    else:
+        for noisy in ("great_expectations", "asyncio"):
+            logging.getLogger(noisy).setLevel(logging.NOTSET)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("jieba", "great_expectations", "asyncio"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(args.verbose, args.quiet)
     try:
         return args.func(args) or 0
     except (FileNotFoundError, RuntimeError) as exc:

@@ -42,6 +42,7 @@ PUBLISHED_MARTS = (
     "mart_monthly_theme_candidates",
     "mart_early_warnings",
     "mart_dispatch_briefing",
+    "mart_delivery_status",
     "mart_classification_review",
 )
 BRIEFING_DAG_ID = "minqing_briefing"
@@ -66,7 +67,22 @@ def default_args() -> dict:
 def day_of_run(logical_date: dt.datetime | None) -> dt.date:
     """The Beijing day a run works on: the day before the morning it runs (its exports came overnight)."""
     moment = logical_date or dt.datetime.now(config.BEIJING)
-    return (moment.astimezone(config.BEIJING) - dt.timedelta(days=1)).date()
+    # through the timestamp: Airflow hands over a pendulum DateTime, whose arithmetic after
+    # astimezone(ZoneInfo) drops the zone (07-07 06:00 Beijing minus a day came out as 07-05)
+    local = dt.datetime.fromtimestamp(moment.timestamp(), config.BEIJING)
+    return local.date() - dt.timedelta(days=1)
+
+
+def run_as_of(logical_date: dt.datetime | None) -> str:
+    """The moment a run builds its marts as of: the end of its day (the `as_of` var of its dbt tasks)."""
+    from minqing.pipeline import as_of_for
+
+    return as_of_for(day_of_run(logical_date))
+
+
+# dbt's `as_of` in every dbt task of the daily DAG, rendered per run from its logical date (the DAG
+# registers run_as_of as the macro `minqing_as_of`)
+DBT_VARS = {"as_of": "{{ minqing_as_of(logical_date) }}"}
 
 
 def use_warehouse_connection() -> None:
@@ -192,7 +208,7 @@ def _cosmos_task_group(group_id: str, select: list[str] | None, exclude: list[st
             # none); the DAG publishes the marts' Assets itself, once they are validated
             emit_datasets=False,
         ),
-        operator_args={"install_deps": False, "quiet": True},
+        operator_args={"install_deps": False, "quiet": True, "vars": DBT_VARS},
         **kwargs,
     )
 
@@ -224,6 +240,9 @@ def airflow_env(warehouse_url: str | None = None) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        # plain text: the output of a local run is captured and shown when it fails
+        "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
+        "DBT_USE_COLORS": "False",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # no calls home from a closed network
         f"AIRFLOW_CONN_{CONN_ID.upper()}": json.dumps(connection),
         "WAREHOUSE_URL": url,
@@ -244,29 +263,111 @@ def dag_test_env(warehouse_url: str | None = None, extra: dict[str, str] | None 
     return env
 
 
+# The line of the `dag.test()` child's stdout that sums its DAG run up for the parent: the marker, then JSON.
+DAG_RUN_MARKER = "MINQING_DAG_RUN "
+
+
+class DagTestRun(subprocess.CompletedProcess):
+    """The finished `dag.test()` process (returncode, stdout, stderr as subprocess.run gives them) and
+    `summary`: what its DAG run came to, from the child's marker line — dag_id, run_id, logical_date,
+    day (the run's data day, `day_of_run`), state, tasks (task instances), task_states (count per
+    state), succeeded, failed (failed and upstream_failed), skipped, failed_tasks (their task ids),
+    seconds (wall clock of dag.test()) — or None when the child printed none (it crashed first)."""
+
+    summary: dict | None = None
+
+    def line(self, *, day: bool = True) -> str:
+        """One line for people: `minqing_daily 2026-07-30: success, 57 tasks, 2 min 10 s` (`day`: the
+        run's data day after the DAG's name); the tasks that did not succeed, skipped ones aside, in brackets."""
+        s = self.summary
+        if not s:
+            return f"{self.args[3] if len(self.args) > 3 else 'dag'}: no summary (exit code {self.returncode})"
+        name = f"{s['dag_id']} {s['day']}" if day and s.get("day") else s["dag_id"]
+        others = [f"{n} {state}" for state, n in sorted(s.get("task_states", {}).items())
+                  if state not in ("success", "skipped")]
+        detail = f" ({', '.join(others)})" if others else ""
+        tasks = f"{s['tasks']} task{'' if s['tasks'] == 1 else 's'}"
+        return f"{name}: {s['state']}, {tasks}{detail}, {_duration(s.get('seconds'))}"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "? s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
 def run_dag_test(dag_id: str, logical_date: dt.datetime, *, warehouse_url: str | None = None,
-                 timeout: int = 1800, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+                 timeout: int = 1800, env: dict[str, str] | None = None) -> DagTestRun:
     """Run a DAG end to end with `dag.test()` in a fresh process (Airflow reads its settings at import);
-    `env`: one from `dag_test_env`, when the caller needs more than the warehouse's."""
+    `env`: one from `dag_test_env`, when the caller needs more than the warehouse's. The result is the
+    CompletedProcess with the run's `summary` (DagTestRun)."""
     env = env or dag_test_env(warehouse_url)
-    return subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "minqing.orchestration", dag_id, logical_date.isoformat()],
         env=env, timeout=timeout, text=True, capture_output=True,
     )
+    result = DagTestRun(done.args, done.returncode, done.stdout, done.stderr)
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith(DAG_RUN_MARKER):
+            try:
+                result.summary = json.loads(line[len(DAG_RUN_MARKER):])
+            except ValueError:
+                log.warning("unreadable DAG run summary: %s", line[:200])
+            break
+    return result
 
 
 def _dag_test_main(dag_id: str, logical_date: str) -> int:
+    import time
+
     from airflow.dag_processing.dagbag import DagBag
+
+    moment = dt.datetime.fromisoformat(logical_date)
+    summary = {"dag_id": dag_id, "run_id": None, "logical_date": logical_date,
+               "day": day_of_run(moment).isoformat(), "state": "import_errors",
+               "tasks": 0, "task_states": {}, "succeeded": 0, "failed": 0, "skipped": 0, "failed_tasks": [],
+               "seconds": 0.0}
+
+    def report(code: int) -> int:
+        print(DAG_RUN_MARKER + json.dumps(summary, ensure_ascii=False), flush=True)
+        return code
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     if bag.import_errors:
         print(json.dumps(bag.import_errors, indent=2), file=sys.stderr)
-        return 2
+        return report(2)
     dag = bag.get_dag(dag_id)
-    run = dag.test(logical_date=dt.datetime.fromisoformat(logical_date))
-    state = str(getattr(run, "state", ""))
+    started = time.perf_counter()
+    try:
+        run = dag.test(logical_date=moment)
+    except BaseException as exc:
+        summary.update(state="error", error=f"{type(exc).__name__}: {exc}"[:2000],
+                       seconds=round(time.perf_counter() - started, 1))
+        report(1)
+        raise
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    state = getattr(run, "state", None)
+    state = str(getattr(state, "value", state) or "")
+    summary.update(state=state, run_id=getattr(run, "run_id", None))
+    if getattr(run, "logical_date", None) is not None:
+        summary.update(logical_date=run.logical_date.isoformat(), day=day_of_run(run.logical_date).isoformat())
+    try:
+        instances = run.get_task_instances()
+    except Exception as exc:  # noqa: BLE001 - the summary is a report; the run's state above is what counts
+        log.warning("could not read the task instances of %s: %s", dag_id, exc)
+        instances = []
+    states: dict[str, int] = {}
+    for ti in instances:
+        name = str(getattr(ti.state, "value", ti.state) or "none")
+        states[name] = states.get(name, 0) + 1
+    summary.update(tasks=len(instances), task_states=states, succeeded=states.get("success", 0),
+                   failed=states.get("failed", 0) + states.get("upstream_failed", 0),
+                   skipped=states.get("skipped", 0),
+                   failed_tasks=sorted(ti.task_id for ti in instances
+                                       if str(getattr(ti.state, "value", ti.state)) == "failed"))
     print(f"dag {dag_id} run {logical_date}: {state}")
-    return 0 if state.endswith("success") else 1
+    return report(0 if state.endswith("success") else 1)
 
 
 if __name__ == "__main__":

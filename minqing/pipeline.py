@@ -4,6 +4,11 @@ leaves the warehouse as it was.
 
     ingest (per channel) -> validate (per channel) -> classify -> dbt build -> forecast
         -> dbt build of the early warnings -> validate marts
+
+Every run is for one day D (`run_day`): the DAG's data interval, `minqing run --date D`, or by
+default the newest day a daily delivery covers (never later than yesterday in Beijing). Its marts
+are built as of the end of D (`as_of_for`): records dated after D are loaded and kept, and count
+from their own day on. The run is on record in ops.pipeline_runs.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from psycopg.types.json import Jsonb
 
 from minqing import config, transform, warehouse
 
@@ -33,30 +40,115 @@ def ingest_channel(channel: str, landing: str | Path | None = None, day: dt.date
 
 def files_awaiting_validation(channel: str) -> list[int]:
     """The channel's loaded files that no channel suite has passed yet: this run's, and any that an
-    earlier `minqing ingest` alone or a run whose validation failed or broke left unchecked."""
+    earlier `minqing ingest` alone left unchecked. Held files wait for a person instead."""
     with warehouse.connect() as conn:
         return [file_id for (file_id,) in conn.execute(
             """select file_id from ops.ingested_files
-                where channel = %s and validated_at is null and rows_loaded > 0 order by file_id""",
+                where channel = %s and status = 'loaded' and validated_at is null and rows_loaded > 0
+                order by file_id""",
             (channel,))]
 
 
+def held_by_run(channel: str, run_name: str) -> list[int]:
+    """The channel's files that this run held back (and that are still held)."""
+    with warehouse.connect() as conn:
+        return [file_id for (file_id,) in conn.execute(
+            """select distinct f.file_id from ops.ingested_files as f
+                 join ops.file_decisions as d on d.file_id = f.file_id and d.decision = 'held'
+                where f.channel = %s and f.status = 'held' and d.run_name = %s order by 1""",
+            (channel, run_name))]
+
+
 def validate_channel(channel: str, run_name: str) -> dict:
-    """GX suite of the channel on every loaded file awaiting validation; raises when the batch fails
-    as a whole (its files then stay awaiting validation, and the next run checks them again)."""
+    """GX suite of the channel on every loaded file awaiting validation. Raises ChannelFailed when
+    the batch fails as a whole or cannot be validated: its files are then held back
+    (`quality.held`) until a person releases or rejects them. A retry of the same run fails the
+    same way, as long as the files it held are held."""
     from quality import validate_channel as run
 
-    outcome = run(channel, files_awaiting_validation(channel), run_name)
+    try:
+        outcome = run(channel, files_awaiting_validation(channel), run_name)
+    except Exception as exc:
+        raise ChannelFailed(channel, [f"validation could not run: {type(exc).__name__}: {exc}"], {}) from exc
     summary = asdict(outcome)
     if outcome.failed:
         raise ChannelFailed(channel, outcome.problems or [outcome.error or "validation failed"], summary)
+    if held := held_by_run(channel, run_name):
+        raise ChannelFailed(channel, [f"files {', '.join(map(str, held))} were held back by this run; "
+                                      f"see `minqing held list`"], summary)
     return summary
 
 
 class ChannelFailed(RuntimeError):
     def __init__(self, channel: str, problems: list[str], summary: dict):
-        super().__init__(f"channel {channel} failed validation: {'; '.join(problems)}")
+        super().__init__(f"channel {channel} failed validation and its batch is held back: {'; '.join(problems)}")
         self.summary = summary
+
+
+# --- the run's day ------------------------------------------------------------------------------
+
+def as_of_for(day: dt.date) -> str:
+    """The moment a run for `day` builds its marts as of: the end of that day in Beijing."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), config.BEIJING).isoformat()
+
+
+def day_of_moment(as_of: str) -> dt.date:
+    """The Beijing day a moment closes or falls in (the end of a day, 24:00, is that day's)."""
+    moment = dt.datetime.fromisoformat(as_of.replace("T24:00", "T00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=config.BEIJING)
+    if "T24:00" in as_of:
+        moment += dt.timedelta(days=1)
+    return (moment.astimezone(config.BEIJING) - dt.timedelta(microseconds=1)).date()
+
+
+def yesterday() -> dt.date:
+    return dt.datetime.now(config.BEIJING).date() - dt.timedelta(days=1)
+
+
+def default_run_day() -> dt.date:
+    """The newest day that a daily delivery in the warehouse covers (a monthly workbook's later
+    entries do not move it), else the newest day any dated delivery covers; never later than
+    yesterday in Beijing, and yesterday when no delivery names its day."""
+    with warehouse.connect() as conn:
+        newest = conn.execute(
+            """select coalesce(max(covers_to) filter (where covers_from = covers_to), max(covers_to))
+                 from ops.ingested_files where rows_in > 0 and status in ('loaded', 'held')""").fetchone()[0]
+    return min(newest, yesterday()) if newest else yesterday()
+
+
+def record_run(run_name: str, day: dt.date, orchestrator: str, state: str, summary: dict | None = None) -> None:
+    """Put the run on record in ops.pipeline_runs (again, as it goes on: the newest state wins)."""
+    finished = state != "running"
+    with warehouse.connect() as conn:
+        conn.execute(
+            """insert into ops.pipeline_runs (run_name, run_day, as_of, orchestrator, state, finished_at, summary)
+               values (%s, %s, %s, %s, %s, case when %s then now() end, %s)
+               on conflict (run_name) do update
+                  set run_day = excluded.run_day, as_of = excluded.as_of, state = excluded.state,
+                      finished_at = excluded.finished_at,
+                      summary = ops.pipeline_runs.summary || excluded.summary""",
+            (run_name, day, as_of_for(day), orchestrator, state, finished, Jsonb(summary or {})))
+        conn.commit()
+
+
+def held_in_run(run_name: str) -> list[int]:
+    """Every file the run held back that is still held (all channels)."""
+    with warehouse.connect() as conn:
+        return [f for (f,) in conn.execute(
+            """select distinct d.file_id from ops.file_decisions as d
+                 join ops.ingested_files as f using (file_id)
+                where d.decision = 'held' and d.run_name = %s and f.status = 'held' order by 1""",
+            (run_name,))]
+
+
+def delivery_warnings(day: dt.date) -> list[str]:
+    """What the briefing of the run for `day` says is missing, late, held or pending: its data notices."""
+    with warehouse.connect() as conn:
+        return [line for (line,) in conn.execute(
+            """select detail_zh from marts.mart_dispatch_briefing
+                where briefing_date = %s and section = 'data_notice' order by item_rank""",
+            (day + dt.timedelta(days=1),))]
 
 
 def classify() -> int:
@@ -121,6 +213,7 @@ def validate_marts(run_name: str) -> dict:
 @dataclass
 class RunSummary:
     run_name: str
+    run_day: dt.date | None = None
     files: list[dict] = field(default_factory=list)
     validation: dict = field(default_factory=dict)
     failed_channels: dict = field(default_factory=dict)
@@ -128,6 +221,7 @@ class RunSummary:
     dbt_nodes: int = 0
     forecast: dict = field(default_factory=dict)
     marts_valid: dict = field(default_factory=dict)
+    deliveries: list[str] = field(default_factory=list)  # missing, late and held deliveries (warnings)
     seconds: dict = field(default_factory=dict)  # wall time per stage
 
     def lines(self) -> list[str]:
@@ -135,12 +229,14 @@ class RunSummary:
         quarantined = sum(f["rows_quarantined"] for f in self.files)
         moved = sum(v.get("rows_quarantined", 0) for v in self.validation.values())
         lines = [
+            f"day:      {self.run_day} (marts as of {as_of_for(self.run_day)}; briefing for "
+            f"{self.run_day + dt.timedelta(days=1)})" if self.run_day else "day:      -",
             f"ingest:   {len(self.files)} files, {loaded} rows loaded, {quarantined} quarantined",
             f"validate: {', '.join(f'{c} ok' for c in self.validation) or 'nothing new'}"
             f"{'; ' + str(moved) + ' rows moved to quarantine' if moved else ''}",
         ]
         for channel, reason in self.failed_channels.items():
-            lines.append(f"          {channel} FAILED and was stopped: {reason}")
+            lines.append(f"          {channel} FAILED: {reason}")
         for f in self.files:
             if f["status"] == "unreadable":
                 lines.append(f"          {f['file']} UNREADABLE: {f['reason']}")
@@ -152,6 +248,7 @@ class RunSummary:
             f"marts:    {', '.join(f'{t} ok' for t in self.marts_valid)}",
             f"time:     {', '.join(f'{stage} {seconds:.1f} s' for stage, seconds in self.seconds.items())}",
         ]
+        lines += [f"WARNING:  {notice}" for notice in self.deliveries]
         return lines
 
 
@@ -183,15 +280,17 @@ def exclusive_run():
 
 
 def run(landing: str | Path | None = None, day: dt.date | None = None, as_of: str | None = None) -> RunSummary:
-    """The whole pipeline in one process. A channel that fails validation is reported and skipped;
-    the others go on. Raises if dbt or the mart suites fail. Runs never interleave: a second one
-    waits for the first (see `exclusive_run`)."""
+    """The whole pipeline in one process, for `day` (default: `default_run_day()` once the new files
+    are in). A channel that fails validation is held back and reported; the others go on, and the
+    summary's `failed_channels` tells the caller the run failed. Raises if dbt or the mart suites
+    fail. `as_of` overrides the end of the day (a moment inside it). Runs never interleave: a
+    second one waits for the first (see `exclusive_run`)."""
     with exclusive_run():
         return _run(landing, day, as_of)
 
 
 def _run(landing: str | Path | None, day: dt.date | None, as_of: str | None) -> RunSummary:
-    run_name = f"run_{dt.datetime.now(config.BEIJING):%Y%m%dT%H%M%S}"
+    run_name = f"run_{dt.datetime.now(config.BEIJING):%Y%m%dT%H%M%S%f}"
     summary = RunSummary(run_name)
     clock = time.perf_counter()
 
@@ -205,19 +304,31 @@ def _run(landing: str | Path | None, day: dt.date | None, as_of: str | None) -> 
         reports = ingest_channel(channel, landing, day)
         summary.files += reports
         stage("ingest")
-        try:
-            summary.validation[channel] = validate_channel(channel, run_name)
-        except ChannelFailed as exc:
-            summary.failed_channels[channel] = str(exc)
-        stage("validate")
-    summary.classified = classify()
-    stage("classify")
-    summary.dbt_nodes = build_marts(as_of)["nodes"]
-    stage("dbt")
-    summary.forecast = forecast()
-    stage("forecast")
-    summary.dbt_nodes += build_after_forecast(as_of)["nodes"]
-    stage("dbt_after_forecast")
-    summary.marts_valid = validate_marts(run_name)
-    stage("validate_marts")
+    summary.run_day = day or (day_of_moment(as_of) if as_of else default_run_day())
+    as_of = as_of or as_of_for(summary.run_day)
+    record_run(run_name, summary.run_day, "cli", "running")
+    try:
+        for channel in CHANNELS:
+            try:
+                summary.validation[channel] = validate_channel(channel, run_name)
+            except ChannelFailed as exc:
+                summary.failed_channels[channel] = str(exc)
+            stage("validate")
+        summary.classified = classify()
+        stage("classify")
+        summary.dbt_nodes = build_marts(as_of)["nodes"]
+        stage("dbt")
+        summary.forecast = forecast()
+        stage("forecast")
+        summary.dbt_nodes += build_after_forecast(as_of)["nodes"]
+        stage("dbt_after_forecast")
+        summary.marts_valid = validate_marts(run_name)
+        stage("validate_marts")
+        summary.deliveries = delivery_warnings(summary.run_day)
+    except BaseException as exc:
+        record_run(run_name, summary.run_day, "cli", "failed", {"error": f"{type(exc).__name__}: {exc}"[:2000]})
+        raise
+    record_run(run_name, summary.run_day, "cli", "failed" if summary.failed_channels else "success",
+               {"failed_channels": summary.failed_channels, "deliveries": summary.deliveries,
+                "seconds": summary.seconds})
     return summary

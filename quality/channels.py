@@ -16,8 +16,10 @@ For one channel and a list of file ids (`validate_channel`):
    batch failed as a whole, its files get `validated_at` (migration 0008), so that the pipeline
    validates every loaded file exactly until a suite has passed it (`pipeline.files_awaiting_validation`).
 4. When more than `quality.max_failing_share` (settings.yml) of the batch fails, or an expectation
-   fails that does not point at rows, the channel has failed: `failed=True` tells the caller to
-   stop that channel. Its failing rows are quarantined all the same; its good rows stay.
+   fails that does not point at rows, or the suite cannot run, the channel has failed: `failed=True`
+   tells the caller to stop that channel. Its failing rows are quarantined all the same; its files
+   are held back (`quality.held`): their good rows stay in raw, but no mart reads them until a
+   person releases or rejects each file.
 
 `validate_loaded` does this for every channel, each on its own: an exception in one is reported
 in its result and does not stop the others.
@@ -42,7 +44,7 @@ from psycopg import sql
 
 from minqing import warehouse
 from minqing.config import BEIJING
-from quality import context
+from quality import context, held
 from quality.suites import CHANNEL_SUITES, ChannelSuite, format_reason, max_failing_share, suite_parameters
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ class ChannelValidation:
     evaluated: int = 0
     successful: int = 0
     problems: list[str] = field(default_factory=list)  # why the channel failed, for a person
+    held_file_ids: list[int] = field(default_factory=list)  # the batch's files held back (quality.held)
     error: str | None = None  # the exception, when validation could not run
     seconds: float = 0.0
 
@@ -157,23 +160,35 @@ _ALL_ROWS_FAILED = ("every row of the file was quarantined (at ingestion or vali
 
 
 def _quarantine(conn: psycopg.Connection, suite: ChannelSuite, failing: dict[tuple, _Failure]) -> int:
-    """Move the failing rows to raw.quarantine and fix the files' counts; returns the rows moved.
-
-    One statement: the delete, the quarantine insert and the count update see the same rows, so
-    `rows_in = rows_loaded + rows_quarantined` holds for every file afterwards.
-    """
+    """Move the failing rows to raw.quarantine and fix the files' counts; returns the rows moved."""
     if not failing:
         return 0
-    schema, table = suite.table.split(".")
     keys = suite.key_columns
     columns = [*keys, "check_name", "reason"]
     arrays = [[key[i] for key in failing] for i in range(len(keys))]
     arrays.append(["; ".join(f.checks) for f in failing.values()])
     arrays.append([" ".join(_sentence(r) for r in f.reasons) for f in failing.values()])
     types = [_KEY_TYPES[k] for k in keys] + ["text", "text"]
+    bad = sql.SQL("select * from unnest({arrays}) as b({columns})").format(
+        arrays=sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(t)) for t in types),
+        columns=sql.SQL(", ").join(map(sql.Identifier, columns)))
+    match = sql.SQL(" and ").join(sql.SQL("t.{c} = b.{c}").format(c=sql.Identifier(k)) for k in keys)
+    return move_to_quarantine(conn, suite, bad, match, arrays, stage="validate")
+
+
+def move_to_quarantine(conn: psycopg.Connection, suite: ChannelSuite, bad: sql.Composable, match: sql.Composable,
+                       params, *, stage: str) -> int:
+    """Move the rows of the channel's raw table that `match` pairs with a row of `bad` (a SELECT
+    with columns check_name and reason) to raw.quarantine at `stage`; returns the rows moved.
+
+    One statement: the delete, the quarantine insert and the count update see the same rows, so
+    `rows_in = rows_loaded + rows_quarantined` holds for every file afterwards (a file left with no
+    rows becomes 'quarantined').
+    """
+    schema, table = suite.table.split(".")
     statement = sql.SQL("""
         with bad as (
-            select * from unnest({arrays}) as b({columns})
+            {bad}
         ), moved as (
             delete from {table} as t using bad as b
              where {match}
@@ -183,7 +198,7 @@ def _quarantine(conn: psycopg.Connection, suite: ChannelSuite, failing: dict[tup
             insert into raw.quarantine
                    (file_id, channel, path, sheet, row_number, source_record_id, raw_content, reason, stage, check_name)
             select m.file_id, {channel}, f.path, m.sheet, m.row_number, m.record_id, m.raw_content, m.reason,
-                   'validate', m.check_name
+                   {stage}, m.check_name
               from moved as m join ops.ingested_files as f on f.file_id = m.file_id
             returning file_id
         ), per_file as (
@@ -198,17 +213,16 @@ def _quarantine(conn: psycopg.Connection, suite: ChannelSuite, failing: dict[tup
          where f.file_id = p.file_id
         returning p.n
     """).format(
-        arrays=sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(t)) for t in types),
-        columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        bad=bad,
         table=sql.Identifier(schema, table),
-        match=sql.SQL(" and ").join(
-            sql.SQL("t.{c} = b.{c}").format(c=sql.Identifier(k)) for k in keys),
-        sheet=sql.SQL("t.sheet") if "sheet" in keys else sql.SQL("null::text"),
+        match=match,
+        sheet=sql.SQL("t.sheet") if "sheet" in suite.key_columns else sql.SQL("null::text"),
         record_id=sql.Identifier(suite.record_id_column),
         channel=sql.Literal(suite.channel),
+        stage=sql.Literal(stage),
         all_failed=sql.Literal(_ALL_ROWS_FAILED),
     )
-    return sum(n for (n,) in conn.execute(statement, arrays).fetchall())
+    return sum(n for (n,) in conn.execute(statement, params).fetchall())
 
 
 def _mark_validated(conn: psycopg.Connection, file_ids: list[int]) -> None:
@@ -257,7 +271,9 @@ def validate_channel(channel: str, file_ids: list[int], run_name: str) -> Channe
                      channel_failed=outcome.failed, problems=outcome.problems, gx_run=run.gx_run)
         with warehouse.connect() as conn, conn.transaction():
             outcome.rows_quarantined = _quarantine(conn, suite, failing)
-            if not outcome.failed:
+            if outcome.failed:
+                outcome.held_file_ids = held.hold(conn, file_ids, "; ".join(outcome.problems), run_name)
+            else:
                 _mark_validated(conn, file_ids)
             outcome.run_id = context.record_run(conn, run_name=run_name, target=suite.table, batch=batch, run=run,
                                                 rows_checked=outcome.rows_checked,
@@ -266,6 +282,12 @@ def validate_channel(channel: str, file_ids: list[int], run_name: str) -> Channe
     except Exception as exc:
         context.record_crash(run_name=run_name, suite_name=suite.suite_name, target=suite.table, batch=batch,
                              started_at=started, error=exc)
+        # a batch no suite could check is not published either
+        try:
+            with warehouse.connect() as conn, conn.transaction():
+                held.hold(conn, file_ids, f"validation could not run: {type(exc).__name__}: {exc}", run_name)
+        except Exception:  # the warehouse itself may be what failed; the original error matters more
+            log.warning("could not hold the files of %s's batch", channel, exc_info=True)
         raise
     finally:
         outcome.seconds = time.perf_counter() - clock

@@ -101,6 +101,7 @@ MART_SUITES = (
               ("briefing_date", "section", "item_rank", "series_date", "source_channel", "community_id", "category_code"),
               "category_code", "community_id",
               nullable_keys=("series_date", "source_channel", "community_id", "category_code")),
+    MartSuite("mart_delivery_status", ("delivery_id", "covers_day"), community_column="community_id"),
     MartSuite("mart_hotline_category_agreement", ("month_start", "hotline_category_code", "category_code"),
               "category_code"),
     MartSuite("mart_classification_review", ("complaint_id",), "category_code", "community_id",

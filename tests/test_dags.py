@@ -75,6 +75,16 @@ print(json.dumps({
     print(f"DAG folder parsed in {found['seconds']:.1f} s")
 
 
+def test_a_runs_day_is_the_beijing_day_before_its_logical_date_as_airflow_hands_it_over():
+    import pendulum
+
+    for logical_date in (pendulum.datetime(2026, 7, 6, 22, tz="UTC"),  # what a task's context holds
+                         pendulum.datetime(2026, 7, 7, 6, tz="Asia/Shanghai"),
+                         dt.datetime(2026, 7, 7, 6, tzinfo=BEIJING)):
+        assert orchestration.day_of_run(logical_date) == dt.date(2026, 7, 6), logical_date
+        assert orchestration.run_as_of(logical_date) == "2026-07-07T00:00:00+08:00"
+
+
 def _marts_fingerprint(url: str) -> dict[str, str]:
     tables = ("fct_complaints", "fct_complaint_status_events", "dim_community")
     with psycopg.connect(url) as conn:

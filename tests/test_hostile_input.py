@@ -7,6 +7,7 @@ holds for every file; a second ingest changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -135,8 +136,7 @@ def test_content_quarantined_whole_loads_once_the_reader_can_read_it(fresh_wareh
     def broken(data: bytes, name: str) -> ReadResult:
         raise FileError("a reader bug: nothing can be read")
 
-    monkeypatch.setitem(loader.CHANNELS, "hotline", loader.Channel(
-        real.name, broken, real.suffixes, real.table, real.columns))
+    monkeypatch.setitem(loader.CHANNELS, "hotline", dataclasses.replace(real, read=broken))
     (first,) = ingest(root, progress=False)
     assert first.status == "quarantined"
     (again,) = ingest(root, progress=False)  # still broken: the same verdict, nothing new recorded

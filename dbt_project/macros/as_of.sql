@@ -1,13 +1,35 @@
-{#- The moment "now" means for overdue and backlog figures.
+{#- The moments the marts are built as of.
 
-    By default it is the data horizon: the newest update time of any record in the warehouse. So
-    a re-run or a backfill on the same data computes the same figures, whatever the clock says.
-    A run may pin it (`--vars '{as_of: "2026-07-31T24:00:00+08:00"}'`), e.g. to see the state
-    "as the street saw it" at the end of a day. -#}
+    Every pipeline run passes its own: the end of the run's day D in Beijing
+    (`--vars '{as_of: "2026-07-17T00:00:00+08:00"}'`, minqing.pipeline.as_of_for), and is on record in
+    ops.pipeline_runs from its start.
+
+    as_of()      "now" of the marts that hold the current state (open and overdue orders, backlog, the
+                 three rates, the sentiment code, grades, the high-frequency list, delivery status):
+                 the newest moment of any run on record, this one included. A scheduled run moves it
+                 to the end of its day; a backfill of an earlier day leaves it where it is, so that
+                 what BI tools read never moves back in time. Records dated after it are loaded and
+                 kept, and count from their own day on.
+    run_as_of()  the run's own moment: the day the dispatch briefing is written for (a backfill writes
+                 that day's briefing as of that day).
+    Without the var (`minqing rebuild`, dbt by hand) both are the newest run's, or the newest record's
+    when no run is on record. -#}
+{% macro newest_run_as_of() -%}
+    (select max(as_of) from {{ source('ops', 'pipeline_runs') }})
+{%- endmacro %}
+
 {% macro as_of() -%}
+    {%- if var('as_of', none) -%}
+        greatest(cast('{{ var("as_of") }}' as timestamptz), {{ newest_run_as_of() }})
+    {%- else -%}
+        coalesce({{ newest_run_as_of() }}, (select max(version_updated_at) from {{ ref('int_complaints__latest') }}))
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro run_as_of() -%}
     {%- if var('as_of', none) -%}
         cast('{{ var("as_of") }}' as timestamptz)
     {%- else -%}
-        (select max(version_updated_at) from {{ ref('int_complaints__latest') }})
+        {{ as_of() }}
     {%- endif -%}
 {%- endmacro %}

@@ -3,7 +3,8 @@
     An incremental model keeps rows built under the seeds and vars of earlier runs. When those change
     (an alias added to seeds/community_aliases.csv, a time limit in seeds/issue_categories.csv, a new
     status mapping, a rotated hashing key), the kept rows are stale and a daily build would never
-    touch most of them. So each such model records the fingerprint of its settings after every build
+    touch most of them. The same holds when a person releases a held file (quality/held.py): its
+    rows are older than the watermarks, so the newest release is part of the fingerprint too. So each such model records the fingerprint of its settings after every build
     (ops.incremental_settings) and, before an incremental build, empties itself when the fingerprint
     differs: that build then selects everything, as a full refresh would.
 
@@ -13,8 +14,8 @@
                   post_hook="{{ remember_settings(['status_codes'], ['street_name']) }}") }}
     and its incremental filter reads a watermark of {{ this }} that an empty table turns into "all". -#}
 
-{#- md5 over the contents of the given seeds, the values of the given vars and the hashing key's
-    fingerprint (a scalar SQL expression). -#}
+{#- md5 over the contents of the given seeds, the values of the given vars, the hashing key's
+    fingerprint and the time of the newest release of a held file (a scalar SQL expression). -#}
 {% macro settings_fingerprint(seeds, vars=[]) -%}
     {%- set values = [] -%}
     {%- for name in vars -%}{%- do values.append(var(name, none)) -%}{%- endfor -%}
@@ -23,6 +24,7 @@
         (select md5(coalesce(string_agg(s::text, ',' order by s::text), '')) from {{ ref(seed) }} as s)
     {%- endfor %},
         (select coalesce(max(fingerprint), '') from {{ source('ops', 'hash_key') }}),
+        (select coalesce(max(decided_at)::text, '') from {{ source('ops', 'file_decisions') }} where decision = 'released'),
         {{ dbt.string_literal(tojson(values)) }}
     ))
 {%- endmacro %}

@@ -3,7 +3,9 @@
         materialized='incremental',
         unique_key=['date_day', 'community_id', 'category_code'],
         incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns'
+        on_schema_change='append_new_columns',
+        pre_hook="{{ reset_when_settings_change([]) }}",
+        post_hook="{{ remember_settings([]) }}"
     )
 }}
 -- One row per Beijing calendar day × community × issue category, zero-filled over every day from
@@ -14,8 +16,10 @@
 -- Incremental: the counts of a past day change only when a record of that day arrives late or is
 -- reclassified, so a run recomputes the days of the lookback window (var marts_lookback_days,
 -- 14 by default) and keeps older days. Backlog figures of a window day are always computed from
--- the whole history. Data later than the window, a reclassification of older texts or a new
+-- the whole history. A released held file (quality/held.py) rebuilds every day once
+-- (macros/incremental.sql). Data later than the window, a reclassification of older texts or a new
 -- community in the seed: run with --full-refresh.
+{%- set incremental = is_incremental() and not settings_changed([]) %}
 {%- set channels = intake_channels() %}
 
 with
@@ -71,7 +75,7 @@ days as (
         bounds.as_of_at
     from bounds
     cross join lateral generate_series(bounds.first_day, bounds.last_day, interval '1 day') as day
-    {% if is_incremental() %}
+    {% if incremental %}
     where day::date >= {{ daily_window_start('date_day', 'bounds.last_day') }}
     {% endif %}
 ),
@@ -118,7 +122,7 @@ open_state as (
     from days
     join spans
         on spans.received_at < days.day_end
-        and spans.received_at <= days.as_of_at
+        and spans.received_at < days.as_of_at
         and (spans.ended_at is null or spans.ended_at >= days.day_end or spans.ended_at > days.as_of_at)
     group by 1, 2, 3
 )

@@ -3,17 +3,22 @@
         materialized='incremental',
         unique_key='event_id',
         incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns'
+        on_schema_change='append_new_columns',
+        pre_hook="{{ reset_when_settings_change([]) }}",
+        post_hook="{{ remember_settings([]) }}"
     )
 }}
 -- Every status change of every complaint as its own row: from the hotline's successive versions
 -- (dispatch, acceptance, first contact, extension, return, reopening, closure, return visit) and
 -- from the mini-program's own event lists. Raw keeps every version, so an event, once seen, is
 -- rebuilt by every run; incrementally only records touched by newly loaded files are recomputed.
+-- A released held file (older than the watermark) or a new hashing key rebuilds it whole
+-- (macros/incremental.sql).
+{%- set incremental = is_incremental() and not settings_changed([]) %}
 
 with
 
-{% if is_incremental() %}
+{% if incremental %}
 watermark as (
     select coalesce(max(source_file_id), 0) as file_id from {{ this }}
 ),
@@ -23,7 +28,7 @@ versions as (
     select *
     from {{ ref('int_complaint_versions') }}
     where is_resident_demand
-    {% if is_incremental() %}
+    {% if incremental %}
         and (source_channel, source_record_id) in (
             select source_channel, source_record_id
             from {{ ref('int_complaint_versions') }}

@@ -27,11 +27,12 @@ settings as (
 returned as (
     select distinct complaint_id
     from {{ ref('fct_complaint_status_events') }}
-    where event_type = 'returned'
+    where event_type = 'returned' and event_at < {{ as_of() }}
 ),
 
 complaints as (
-    select * from {{ ref('fct_complaints') }}
+    -- the complaints received by the as-of moment: a later one is graded from its own day on
+    select * from {{ ref('fct_complaints') }} where received_at < {{ as_of() }}
 ),
 
 flagged as (

@@ -3,7 +3,8 @@
         materialized='incremental',
         unique_key='briefing_date',
         incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns'
+        on_schema_change='append_new_columns',
+        full_refresh=false
     )
 }}
 -- The daily dispatch briefing (每日调度简报): every figure the street complaint center's morning meeting
@@ -18,14 +19,20 @@
 --   returned_order         orders returned (退单) on the data day
 --   sentiment_rise         communities whose weekly sentiment code (民情码) is worse than last week's
 --   early_warning          the issue forecast's warnings for the coming days (mart_early_warnings)
+--   data_notice            every delivery of the data day or the day before that is missing, late,
+--                          held back or pending (mart_delivery_status), one line per channel and status
+-- A channel's figures of a day whose deliveries are not all in carry is_incomplete; a day when
+-- nothing of an expected channel came in shows no figure (null), never 0.
 -- Windows and limits: seeds/briefing_settings.csv. `minqing briefing` renders these rows only.
--- Incremental by briefing_date: each run (re)writes its own day's briefing and keeps earlier ones as
--- they were published; a full refresh keeps the current day only.
+-- Incremental by briefing_date: each run (re)writes its own day's briefing and keeps every earlier
+-- one as it was published. full_refresh=false: `minqing rebuild` (dbt build --full-refresh) keeps
+-- the archive too; only dropping the table by hand loses it.
 
 with
 
 as_of as (
-    select {{ as_of() }} as as_of_at
+    -- the run's own day (a backfill writes the briefing of its day, as of that day)
+    select {{ run_as_of() }} as as_of_at
 ),
 
 days as (
@@ -65,6 +72,40 @@ daily as (
                              and days.data_date
 ),
 
+-- per source channel and day: are all its expected deliveries in (complete), is any (any_in)?
+-- A channel without expected deliveries in the seed is complete.
+delivery_days as (
+    select
+        source_channel,
+        covers_day as date_day,
+        bool_and(is_complete) as complete,
+        bool_or(is_complete) as any_in
+    from {{ ref('mart_delivery_status') }}
+    group by source_channel, covers_day
+),
+
+day_completeness as (
+    select date_day, bool_and(complete) as complete
+    from delivery_days
+    group by date_day
+),
+
+notices as (
+    select
+        status.source_channel,
+        status.status,
+        min(status.sort_order) as sort_order,
+        min(status.period_start) as period_start,
+        count(*) as deliveries,
+        {{ delivery_notice("coalesce(string_agg(distinct status.community_name, '、') || ' ', '') || min(status.source_channel_zh)",
+                           'status.status', 'min(status.status_zh)', 'min(status.cadence)', 'min(status.period_start)',
+                           'min(status.due_at)', 'min(status.first_landed_at)', 'min(status.held_reason)') }} as detail_zh
+    from {{ ref('mart_delivery_status') }} as status
+    cross join days
+    where status.covers_day between days.data_date - 1 and days.data_date and status.status <> 'arrived'
+    group by status.source_channel, status.status, status.period_start
+),
+
 -- demands received per day and channel, one row per channel and day (the chart and the channel table)
 channel_days as (
     {%- for channel in intake_channels() %}
@@ -79,13 +120,17 @@ channel_series as (
         series.series_date::date as series_date,
         channels.code as source_channel,
         channels.sort_order,
-        coalesce(channel_days.received, 0) as received
+        -- nothing of an expected channel came in that day: no figure, not 0
+        case when delivery_days.any_in is false then null else coalesce(channel_days.received, 0) end as received,
+        coalesce(not delivery_days.complete, false) as is_incomplete
     from days
     cross join settings
     cross join lateral generate_series(days.data_date - settings.trend_days + 1, days.data_date, interval '1 day') as series (series_date)
     cross join (select code, sort_order from labels where kind = 'channel') as channels
     left join channel_days
         on channel_days.date_day = series.series_date::date and channel_days.source_channel = channels.code
+    left join delivery_days
+        on delivery_days.date_day = series.series_date::date and delivery_days.source_channel = channels.code
 ),
 
 day_totals as (
@@ -114,9 +159,12 @@ overdue_open as (
         extract(epoch from (days.as_of_at - complaints.due_at)) / 3600.0 as overdue_hours
     from {{ ref('fct_complaints') }} as complaints
     cross join days
-    where complaints.is_overdue
-      and complaints.closed_at is null
-      and complaints.status not in ('closed', 'cancelled')
+    -- open at the as-of moment: received by then and not closed by then (a backfill sees the day as it was)
+    where complaints.received_at < days.as_of_at
+      and complaints.due_at < days.as_of_at
+      and (complaints.closed_at is null or complaints.closed_at > days.as_of_at)
+      and (complaints.status <> 'cancelled' or complaints.last_updated_at > days.as_of_at)
+      and (complaints.status <> 'closed' or complaints.closed_at > days.as_of_at)
 ),
 
 warnings as (
@@ -336,6 +384,13 @@ items as (
            'expected_volume', expected_volume, baseline_volume, null, null,
            reason || '。建议：' || coalesce(proactive_action_zh, '')
     from warnings
+
+    union all
+    select 'data_notice',
+           row_number() over (order by sort_order, period_start, status)::integer, null, source_channel,
+           null, null, null, null,
+           status, deliveries, null, null, null, detail_zh
+    from notices
 )
 
 select
@@ -363,9 +418,31 @@ select
     {{ grade_zh('items.grade') }} as grade_zh,
     items.previous_grade,
     {{ grade_zh('items.previous_grade') }} as previous_grade_zh,
-    items.detail_zh
+    items.detail_zh,
+    case
+        when items.section in ('received_by_channel', 'volume_trend')
+            then coalesce(channel_today.is_incomplete, false)
+        when items.section in ('summary', 'received_by_community', 'received_by_category')
+             and items.metric in ('received', 'complaints', 'proactive_found', 'proactive_share')
+            then coalesce(not day_today.complete, false)
+        else false
+    end as is_incomplete,
+    case
+        when items.section = 'received_by_channel' then coalesce(channel_before.is_incomplete, false)
+        when items.section in ('summary', 'received_by_community', 'received_by_category')
+             and items.metric in ('received', 'complaints', 'proactive_found', 'proactive_share')
+            then coalesce(not day_before.complete, false)
+        else false
+    end as previous_is_incomplete
 from items
 cross join days
+left join channel_series as channel_today
+    on channel_today.source_channel = items.source_channel
+    and channel_today.series_date = coalesce(items.series_date, days.data_date)
+left join channel_series as channel_before
+    on channel_before.source_channel = items.source_channel and channel_before.series_date = days.data_date - 1
+left join day_completeness as day_today on day_today.date_day = days.data_date
+left join day_completeness as day_before on day_before.date_day = days.data_date - 1
 join labels as section_labels on section_labels.kind = 'section' and section_labels.code = items.section
 left join labels as channel_labels on channel_labels.kind = 'channel' and channel_labels.code = items.source_channel
 left join labels as metric_labels on metric_labels.kind = 'metric' and metric_labels.code = items.metric

@@ -81,7 +81,7 @@ framed as (
     from frames
     join complaints
         on complaints.received_date between frames.previous_window_start and frames.as_of_date
-        and complaints.received_at <= frames.as_of_at
+        and complaints.received_at < frames.as_of_at
 ),
 
 -- each complaint is an occurrence of its community × category and, when it names a building, of that address

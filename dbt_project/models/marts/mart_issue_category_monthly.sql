@@ -34,6 +34,7 @@ complaints as (
         resolved,
         satisfaction
     from {{ ref('fct_complaints') }}
+    where received_at < (select as_of_at from as_of)  -- a later complaint counts from its own day on
 ),
 
 volumes as (

@@ -40,7 +40,7 @@ complaints as (
         case when address_key not like '%:?' then address_key end as address_key,
         satisfaction
     from {{ ref('fct_complaints') }}
-    where received_at <= (select as_of_at from as_of)
+    where received_at < (select as_of_at from as_of)
 ),
 
 volumes as (

@@ -43,7 +43,7 @@ params as (
 returned as (
     select distinct complaint_id
     from {{ ref('fct_complaint_status_events') }}
-    where event_type = 'returned'
+    where event_type = 'returned' and event_at < {{ as_of() }}
 ),
 
 complaints as (
@@ -59,6 +59,7 @@ complaints as (
         case when complaints.address_key not like '%:?' then complaints.address_key end as address_key
     from {{ ref('fct_complaints') }} as complaints
     left join returned using (complaint_id)
+    where complaints.received_at < {{ as_of() }}  -- a later complaint counts from its own day on
 ),
 
 by_period as (

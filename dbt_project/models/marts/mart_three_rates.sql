@@ -40,7 +40,9 @@ orders as (
     from {{ ref('fct_complaints') }} as complaints
     join {{ ref('dim_issue_category') }} as categories using (category_code)
     left join response_limits using (time_limit_basis)
+    cross join as_of
     where complaints.status is distinct from 'cancelled'
+      and complaints.received_at < as_of.as_of_at  -- a later order counts from its own day on
 ),
 
 flags as (

@@ -4,7 +4,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'hotline_work_orders') }}
+    select * from {{ source('raw', 'hotline_work_orders') }} where {{ not_held() }}
 ),
 
 status_codes as (

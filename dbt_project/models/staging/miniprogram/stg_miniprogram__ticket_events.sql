@@ -5,7 +5,7 @@ with
 tickets as (
     select ticket_id, file_id, row_number, updated_at, events
     from {{ source('raw', 'miniprogram_tickets') }}
-    where jsonb_typeof(events) = 'array'
+    where jsonb_typeof(events) = 'array' and {{ not_held() }}
 ),
 
 status_codes as (

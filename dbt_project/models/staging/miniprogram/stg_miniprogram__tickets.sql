@@ -5,7 +5,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'miniprogram_tickets') }}
+    select * from {{ source('raw', 'miniprogram_tickets') }} where {{ not_held() }}
 ),
 
 status_codes as (

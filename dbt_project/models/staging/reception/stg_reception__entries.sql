@@ -5,7 +5,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'reception_entries') }}
+    select * from {{ source('raw', 'reception_entries') }} where {{ not_held() }}
 ),
 
 methods as (
