@@ -436,8 +436,8 @@ def ingest(landing: Path, *, channels: Iterable[str] | None = None, day: dt.date
             report = load_file(conn, CHANNELS[name], path, relative)
             if report.status == "unreadable":
                 log.error("%s: %s", relative, report.reason)
-            else:
-                log.info("%s: %s (%d in, %d loaded, %d quarantined)", relative, report.status,
+            else:  # a line per file is detail (`-v`): a month holds a hundred files, a history thousands
+                log.debug("%s: %s (%d in, %d loaded, %d quarantined)", relative, report.status,
                          report.rows_in, report.rows_loaded, report.rows_quarantined)
             reports.append(report)
     return reports

@@ -107,15 +107,7 @@ def _cmd_demo(args) -> int:
     if args.history_days:
         print(f"2/{steps} the forecast's backtest: {args.history_days} days of generated history through the "
               f"pipeline in the database {HISTORY_DATABASE}, then a rolling-origin backtest")
-        # the history's files are thousands: their per-file lines only with -v
-        loader_log = logging.getLogger("ingestion.loader")
-        level = loader_log.level
-        if not verbose:
-            loader_log.setLevel(max(loader_log.getEffectiveLevel(), logging.WARNING))
-        try:
-            backtest_lines = _demo_backtest(url, args)
-        finally:
-            loader_log.setLevel(level)
+        backtest_lines = _demo_backtest(url, args)
     print(f"{steps - 1}/{steps} running the Airflow DAGs with dag.test() for {last_day} (a few minutes): "
           f"{orchestration.DAILY_DAG_ID} (ingest, validate, classify, dbt through cosmos, forecast, mart suites, "
           f"publish), then {orchestration.BRIEFING_DAG_ID} (scheduled on the published briefing mart)")

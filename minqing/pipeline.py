@@ -49,16 +49,6 @@ def files_awaiting_validation(channel: str) -> list[int]:
             (channel,))]
 
 
-def held_by_run(channel: str, run_name: str) -> list[int]:
-    """The channel's files that this run held back (and that are still held)."""
-    with warehouse.connect() as conn:
-        return [file_id for (file_id,) in conn.execute(
-            """select distinct f.file_id from ops.ingested_files as f
-                 join ops.file_decisions as d on d.file_id = f.file_id and d.decision = 'held'
-                where f.channel = %s and f.status = 'held' and d.run_name = %s order by 1""",
-            (channel, run_name))]
-
-
 def validate_channel(channel: str, run_name: str) -> dict:
     """GX suite of the channel on every loaded file awaiting validation. Raises ChannelFailed when
     the batch fails as a whole or cannot be validated: its files are then held back
@@ -73,7 +63,7 @@ def validate_channel(channel: str, run_name: str) -> dict:
     summary = asdict(outcome)
     if outcome.failed:
         raise ChannelFailed(channel, outcome.problems or [outcome.error or "validation failed"], summary)
-    if held := held_by_run(channel, run_name):
+    if held := held_in_run(run_name, channel):
         raise ChannelFailed(channel, [f"files {', '.join(map(str, held))} were held back by this run; "
                                       f"see `minqing held list`"], summary)
     return summary
@@ -132,14 +122,15 @@ def record_run(run_name: str, day: dt.date, orchestrator: str, state: str, summa
         conn.commit()
 
 
-def held_in_run(run_name: str) -> list[int]:
-    """Every file the run held back that is still held (all channels)."""
+def held_in_run(run_name: str, channel: str | None = None) -> list[int]:
+    """The files this run held back that are still held (of one channel, or all)."""
     with warehouse.connect() as conn:
         return [f for (f,) in conn.execute(
             """select distinct d.file_id from ops.file_decisions as d
                  join ops.ingested_files as f using (file_id)
-                where d.decision = 'held' and d.run_name = %s and f.status = 'held' order by 1""",
-            (run_name,))]
+                where d.decision = 'held' and d.run_name = %s and f.status = 'held'
+                  and (%s::text is null or f.channel = %s) order by 1""",
+            (run_name, channel, channel))]
 
 
 def delivery_warnings(day: dt.date) -> list[str]:
