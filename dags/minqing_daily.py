@@ -32,7 +32,6 @@ from minqing import pipeline
     catchup=False,
     max_active_runs=1,  # runs of the same DAG never overlap on the warehouse
     default_args=orch.default_args(),
-    user_defined_macros={"minqing_as_of": orch.run_as_of},  # the dbt tasks' as_of: the end of the run's day
     tags=["minqing", "ingest", "dbt"],
     doc_md=__doc__,
 )

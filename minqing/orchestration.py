@@ -80,8 +80,8 @@ def run_as_of(logical_date: dt.datetime | None) -> str:
     return as_of_for(day_of_run(logical_date))
 
 
-# dbt's `as_of` in every dbt task of the daily DAG, rendered per run from its logical date (the DAG
-# registers run_as_of as the macro `minqing_as_of`)
+# dbt's `as_of` in every dbt task, rendered per run from its logical date (`dbt_task_group` registers
+# run_as_of as the DAG's macro `minqing_as_of`)
 DBT_VARS = {"as_of": "{{ minqing_as_of(logical_date) }}"}
 
 
@@ -159,6 +159,7 @@ def dbt_task_group(group_id: str = "dbt_build", select: list[str] | None = None,
     and its tests per task — rendered from the manifest. `drop_tests`: tests (by name) that cosmos would run in this
     group because one of their parents is here, though another is built in a later group."""
     group = _cosmos_task_group(group_id, select, exclude, **kwargs)
+    group.dag.user_defined_macros = {**(group.dag.user_defined_macros or {}), "minqing_as_of": run_as_of}
     for name in drop_tests or []:
         _remove_task(group, f"{group_id}.{name}_test")
     return group

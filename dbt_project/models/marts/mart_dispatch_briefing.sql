@@ -120,8 +120,10 @@ channel_series as (
         series.series_date::date as series_date,
         channels.code as source_channel,
         channels.sort_order,
-        -- nothing of an expected channel came in that day: no figure, not 0
-        case when delivery_days.any_in is false then null else coalesce(channel_days.received, 0) end as received,
+        -- nothing of an expected channel came in that day (no delivery in, no record of the day from
+        -- another file): no figure, not 0
+        case when delivery_days.any_in is false and coalesce(channel_days.received, 0) = 0 then null
+             else coalesce(channel_days.received, 0) end as received,
         coalesce(not delivery_days.complete, false) as is_incomplete
     from days
     cross join settings
