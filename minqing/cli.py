@@ -500,7 +500,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "as of the end of D (the briefing for D + 1); default: the newest day a daily delivery "
                         "covers, never later than yesterday in Beijing")
     p.add_argument("--as-of", help="pin another moment for the overdue and backlog figures (ISO 8601); "
-                                   "default: the end of the run's day")
+                                   "default: the end of the run's day. The marts of the current state never "
+                                   "move back before the newest run's moment")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("generate", help="write a synthetic landing folder that follows the source contract")

@@ -107,8 +107,10 @@ def default_run_day() -> dt.date:
     return min(newest, yesterday()) if newest else yesterday()
 
 
-def record_run(run_name: str, day: dt.date, orchestrator: str, state: str, summary: dict | None = None) -> None:
-    """Put the run on record in ops.pipeline_runs (again, as it goes on: the newest state wins)."""
+def record_run(run_name: str, day: dt.date, orchestrator: str, state: str, summary: dict | None = None,
+               as_of: str | None = None) -> None:
+    """Put the run on record in ops.pipeline_runs (again, as it goes on: the newest state wins), with
+    the moment its marts are built as of (default: the end of its day)."""
     finished = state != "running"
     with warehouse.connect() as conn:
         conn.execute(
@@ -118,7 +120,7 @@ def record_run(run_name: str, day: dt.date, orchestrator: str, state: str, summa
                   set run_day = excluded.run_day, as_of = excluded.as_of, state = excluded.state,
                       finished_at = excluded.finished_at,
                       summary = ops.pipeline_runs.summary || excluded.summary""",
-            (run_name, day, as_of_for(day), orchestrator, state, finished, Jsonb(summary or {})))
+            (run_name, day, as_of or as_of_for(day), orchestrator, state, finished, Jsonb(summary or {})))
         conn.commit()
 
 
@@ -297,7 +299,7 @@ def _run(landing: str | Path | None, day: dt.date | None, as_of: str | None) -> 
         stage("ingest")
     summary.run_day = day or (day_of_moment(as_of) if as_of else default_run_day())
     as_of = as_of or as_of_for(summary.run_day)
-    record_run(run_name, summary.run_day, "cli", "running")
+    record_run(run_name, summary.run_day, "cli", "running", as_of=as_of)
     try:
         for channel in CHANNELS:
             try:
@@ -317,9 +319,10 @@ def _run(landing: str | Path | None, day: dt.date | None, as_of: str | None) -> 
         stage("validate_marts")
         summary.deliveries = delivery_warnings(summary.run_day)
     except BaseException as exc:
-        record_run(run_name, summary.run_day, "cli", "failed", {"error": f"{type(exc).__name__}: {exc}"[:2000]})
+        record_run(run_name, summary.run_day, "cli", "failed", {"error": f"{type(exc).__name__}: {exc}"[:2000]},
+                   as_of=as_of)
         raise
     record_run(run_name, summary.run_day, "cli", "failed" if summary.failed_channels else "success",
                {"failed_channels": summary.failed_channels, "deliveries": summary.deliveries,
-                "seconds": summary.seconds})
+                "seconds": summary.seconds}, as_of=as_of)
     return summary
