@@ -58,7 +58,7 @@ from pathlib import Path
 import openpyxl
 from openpyxl.styles import Alignment, Font
 
-from minqing.config import BEIJING
+from minqing.config import BEIJING, settings
 from minqing.generate_texts import (
     BILL_ITEMS, CATEGORIES, CATEGORY_CODES, DECORATION_ITEMS, DEPTHS, DURATIONS, EMOTIONS, FOLLOW_UPS, GIVEN_CHARS,
     HONORIFICS, LINE_400_PREFIXES, LONG_STORY, METHOD_WORDS, MP_DEPARTMENTS, MP_RATING_COMMENTS, MP_SUFFIXES,
@@ -298,17 +298,31 @@ def format_mp_time(moment: dt.datetime, style: str):
 
 # --- the calendar ----------------------------------------------------------------------------------
 
+def _season_day(day: dt.date, name: str, key: str) -> dt.date:
+    """A season's start or end (month-day in settings.yml, forecast.seasons) in the year of `day`."""
+    month, day_of_month = (int(part) for part in settings()["forecast"]["seasons"][name][key].split("-"))
+    return dt.date(day.year, month, day_of_month)
+
+
+def flood_season_curve(day: dt.date, *, outside: float, rising: tuple[float, float], peak: float,
+                       falling: tuple[float, float]) -> float:
+    """A value over the flood season (domain.md; dates in settings.yml, forecast.seasons): `outside`
+    out of it, linear from rising[0] on its first day to rising[1] on the eve of its peak ("七下八上"),
+    `peak` through the peak, linear from falling[0] after the peak to falling[1] on its last day."""
+    start, end = _season_day(day, "flood", "start"), _season_day(day, "flood", "end")
+    peak_start, peak_end = _season_day(day, "flood_peak", "start"), _season_day(day, "flood_peak", "end")
+    if day < start or day > end:
+        return outside
+    if peak_start <= day <= peak_end:
+        return peak
+    if day < peak_start:
+        return rising[0] + (rising[1] - rising[0]) * (day - start).days / (peak_start - start).days
+    return falling[0] + (falling[1] - falling[0]) * (day - peak_end).days / (end - peak_end).days
+
+
 def flood_phase(day: dt.date) -> float:
     """0 outside the flood season (1 June – 15 September), rising to 1 in its peak (20 July – 10 August)."""
-    start, end = dt.date(day.year, 6, 1), dt.date(day.year, 9, 15)
-    peak_start, peak_end = dt.date(day.year, 7, 20), dt.date(day.year, 8, 10)
-    if day < start or day > end:
-        return 0.0
-    if peak_start <= day <= peak_end:
-        return 1.0
-    if day < peak_start:
-        return 0.35 + 0.65 * (day - start).days / (peak_start - start).days
-    return 1.0 - 0.7 * (day - peak_end).days / (end - peak_end).days
+    return flood_season_curve(day, outside=0.0, rising=(0.35, 1.0), peak=1.0, falling=(1.0, 0.3))
 
 
 def heating_season_start(day: dt.date) -> dt.date:
@@ -343,15 +357,7 @@ def rain_spell_chance(day: dt.date) -> float:
     """Chance that a rain spell (降雨过程) begins on a dry day: rare outside the flood season,
     scattered thunderstorms in its first weeks, one spell after another in its peak ("七下八上",
     20 July – 10 August), fewer again towards its end (15 September)."""
-    start, end = dt.date(day.year, 6, 1), dt.date(day.year, 9, 15)
-    peak_start, peak_end = dt.date(day.year, 7, 20), dt.date(day.year, 8, 10)
-    if day < start or day > end:
-        return 0.04
-    if peak_start <= day <= peak_end:
-        return 0.45
-    if day < peak_start:
-        return 0.07 + 0.08 * (day - start).days / (peak_start - start).days
-    return 0.25 - 0.17 * (day - peak_end).days / (end - peak_end).days
+    return flood_season_curve(day, outside=0.04, rising=(0.07, 0.15), peak=0.45, falling=(0.25, 0.08))
 
 
 class Calendar:
