@@ -150,13 +150,19 @@ def test_a_missing_hotline_day_is_shown_as_missing_on_the_page(month, tmp_path, 
     run(landing, day=DAY)
     meeting = DAY + dt.timedelta(days=1)
     channels = by_channel(fresh_warehouse, meeting)
-    for code in ("hotline_12345", "hotline_400"):
-        assert channels[code]["previous_value"] is None and channels[code]["previous_is_incomplete"]
+    known = {}  # the missing day's orders the warehouse still knows, from the next day's export
+    for code, line in (("hotline_12345", "12345"), ("hotline_400", "400")):
+        known[code] = raw_orders(fresh_warehouse, line, missing)
+        # what is known is shown, marked incomplete; a day of which nothing is known has no figure, not 0
+        assert channels[code]["previous_value"] == (known[code] or None), code
+        assert channels[code]["previous_is_incomplete"]
         assert channels[code]["value"] > 0 and not channels[code]["is_incomplete"]
-    trend = {(r["source_channel"], r["series_date"]): r["value"]
+    trend = {(r["source_channel"], r["series_date"]): r
              for r in briefing_rows(fresh_warehouse, meeting, "volume_trend")}
-    assert trend[("hotline_12345", missing)] is None
-    assert trend[("miniprogram", missing)] is not None
+    assert trend[("hotline_12345", missing)]["value"] == (known["hotline_12345"] or None)
+    assert trend[("hotline_12345", missing)]["is_incomplete"]
+    assert trend[("miniprogram", missing)]["value"] is not None
+    assert not trend[("miniprogram", missing)]["is_incomplete"]
 
     chromium = briefing.chromium_executable()
     if not chromium:
@@ -172,14 +178,15 @@ def test_a_missing_hotline_day_is_shown_as_missing_on_the_page(month, tmp_path, 
         notices = page.inner_text("#data-notices")
         cells = page.eval_on_selector_all(
             "[data-section='received_by_channel'][data-field='previous_value']",
-            "els => els.map(e => [e.closest('tr').cells[0].textContent.trim(), e.textContent.trim()])")
+            "els => els.map(e => [e.closest('tr').cells[0].textContent.trim(), e.closest('td').textContent.trim()])")
         browser.close()
     assert problems == []
     assert "12345热线 7月15日 数据未到（应于7月16日 06:00前送达）" in notices
     assert "400热线 7月15日 数据未到" in notices
     shown = dict(cells)
-    assert shown["12345热线"] == "未到" and shown["400热线"] == "未到"
-    assert shown["物业小程序"] not in ("未到", "0")
+    for label, code in (("12345热线", "hotline_12345"), ("400热线", "hotline_400")):
+        assert shown[label] == (f"{known[code]:,}不完整" if known[code] else "未到"), shown
+    assert shown["物业小程序"].isdigit()  # complete: a plain figure
 
 
 def test_a_failed_batch_is_held_back_then_released_or_rejected(month, tmp_path, fresh_warehouse, monkeypatch, capsys):
