@@ -209,6 +209,7 @@ def validate_marts(run_name: str) -> dict:
 class RunSummary:
     run_name: str
     run_day: dt.date | None = None
+    as_of: str | None = None  # the moment the marts were built as of (the end of run_day unless pinned)
     files: list[dict] = field(default_factory=list)
     validation: dict = field(default_factory=dict)
     failed_channels: dict = field(default_factory=dict)
@@ -224,7 +225,7 @@ class RunSummary:
         quarantined = sum(f["rows_quarantined"] for f in self.files)
         moved = sum(v.get("rows_quarantined", 0) for v in self.validation.values())
         lines = [
-            f"day:      {self.run_day} (marts as of {as_of_for(self.run_day)}; briefing for "
+            f"day:      {self.run_day} (marts as of {self.as_of}; briefing for "
             f"{self.run_day + dt.timedelta(days=1)})" if self.run_day else "day:      -",
             f"ingest:   {len(self.files)} files, {loaded} rows loaded, {quarantined} quarantined",
             f"validate: {', '.join(f'{c} ok' for c in self.validation) or 'nothing new'}"
@@ -300,7 +301,7 @@ def _run(landing: str | Path | None, day: dt.date | None, as_of: str | None) -> 
         summary.files += reports
         stage("ingest")
     summary.run_day = day or (day_of_moment(as_of) if as_of else default_run_day())
-    as_of = as_of or as_of_for(summary.run_day)
+    as_of = summary.as_of = as_of or as_of_for(summary.run_day)
     record_run(run_name, summary.run_day, "cli", "running", as_of=as_of)
     try:
         for channel in CHANNELS:

@@ -123,8 +123,8 @@ def reject(file_id: int, reason: str, who: str | None = None) -> int:
                                    (file_id, text), stage="review")
         if moved != rows:
             raise RuntimeError(f"file {file_id}: {moved} rows moved, {rows} counted as loaded; nothing applied")
-        conn.execute("update ops.ingested_files set status = 'quarantined', reason = %s where file_id = %s",
-                     (text, file_id))
+        # the move left the file 'quarantined' (no row loaded); its reason is the person's
+        conn.execute("update ops.ingested_files set reason = %s where file_id = %s", (text, file_id))
         conn.execute("""insert into ops.file_decisions (file_id, decision, reason, decided_by)
                         values (%s, 'rejected', %s, %s)""", (file_id, reason, who))
     return moved
