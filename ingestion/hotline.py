@@ -10,46 +10,19 @@ import csv
 import io
 import re
 
-from ingestion import pii
 import unicodedata
 
 from ingestion.common import FileError, ReadResult, Rejected, RowError, clean, decode, header_name, parse_datetime
+from ingestion.contracts import hotline as contract
+from ingestion.contracts.hotline import CONTRACT
+from minqing import privacy
 
-# The source's column names, mapped once, here.
-COLUMNS = {
-    "工单编号": "work_order_id",
-    "来源": "intake_line",
-    "来电时间": "received_at",
-    "诉求人": "complainant_name",
-    "联系电话": "complainant_phone",
-    "诉求类型": "demand_type",
-    "诉求内容": "content",
-    "诉求地址": "address",
-    "所属街道": "street",
-    "所属社区": "community",
-    "问题分类": "hotline_category",
-    "承办单位": "handling_unit",
-    "派单时间": "dispatched_at",
-    "签收时间": "accepted_at",
-    "首次联系时间": "first_contact_at",
-    "办结时间": "closed_at",
-    "办理状态": "status",
-    "是否解决": "resolved",
-    "满意度": "satisfaction",
-    "更新时间": "updated_at",
-}
+COLUMNS = CONTRACT.header  # Chinese header -> raw column
 _OTHER_COLUMNS = [(s, t) for s, t in COLUMNS.items() if t not in ("work_order_id", "intake_line")]
-REQUIRED = ["工单编号", "来电时间", "诉求内容", "更新时间"]
-TIME_COLUMNS = {"来电时间", "派单时间", "签收时间", "首次联系时间", "办结时间", "更新时间"}
-ID_12345 = re.compile(r"^GD\d{13}$")
-ID_400 = re.compile(r"^400-\d{8}-\d{4}$")
-# How exports spell 来源 (after NFKC, spaces dropped): the line each spelling means.
-INTAKE_LINES = {
-    "12345": "12345", "12345热线": "12345", "12345市民热线": "12345", "12345市民服务热线": "12345",
-    "市民服务热线": "12345", "市民热线": "12345", "北京12345": "12345", "12345.0": "12345",
-    "400": "400", "400热线": "400", "400客服": "400", "400服务热线": "400", "400客服热线": "400",
-    "物业400": "400", "物业400热线": "400", "物业金管家400": "400", "400.0": "400",
-}
+REQUIRED = CONTRACT.required
+TIME_COLUMNS = CONTRACT.time_sources
+ID_12345 = re.compile(contract.ID_12345)
+ID_400 = re.compile(contract.ID_400)
 MAX_FIELD = 1_000_000  # characters; a longer field is a broken export, not a complaint
 
 csv.field_size_limit(MAX_FIELD)
@@ -62,10 +35,10 @@ def _intake_line(work_order_id: str, stated: str | None) -> str:
             f"工单编号 {work_order_id!r} is neither GD + 13 digits (12345) nor 400-YYYYMMDD-NNNN (400 line)"
         )
     if stated:
-        line = INTAKE_LINES.get(re.sub(r"\s+", "", unicodedata.normalize("NFKC", stated)))
+        line = contract.INTAKE_LINE_SPELLINGS.get(re.sub(r"\s+", "", unicodedata.normalize("NFKC", stated)))
         if line is None:
             raise RowError(f"来源 {stated!r} names neither the 12345 hotline nor the 400 line "
-                           f"(known spellings: {', '.join(sorted(INTAKE_LINES))}); 工单编号 {work_order_id!r} "
+                           f"(known spellings: {', '.join(sorted(contract.INTAKE_LINE_SPELLINGS))}); 工单编号 {work_order_id!r} "
                            f"is a {by_id} id")
         if line != by_id:
             raise RowError(f"来源 {stated!r} says the {line} line, but 工单编号 {work_order_id!r} is a {by_id} id; "
@@ -85,10 +58,7 @@ def _record(row: dict[str, str | None]) -> dict:
         raise RowError("来电时间 is empty")
     if record["updated_at"] is None:
         raise RowError("更新时间 is empty: the newest version of the work order cannot be told")
-    who = pii.person(record["complainant_name"], record["complainant_phone"])
-    record["complainant_key"] = who["key"]
-    record["complainant_name_masked"] = who["name_masked"]
-    record["complainant_phone_masked"] = who["phone_masked"]
+    record.update(privacy.pseudonymise(CONTRACT.person, record))
     return record
 
 

@@ -41,7 +41,8 @@ from psycopg.types.json import Jsonb
 
 from ingestion import hotline, miniprogram, reception
 from ingestion.common import FileError, ReadResult, Rejected, decode
-from minqing import keys, warehouse
+from ingestion.contracts import CONTRACTS, Contract
+from minqing import privacy, warehouse
 from minqing.config import BEIJING, settings
 
 log = logging.getLogger(__name__)
@@ -49,43 +50,18 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Channel:
-    name: str
+    """A channel as the loader needs it: its contract and its reader."""
+
+    contract: Contract
     read: Callable[[bytes, str], ReadResult]
-    suffixes: tuple[str, ...]
-    table: str
-    columns: tuple[str, ...]
-    record_id: str  # the column naming the record, for a quarantined row
-    dated_by: str  # the column holding the day a record belongs to
+
+    @property
+    def name(self) -> str:
+        return self.contract.channel
 
 
-_HOTLINE_COLUMNS = (
-    "file_id", "row_number", "work_order_id", "intake_line", "received_at", "complainant_name",
-    "complainant_phone", "complainant_key", "complainant_name_masked", "complainant_phone_masked",
-    "demand_type", "content", "address", "street", "community", "hotline_category", "handling_unit",
-    "dispatched_at", "accepted_at", "first_contact_at", "closed_at", "status", "resolved",
-    "satisfaction", "updated_at", "extra",
-)
-_MINIPROGRAM_COLUMNS = (
-    "file_id", "row_number", "ticket_id", "ticket_type", "is_resident_demand", "submitted_at",
-    "updated_at", "community", "project_code", "building", "unit", "room", "title", "content",
-    "images", "user_openid", "user_nickname", "user_phone", "user_key", "user_nickname_masked",
-    "user_phone_masked", "status", "events", "rating", "rating_comment", "extra",
-)
-_RECEPTION_COLUMNS = (
-    "file_id", "sheet", "row_number", "entry_id", "community", "serial_no", "entry_date", "method",
-    "staff", "resident_name", "resident_contact", "resident_key", "resident_name_masked",
-    "resident_contact_masked", "address", "issue_text", "issue_category", "handling", "is_closed",
-    "remarks", "extra",
-)
-CHANNELS = {
-    "hotline": Channel("hotline", hotline.read, (".csv",), "raw.hotline_work_orders", _HOTLINE_COLUMNS,
-                       "work_order_id", "received_at"),
-    "miniprogram": Channel("miniprogram", miniprogram.read, (".jsonl",), "raw.miniprogram_tickets",
-                           _MINIPROGRAM_COLUMNS, "ticket_id", "submitted_at"),
-    "reception": Channel("reception", reception.read, (".xlsx", ".csv"), "raw.reception_entries",
-                         _RECEPTION_COLUMNS, "entry_id", "entry_date"),
-}
-_JSON_COLUMNS = {"extra", "images", "events"}
+CHANNELS = {name: Channel(CONTRACTS[name], reader.read)
+            for name, reader in (("hotline", hotline), ("miniprogram", miniprogram), ("reception", reception))}
 _QUARANTINE_COLUMNS = ("file_id", "channel", "path", "sheet", "row_number", "source_record_id", "raw_content",
                        "reason")
 
@@ -167,14 +143,14 @@ def _hold_back_future_records(channel: Channel, result: ReadResult, period: Peri
     limit = period.last + dt.timedelta(days=allowed)
     kept = []
     for record in result.records:
-        day = _record_day(record.get(channel.dated_by))
+        day = _record_day(record.get(channel.contract.dated_by))
         if day is not None and day > limit:
             result.rejected.append(Rejected(
                 record.get("row_number"), json.dumps(record, ensure_ascii=False, default=str),
-                f"{channel.dated_by} is {day}, {(day - period.last).days} days after the last day this file covers "
+                f"{channel.contract.dated_by} is {day}, {(day - period.last).days} days after the last day this file covers "
                 f"({period.last}, from its name); more than the {allowed} allowed (ingestion.days_past_delivery): "
                 f"check the date in the source, or deliver the record in the file of its own day",
-                sheet=record.get("sheet"), source_record_id=record.get(channel.record_id)))
+                sheet=record.get("sheet"), source_record_id=record.get(channel.contract.record_id)))
         else:
             kept.append(record)
     result.records = kept
@@ -233,9 +209,10 @@ def _copy_rows(cur: psycopg.Cursor, table: str, columns: Iterable[str], rows: It
             copy.write_row(row)
 
 
-def _table_rows(columns: tuple[str, ...], records: list[dict], file_id: int):
+def _table_rows(contract: Contract, records: list[dict], file_id: int):
     """The records as rows of the channel's table: the file's id, JSON columns as JSON text."""
-    json_columns = [i for i, c in enumerate(columns) if c in _JSON_COLUMNS]
+    columns = contract.column_names
+    json_columns = [i for i, c in enumerate(columns) if c in contract.json_columns]
     for record in records:
         row = [file_id if c == "file_id" else record.get(c) for c in columns]
         for i in json_columns:
@@ -310,8 +287,8 @@ def load_file(conn: psycopg.Connection, channel: Channel, path: Path, relative: 
                on conflict (path, sha256) do update set file_id = excluded.file_id""",
             (relative, sha, file_id))
         with conn.cursor() as cur:
-            _copy_rows(cur, channel.table, channel.columns,
-                       _table_rows(channel.columns, result.records, file_id))
+            _copy_rows(cur, channel.contract.table, channel.contract.column_names,
+                       _table_rows(channel.contract, result.records, file_id))
             quarantine = [(file_id, channel.name, relative, q.sheet, q.row_number, q.source_record_id,
                            q.raw_content, q.reason) for q in result.rejected]
             if reason is not None and not result.rejected:
@@ -325,9 +302,9 @@ def load_file(conn: psycopg.Connection, channel: Channel, path: Path, relative: 
 def _read(channel: Channel, data: bytes, relative: str, period: Period | None) -> tuple[ReadResult, str | None]:
     """Parse a file; move records PostgreSQL cannot store (NUL, lone surrogates), and records dated
     implausibly past the delivery's period, to the rejected."""
-    if not relative.lower().endswith(channel.suffixes):
+    if not relative.lower().endswith(channel.contract.suffixes):
         return ReadResult(), (f"unexpected file type in {channel.name}/: expected "
-                              f"{' or '.join(channel.suffixes)}")
+                              f"{' or '.join(channel.contract.suffixes)}")
     try:
         result = channel.read(data, relative)
     except FileError as exc:
@@ -428,9 +405,9 @@ def ingest(landing: Path, *, channels: Iterable[str] | None = None, day: dt.date
     # records the key's fingerprint in a transaction of its own, so that two first ingests at once
     # do not queue on that row for the length of a load; inside the load, it is only read.
     with warehouse.connect(autocommit=True) as conn:
-        keys.check(conn)
+        privacy.check(conn)
     with warehouse.connect() as conn, conn.transaction():
-        keys.check(conn)
+        privacy.check(conn)
         for name, path in iterator:
             relative = _path_text(path.relative_to(landing))
             report = load_file(conn, CHANNELS[name], path, relative)

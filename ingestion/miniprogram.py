@@ -10,17 +10,11 @@ from __future__ import annotations
 
 import json
 
-from ingestion import pii
 from ingestion.common import FileError, ReadResult, Rejected, RowError, clean, parse_datetime
+from ingestion.contracts.miniprogram import CONTRACT, FIELDS, RESIDENT_DEMAND_TYPES, TIME_FORMS
+from minqing import privacy
 
-RESIDENT_DEMAND_TYPES = {"repair", "complaint"}
-KNOWN_FIELDS = {
-    "ticket_id", "type", "submitted_at", "updated_at", "community", "project_code", "location",
-    "title", "content", "images", "user", "status", "events", "rating", "rating_comment",
-}
 MAX_DEPTH = 64
-# The feed's two time forms (the contract): ISO 8601 with an offset, or epoch milliseconds as a number.
-TIME_FORMS = "ISO 8601 with an offset (2026-07-15T08:03:11+08:00) or epoch milliseconds (1784073791000)"
 _EPOCH_MILLIS_MIN = 1e11  # 1973-03-03 in milliseconds; a smaller number is not a time in this feed
 
 
@@ -107,9 +101,8 @@ def _record(ticket: dict) -> dict:
         raise RowError("`images` should be a list")
     ticket_type = _text(ticket.get("type"))
     phone, openid, nickname = _text(user.get("phone")), _text(user.get("openid")), _text(user.get("nickname"))
-    key = pii.phone_key(phone) or (pii.keyed_hash("openid", openid) if openid else None)
-    extra = {k: v for k, v in ticket.items() if k not in KNOWN_FIELDS}
-    return {
+    extra = {k: v for k, v in ticket.items() if k not in FIELDS}
+    record = {
         "ticket_id": ticket_id,
         "ticket_type": ticket_type,
         "is_resident_demand": ticket_type in RESIDENT_DEMAND_TYPES,
@@ -126,15 +119,14 @@ def _record(ticket: dict) -> dict:
         "user_openid": openid,
         "user_nickname": nickname,
         "user_phone": phone,
-        "user_key": key,
-        "user_nickname_masked": pii.mask_name(nickname),
-        "user_phone_masked": pii.mask_phone(phone),
         "status": _text(ticket.get("status")),
         "events": _events(ticket.get("events")),
         "rating": _text(ticket.get("rating")),
         "rating_comment": _text(ticket.get("rating_comment")),
         "extra": extra or None,
     }
+    record.update(privacy.pseudonymise(CONTRACT.person, record))
+    return record
 
 
 def read(data: bytes, name: str) -> ReadResult:

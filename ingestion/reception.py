@@ -17,29 +17,14 @@ from collections import Counter
 
 import openpyxl
 
-from ingestion import pii
 import msoffcrypto
 
 from ingestion.common import FileError, ReadResult, Rejected, RowError, clean, decode, header_name, parse_date
+from ingestion.contracts.reception import CONTRACT, SUMMARY_COLUMNS, SUMMARY_MARKERS
+from minqing import privacy
 
-COLUMNS = {
-    "序号": "serial_no",
-    "日期": "entry_date",
-    "方式": "method",
-    "接待人员": "staff",
-    "居民姓名": "resident_name",
-    "联系方式": "resident_contact",
-    "住址": "address",
-    "反映问题": "issue_text",
-    "问题类别": "issue_category",
-    "处理情况": "handling",
-    "是否办结": "is_closed",
-    "备注": "remarks",
-}
-REQUIRED = ["日期", "反映问题"]
-SUMMARY_MARKERS = ("合计", "总计", "小计")
-# A summary row holds its marker in one of these leading columns (and is no entry of its own).
-SUMMARY_COLUMNS = ("序号", "日期", "方式")
+COLUMNS = CONTRACT.header  # Chinese header -> raw column
+REQUIRED = CONTRACT.required
 HEADER_SEARCH_ROWS = 15
 # The period a title names: `2026年7月` not followed by a day (`2026年1月5日` is a date, such as a 填报日期).
 _PERIOD = re.compile(r"(20\d{2})\s*年\s*(\d{1,2})\s*月(?!\s*\d{1,2}\s*[日号])")
@@ -173,10 +158,7 @@ def _record(values: dict, ctx: _Context) -> dict:
     entry_date = parse_date(values["entry_date"], default_year=ctx.year, field_name="日期")
     record = {target: clean(_cell_text(v)) for target, v in values.items() if target != "entry_date"}
     record.update(issue_text=issue, entry_date=entry_date, community=ctx.community)
-    who = pii.person(record["resident_name"], record["resident_contact"])
-    record["resident_key"] = who["key"]
-    record["resident_name_masked"] = who["name_masked"]
-    record["resident_contact_masked"] = who["phone_masked"]
+    record.update(privacy.pseudonymise(CONTRACT.person, record))
     return record
 
 

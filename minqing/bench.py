@@ -46,11 +46,10 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from ingestion.contracts.hotline import CONTRACT as HOTLINE_CONTRACT
 from minqing import config, warehouse
 
-HOTLINE_HEADER = ["工单编号", "来源", "来电时间", "诉求人", "联系电话", "诉求类型", "诉求内容", "诉求地址",
-                  "所属街道", "所属社区", "问题分类", "承办单位", "派单时间", "签收时间", "首次联系时间",
-                  "办结时间", "办理状态", "是否解决", "满意度", "更新时间"]
+HOTLINE_HEADER = list(HOTLINE_CONTRACT.header)
 # The export's first day; history lies before it, the measured city-day after the export.
 BENCH_DAY = dt.date(2026, 9, 1)
 TARGETS = {"ingest_vs_copy": 2.0, "validate_vs_load": 0.5, "daily_10m_vs_1m": 1.5, "cosmos_vs_cli": 1.5,

@@ -83,6 +83,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from ingestion.contracts import complaint_texts_sql
 from minqing import config, warehouse
 
 log = logging.getLogger(__name__)
@@ -99,19 +100,11 @@ PHRASE_LENGTH = 3  # keywords this long or longer match anywhere in the text
 COPY_BATCH = 5_000  # texts classified and written per round in classify_pending
 PARALLEL_MIN = 4 * COPY_BATCH  # fewer pending texts than this are classified in-process
 
-# The complaint texts of the warehouse, one expression per source. The mini-program's text is its title and
-# content joined by one space, exactly `coalesce(title,'') || ' ' || coalesce(content,'')`: the dbt models hash
-# the same expression to join ops.text_classifications, so it must not change here alone.
-_PENDING_SQL = """
+# The complaint texts of the warehouse, formed as each channel's contract says (ingestion/contracts/): the dbt
+# staging models hash the same expressions to join ops.text_classifications.
+_PENDING_SQL = f"""
 with texts (text) as (
-    select content from raw.hotline_work_orders
-    where content is not null and file_id > %(after)s and file_id <= %(upto)s
-    union
-    select coalesce(title,'') || ' ' || coalesce(content,'') from raw.miniprogram_tickets
-    where file_id > %(after)s and file_id <= %(upto)s
-    union
-    select issue_text from raw.reception_entries
-    where issue_text is not null and file_id > %(after)s and file_id <= %(upto)s
+    {complaint_texts_sql("file_id > %(after)s and file_id <= %(upto)s")}
 ), hashed as (
     select encode(sha256(convert_to(text, 'UTF8')), 'hex') as text_sha256, text from texts
 )

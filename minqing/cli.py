@@ -392,8 +392,8 @@ def _cmd_access(args) -> int:
 
 
 def _cmd_rotate_hash_key(args) -> int:
-    from ingestion import pii
-    from minqing import keys
+    from ingestion.contracts import CONTRACTS
+    from minqing import privacy
 
     new_key = os.environ.get(args.new_key_env, "").encode("utf-8")
     if not new_key:
@@ -402,12 +402,12 @@ def _cmd_rotate_hash_key(args) -> int:
         return 2
     warehouse.migrate()
     try:
-        updated = keys.rotate(new_key)
-    except (keys.HashKeyMismatch, ValueError) as exc:
+        updated = privacy.rotate(new_key, CONTRACTS.values())
+    except (privacy.HashKeyMismatch, ValueError) as exc:
         print(f"minqing rotate-hash-key: {exc}", file=sys.stderr)
         return 2
-    stored = keys.store_new_key_file(new_key)
-    pii._key.cache_clear()
+    stored = privacy.store_new_key_file(new_key)
+    privacy._key.cache_clear()
     for table, count in updated.items():
         print(f"{table}: {count} keys recomputed")
     if stored:

@@ -58,6 +58,9 @@ from pathlib import Path
 import openpyxl
 from openpyxl.styles import Alignment, Font
 
+from ingestion.contracts import CHANNELS
+from ingestion.contracts.hotline import CONTRACT as HOTLINE_CONTRACT
+from ingestion.contracts.reception import CONTRACT as RECEPTION_CONTRACT
 from minqing.config import BEIJING, settings
 from minqing.generate_texts import (
     BILL_ITEMS, CATEGORIES, CATEGORY_CODES, DECORATION_ITEMS, DEPTHS, DURATIONS, EMOTIONS, FOLLOW_UPS, GIVEN_CHARS,
@@ -72,19 +75,13 @@ STREET = "六里桥街道"
 DISTRICT = "丰台区"
 LINE_12345, LINE_400, MINIPROGRAM, RECEPTION = "12345", "400", "miniprogram", "reception"
 
-HOTLINE_COLUMNS = [
-    "工单编号", "来源", "来电时间", "诉求人", "联系电话", "诉求类型", "诉求内容", "诉求地址", "所属街道", "所属社区",
-    "问题分类", "承办单位", "派单时间", "签收时间", "首次联系时间", "办结时间", "办理状态", "是否解决", "满意度", "更新时间",
-]
-# The property company's system exports the same columns in its own order.
-HOTLINE_400_COLUMNS = [
-    "工单编号", "来电时间", "来源", "办理状态", "所属社区", "诉求地址", "诉求人", "联系电话", "诉求类型", "诉求内容",
-    "问题分类", "承办单位", "派单时间", "签收时间", "首次联系时间", "办结时间", "是否解决", "满意度", "更新时间", "所属街道",
-]
-HOTLINE_TIME_COLUMNS = ("来电时间", "派单时间", "签收时间", "首次联系时间", "办结时间", "更新时间")
+HOTLINE_COLUMNS = list(HOTLINE_CONTRACT.header)  # the 12345 export's order: the contract's
+# The property company's system exports the same columns in its own order: these first, 所属街道 last.
+_400_FIRST = ("工单编号", "来电时间", "来源", "办理状态", "所属社区", "诉求地址")
+HOTLINE_400_COLUMNS = [*_400_FIRST, *(c for c in HOTLINE_COLUMNS if c not in _400_FIRST and c != "所属街道"), "所属街道"]
+HOTLINE_TIME_COLUMNS = tuple(c for c in HOTLINE_COLUMNS if c in HOTLINE_CONTRACT.time_sources)
 HOTLINE_EXTRA_COLUMNS = ["紧急程度", "区县", "是否重复件", "回访记录", "工单类型"]
-RECEPTION_HEADER = ["序号", "日期", "方式", "接待人员", "居民姓名", "联系方式", "住址", "反映问题", "问题类别", "处理情况",
-                    "是否办结", "备注"]
+RECEPTION_HEADER = list(RECEPTION_CONTRACT.header)
 IMPOSSIBLE_DAYS = ((2, 30), (2, 31), (4, 31), (6, 31), (9, 31), (11, 31))
 
 # Rates of the quirks (per file, per row or per record, as named).
@@ -1781,7 +1778,7 @@ def build_manifest(landing: Landing, *, days: list[dt.date], seed: int, per_day:
                 "loadable": sum(f.records - f.bad for f in records)}
 
     by_channel = {channel: totals_of([f for f in originals if f.channel == channel])
-                  for channel in ("hotline", "miniprogram", "reception")}
+                  for channel in CHANNELS}
     duplicates = [f for f in landing.files if f.duplicate_of]
     all_totals = totals_of(landing.files)
     totals = {
@@ -1833,7 +1830,7 @@ def _remove_previous(out: Path) -> None:
         return
     for relative in previous:
         path = out / relative
-        if relative.split("/", 1)[0] in ("hotline", "miniprogram", "reception") and path.is_file():
+        if relative.split("/", 1)[0] in CHANNELS and path.is_file():
             path.unlink()
 
 

@@ -22,11 +22,11 @@ from pathlib import Path
 
 from psycopg.types.json import Jsonb
 
+from ingestion.contracts import CHANNELS
 from minqing import config, transform, warehouse
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("hotline", "miniprogram", "reception")
 
 
 def ingest_channel(channel: str, landing: str | Path | None = None, day: dt.date | None = None) -> list[dict]:

@@ -32,6 +32,7 @@ from pathlib import Path
 import psycopg
 
 from ingestion.common import EncodingTrouble, decode
+from ingestion.contracts import complaint_texts_sql
 from minqing import config
 from minqing.exports import restore, to_csv
 
@@ -78,20 +79,15 @@ insert into ops.classification_reviews
 values (%s, %s, %s, %s, %s, %s, %s, %s)
 """
 
-# The newest label given to each distinct text, with the text itself from raw. The texts and their hashes
-# are formed exactly as the classifier forms them (minqing/classifier.py, _PENDING_SQL) and the staging
-# models hash them: the mini-program's text is its title and content joined by one space.
-_LABELLED_TEXTS_SQL = """
+# The newest label given to each distinct text, with the text itself from raw, formed as the classifier forms it
+# (each channel's contract, ingestion/contracts/) and the staging models hash it.
+_LABELLED_TEXTS_SQL = f"""
 with labels as (
     select distinct on (text_sha256) text_sha256, category_code
     from ops.classification_reviews
     order by text_sha256, review_id desc
 ), raw_texts (text) as (
-    select content from raw.hotline_work_orders where content is not null
-    union
-    select coalesce(title,'') || ' ' || coalesce(content,'') from raw.miniprogram_tickets
-    union
-    select issue_text from raw.reception_entries where issue_text is not null
+    {complaint_texts_sql()}
 )
 select labels.category_code, raw_texts.text
 from raw_texts

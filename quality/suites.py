@@ -1,9 +1,8 @@
 """The expectations, as data: one suite per channel on the raw tables, and the value sets they use.
 
-Everything a data engineer may need to change when a source changes its vocabulary lives here,
-once: the id patterns and value sets from the source contract (`shared/contracts/sources.md`),
-the rules built from them, and the sentence a person reads in `raw.quarantine` when a row breaks
-a rule. Nothing in this module imports Great Expectations; `quality.context` turns a `Rule` into a
+The id patterns and value sets are the channels' contracts' (`ingestion/contracts/`, after
+`shared/contracts/sources.md`); here are the rules built from them and the sentence a person reads
+in `raw.quarantine` when a row breaks a rule. Nothing in this module imports Great Expectations; `quality.context` turns a `Rule` into a
 GX expectation.
 
 Reasons are templates: `{column}` (or `{column!r}`, quoted) takes the failing row's value of that
@@ -13,38 +12,17 @@ around anything that is not a name, such as the `{13}` of a pattern, stay as the
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from ingestion.contracts import CONTRACTS, Contract
 from minqing import config
 from minqing.config import BEIJING
 
-# --- value sets, from the source contract ------------------------------------------------------
+# --- the channels' contracts: id patterns and value sets (ingestion/contracts/) ------------------
 
-# 工单编号: GD + 13 digits (12345) or 400-YYYYMMDD-NNNN (the property company's 400 line).
-HOTLINE_ID_PATTERN = r"^(GD\d{13}|400-\d{8}-\d{4})$"
-HOTLINE_INTAKE_LINES = ("12345", "400")
-def _seed_statuses(source_system: str) -> tuple[str, ...]:
-    """The statuses a source may send: the ones dbt maps (seeds/status_codes.csv), one list for both."""
-    with open(config.SEEDS_DIR / "status_codes.csv", encoding="utf-8", newline="") as fh:
-        return tuple(row["source_status"] for row in csv.DictReader(fh) if row["source_system"] == source_system)
-
-
-HOTLINE_STATUSES = _seed_statuses("hotline")  # 办理状态
-HOTLINE_RESOLVED = ("是", "否")  # 是否解决; empty until the return visit
-HOTLINE_SATISFACTION = ("满意", "基本满意", "不满意", "未回访")  # 满意度; empty until the return visit
-HOTLINE_DEMAND_TYPES = ("投诉", "求助", "咨询", "建议", "举报", "表扬")  # 诉求类型
-
-# The contract shows ids like MP20260715000123 but does not fix their form; only what no id can
-# be (blank, whitespace, punctuation soup, absurd length) is ruled out.
-MINIPROGRAM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{1,63}$"
-MINIPROGRAM_TYPES = ("repair", "complaint", "bill_payment", "decoration_application")
-MINIPROGRAM_STATUSES = _seed_statuses("miniprogram")
-
-# entry_id is made by ingestion/reception.py: "RC-" and 20 hex digits of a content hash.
-RECEPTION_ID_PATTERN = r"^RC-[0-9a-f]{20}$"
+HOTLINE_C, MINIPROGRAM_C, RECEPTION_C = (CONTRACTS[c] for c in ("hotline", "miniprogram", "reception"))
 
 # Suite parameters, resolved at run time by `suite_parameters()`.
 EARLIEST = {"$PARAMETER": "earliest_valid_date"}
@@ -83,14 +61,30 @@ def check_name(expectation_type: str, columns: tuple[str, ...] | list[str]) -> s
 
 @dataclass(frozen=True)
 class ChannelSuite:
-    """A channel's raw table, how its rows are keyed, and the rules its loaded rows must keep."""
+    """A channel's contract (its raw table, how its rows are keyed) and the rules its loaded rows must keep."""
 
-    channel: str
-    suite_name: str
-    table: str  # schema-qualified
-    key_columns: tuple[str, ...]  # the table's primary key: how a failing row is found again
-    record_id_column: str  # the source's own id, copied to raw.quarantine.source_record_id
+    contract: Contract
     rules: tuple[Rule, ...] = field(default_factory=tuple)
+
+    @property
+    def channel(self) -> str:
+        return self.contract.channel
+
+    @property
+    def suite_name(self) -> str:
+        return f"{self.channel}_raw"
+
+    @property
+    def table(self) -> str:  # schema-qualified
+        return self.contract.table
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:  # the table's primary key: how a failing row is found again
+        return self.contract.key_columns
+
+    @property
+    def record_id_column(self) -> str:  # the source's own id, copied to raw.quarantine.source_record_id
+        return self.contract.record_id
 
 
 def _not_null(column: str, label: str, consequence: str) -> Rule:
@@ -98,7 +92,8 @@ def _not_null(column: str, label: str, consequence: str) -> Rule:
                 f"{label} is empty: {consequence}")
 
 
-def _in_set(column: str, values: tuple[str, ...], label: str, advice: str) -> Rule:
+def _in_set(contract: Contract, column: str, label: str, advice: str) -> Rule:
+    values = contract.vocabularies[column]
     return Rule("expect_column_values_to_be_in_set", {"column": column, "value_set": list(values)},
                 f"{label} {{{column}!r}} is not one of {_listed(values)}; {advice}")
 
@@ -117,25 +112,21 @@ def _not_before(later: str, earlier: str, label_later: str, label_earlier: str, 
 
 
 _FIX_AT_SOURCE = "correct the record in the source system and deliver the file again"
-_EXTEND = "if the source has really added this value, add it to quality/suites.py"
+_EXTEND = "if the source has really added this value, add it to the channel's contract (ingestion/contracts/)"
 
 HOTLINE = ChannelSuite(
-    channel="hotline",
-    suite_name="hotline_raw",
-    table="raw.hotline_work_orders",
-    key_columns=("file_id", "row_number"),
-    record_id_column="work_order_id",
+    HOTLINE_C,
     rules=(
         _not_null("work_order_id", "工单编号 (work_order_id)", "the work order cannot be placed without its id"),
-        _matches("work_order_id", HOTLINE_ID_PATTERN, "工单编号 (work_order_id)",
+        _matches("work_order_id", HOTLINE_C.id_pattern, "工单编号 (work_order_id)",
                  "12345 ids are GD + 13 digits and 400-line ids 400-YYYYMMDD-NNNN; " + _FIX_AT_SOURCE),
-        _in_set("intake_line", HOTLINE_INTAKE_LINES, "来源 (intake_line)", _FIX_AT_SOURCE),
-        _in_set("status", HOTLINE_STATUSES, "办理状态 (status)", f"{_FIX_AT_SOURCE}, or {_EXTEND}"),
-        _in_set("resolved", HOTLINE_RESOLVED, "是否解决 (resolved)",
+        _in_set(HOTLINE_C, "intake_line", "来源 (intake_line)", _FIX_AT_SOURCE),
+        _in_set(HOTLINE_C, "status", "办理状态 (status)", f"{_FIX_AT_SOURCE}, or {_EXTEND}"),
+        _in_set(HOTLINE_C, "resolved", "是否解决 (resolved)",
                 f"only 是, 否 or empty are meaningful for the resolution rate; {_FIX_AT_SOURCE}"),
-        _in_set("satisfaction", HOTLINE_SATISFACTION, "满意度 (satisfaction)",
+        _in_set(HOTLINE_C, "satisfaction", "满意度 (satisfaction)",
                 f"the satisfaction rate cannot score this answer; {_FIX_AT_SOURCE}, or {_EXTEND}"),
-        _in_set("demand_type", HOTLINE_DEMAND_TYPES, "诉求类型 (demand_type)", f"{_FIX_AT_SOURCE}, or {_EXTEND}"),
+        _in_set(HOTLINE_C, "demand_type", "诉求类型 (demand_type)", f"{_FIX_AT_SOURCE}, or {_EXTEND}"),
         _not_before("updated_at", "received_at", "更新时间 (updated_at)", "来电时间 (received_at)",
                     "a version cannot be written before the call came in; check both times in the export"),
         _not_before("closed_at", "received_at", "办结时间 (closed_at)", "来电时间 (received_at)",
@@ -144,34 +135,26 @@ HOTLINE = ChannelSuite(
 )
 
 MINIPROGRAM = ChannelSuite(
-    channel="miniprogram",
-    suite_name="miniprogram_raw",
-    table="raw.miniprogram_tickets",
-    key_columns=("file_id", "row_number"),
-    record_id_column="ticket_id",
+    MINIPROGRAM_C,
     rules=(
         _not_null("ticket_id", "ticket_id", "the ticket cannot be placed without its id"),
-        _matches("ticket_id", MINIPROGRAM_ID_PATTERN, "ticket_id",
+        _matches("ticket_id", MINIPROGRAM_C.id_pattern, "ticket_id",
                  "a platform id is 2-64 letters, digits, '_', '.', ':' or '-'; ask the platform team"),
         _not_null("ticket_type", "type (ticket_type)",
                   "without it the ticket cannot be told apart from bills and renovation applications"),
-        _in_set("ticket_type", MINIPROGRAM_TYPES, "type (ticket_type)",
+        _in_set(MINIPROGRAM_C, "ticket_type", "type (ticket_type)",
                 f"unknown types cannot be counted as complaints or as other business; {_EXTEND}"),
-        _in_set("status", MINIPROGRAM_STATUSES, "status", f"ask the platform team what it means; {_EXTEND}"),
+        _in_set(MINIPROGRAM_C, "status", "status", f"ask the platform team what it means; {_EXTEND}"),
         _not_before("updated_at", "submitted_at", "updated_at", "submitted_at",
                     "a ticket cannot change before it was submitted; check the platform's clocks"),
     ),
 )
 
 RECEPTION = ChannelSuite(
-    channel="reception",
-    suite_name="reception_raw",
-    table="raw.reception_entries",
-    key_columns=("file_id", "sheet", "row_number"),
-    record_id_column="entry_id",
+    RECEPTION_C,
     rules=(
         _not_null("entry_id", "entry_id", "ingestion did not give the entry its id"),
-        _matches("entry_id", RECEPTION_ID_PATTERN, "entry_id", "ingestion/reception.py makes these ids; report a bug"),
+        _matches("entry_id", RECEPTION_C.id_pattern, "entry_id", "ingestion/reception.py makes these ids; report a bug"),
         _not_null("method", "方式 (method)",
                   "fill in 接待日, 敲门 or 巡查 in the workbook so that the entry can be counted, and deliver it again"),
         _not_null("issue_text", "反映问题 (issue_text)", "an entry without the issue it records cannot be used"),

@@ -34,7 +34,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from ingestion import hotline, miniprogram, pii, reception
+from ingestion import hotline, miniprogram, reception
+from minqing import privacy
 from ingestion.common import FileError, ReadResult, RowError, decode, parse_datetime
 from ingestion.loader import ingest
 from minqing import config
@@ -713,7 +714,7 @@ def test_regression_lone_surrogate_openid_does_not_crash_the_hash():
     """A `\\ud800` escape in user.openid made the keyed hash raise UnicodeEncodeError."""
     data = (TICKET_LINE % '"user": {"openid": "\\ud800"}').encode() + b"\n"
     [record] = miniprogram.read(data, "miniprogram/a.jsonl").records
-    assert record["user_key"] == pii.keyed_hash("openid", "\ud800")
+    assert record["user_key"] == privacy.keyed_hash("openid", "\ud800")
 
 
 @pytest.mark.parametrize("member", ["xl/worksheets/sheet1.xml", "xl/workbook.xml", "[Content_Types].xml",

@@ -7,13 +7,13 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from ingestion import pii
+from ingestion.contracts import CONTRACTS
 from ingestion.loader import ingest
-from minqing import cli, keys
+from minqing import cli, privacy
 
 from conftest import FIXTURES
 
-KEYED = {table: column for table, (_, column, _, _) in keys.KEYED_TABLES.items()}
+KEYED = {c.table: c.person.column for c in CONTRACTS.values()}
 
 
 def _keys(url: str) -> dict[str, list[tuple]]:
@@ -21,7 +21,7 @@ def _keys(url: str) -> dict[str, list[tuple]]:
     with psycopg.connect(url) as conn:
         return {table: [(tuple(r[:-1]), r[-1]) for r in conn.execute(
                     f"select {', '.join(pk)}, {column} from {table} order by {', '.join(pk)}")]
-                for table, (pk, column, _, _) in keys.KEYED_TABLES.items()}
+                for table, pk, column in ((c.table, c.key_columns, c.person.column) for c in CONTRACTS.values())}
 
 
 def _partition(rows: list[tuple]) -> set[frozenset]:
@@ -53,19 +53,19 @@ def test_rotation_rehashes_raw_and_keeps_every_person_whole(fresh_warehouse, mon
     with psycopg.connect(fresh_warehouse) as conn:
         phone, key = conn.execute("select complainant_phone, complainant_key from raw.hotline_work_orders "
                                   "where complainant_key is not null limit 1").fetchone()
-        assert pii.phone_key(phone, new_key) == key
-        assert conn.execute("select fingerprint from ops.hash_key").fetchone()[0] == pii.key_fingerprint(new_key)
+        assert privacy.phone_key(phone, new_key) == key
+        assert conn.execute("select fingerprint from ops.hash_key").fetchone()[0] == privacy.key_fingerprint(new_key)
 
 
 def test_a_different_key_is_refused_by_the_warehouse(fresh_warehouse, monkeypatch):
     ingest(FIXTURES / "contract_landing", progress=False)
     monkeypatch.setenv("MINQING_HASH_KEY", "someone-elses-key-0000000000")
-    pii._key.cache_clear()
+    privacy._key.cache_clear()
     try:
-        with psycopg.connect(fresh_warehouse) as conn, pytest.raises(keys.HashKeyMismatch, match="rotate-hash-key"):
-            keys.check(conn)
+        with psycopg.connect(fresh_warehouse) as conn, pytest.raises(privacy.HashKeyMismatch, match="rotate-hash-key"):
+            privacy.check(conn)
     finally:
-        pii._key.cache_clear()
+        privacy._key.cache_clear()
 
 
 def test_a_short_or_missing_new_key_is_refused(fresh_warehouse, monkeypatch, capsys):
@@ -85,11 +85,11 @@ def test_ingest_with_another_key_loads_nothing(fresh_warehouse, monkeypatch, tmp
     source = FIXTURES / "contract_landing" / "hotline" / "12345_20260716.csv"
     (landing / "12345_20260717.csv").write_bytes(source.read_bytes() + b"\n")
     monkeypatch.setenv("MINQING_HASH_KEY", "someone-elses-key-0000000000")
-    pii._key.cache_clear()
+    privacy._key.cache_clear()
     try:
-        with pytest.raises(keys.HashKeyMismatch):
+        with pytest.raises(privacy.HashKeyMismatch):
             ingest(tmp_path / "landing", progress=False)
     finally:
-        pii._key.cache_clear()
+        privacy._key.cache_clear()
     with psycopg.connect(fresh_warehouse) as conn:
         assert conn.execute("select count(*) from ops.ingested_files").fetchone()[0] == files_before

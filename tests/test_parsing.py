@@ -9,7 +9,8 @@ import json
 import openpyxl
 import pytest
 
-from ingestion import hotline, miniprogram, pii, reception
+from ingestion import hotline, miniprogram, reception
+from minqing import privacy
 from ingestion.common import FileError, RowError, decode, parse_date, parse_datetime
 from minqing.config import BEIJING
 
@@ -71,17 +72,17 @@ def test_decode_utf8_bom_and_gb18030(encoding, label):
     ("+86-138-1234-5678", "13812345678"), ("010-63812345", "01063812345"), ("138****5678", None), ("", None),
 ])
 def test_phone_normalisation(raw, digits):
-    assert pii.normalise_phone(raw) == digits
+    assert privacy.normalise_phone(raw) == digits
 
 
 def test_same_phone_in_any_form_gives_one_key_and_masks_hide_it():
     forms = ["13812345678", "138 1234 5678", "+86 13812345678"]
-    assert len({pii.phone_key(f) for f in forms}) == 1
-    assert pii.mask_phone("+86 13812345678") == "138****5678"
-    assert pii.mask_phone("010-63812345") == "010-****2345"
-    assert pii.mask_phone("138****5678") == "138****5678"
-    assert pii.phone_key("138****5678") is None
-    assert pii.mask_name("张伟") == "张*" and pii.mask_name("匿名") == "匿名"
+    assert len({privacy.phone_key(f) for f in forms}) == 1
+    assert privacy.mask_phone("+86 13812345678") == "138****5678"
+    assert privacy.mask_phone("010-63812345") == "010-****2345"
+    assert privacy.mask_phone("138****5678") == "138****5678"
+    assert privacy.phone_key("138****5678") is None
+    assert privacy.mask_name("张伟") == "张*" and privacy.mask_name("匿名") == "匿名"
 
 
 # --- hotline -------------------------------------------------------------------------------------
@@ -104,7 +105,7 @@ def test_hotline_multiline_quoted_content_and_phone_masking():
     assert record["content"] == '楼上漏水，"很严重"\n墙皮掉了'
     assert record["received_at"] == bj(2026, 7, 15, 8, 3)
     assert record["complainant_phone_masked"] == "138****5678"
-    assert record["complainant_key"] == pii.phone_key("13812345678")
+    assert record["complainant_key"] == privacy.phone_key("13812345678")
     assert record["row_number"] == 2
 
 
@@ -177,7 +178,7 @@ def test_miniprogram_ticket_types_times_and_new_fields():
     first, second = result.records
     assert first["is_resident_demand"] and not second["is_resident_demand"]
     assert first["events"][1]["at"] == "2026-07-15T08:03:12+08:00"
-    assert first["user_key"] == pii.phone_key("13812345678") and first["user_phone_masked"] == "138****5678"
+    assert first["user_key"] == privacy.phone_key("13812345678") and first["user_phone_masked"] == "138****5678"
     assert second["extra"] == {"brand_new_field": {"x": 1}}
     [cut] = result.rejected
     assert cut.row_number == 3 and "cut off" in cut.reason

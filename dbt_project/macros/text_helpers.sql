@@ -12,3 +12,16 @@
 {% macro redact_phones(expression) -%}
     util.redact_phones({{ expression }})
 {%- endmacro %}
+
+{#- A record's complaint text: its text columns joined by one space, exactly as the channel's contract
+    forms it for the classifier (ingestion/contracts/, Contract.text_sql; tests/unit checks that each
+    staging model passes the contract's columns). -#}
+{% macro complaint_text(columns, relation) -%}
+    {%- if columns | length == 1 -%}
+        {{ relation }}.{{ columns[0] }}
+    {%- else -%}
+        {%- for column in columns -%}
+            coalesce({{ relation }}.{{ column }}, ''){% if not loop.last %} || ' ' || {% endif %}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}

@@ -7,7 +7,7 @@
 -- newest file this table has seen); first_version_at and version_count combine the same way.
 -- A change of the settings the versions are read with (status mapping, rating cut-offs, hashing
 -- key) empties the table first and the build starts from all versions (macros/incremental.sql).
-{%- set seeds = ['status_codes', 'reception_methods'] %}
+{%- set seeds = ['status_codes', 'source_values', 'reception_methods'] %}
 {%- set setting_vars = ['rating_resolved_min', 'rating_satisfied_min', 'rating_basically_satisfied_min'] %}
 {{ config(
     materialized='incremental',
@@ -23,7 +23,7 @@
     pre_hook="{{ reset_when_settings_change(" ~ seeds ~ ", " ~ setting_vars ~ ") }}",
     post_hook="{{ remember_settings(" ~ seeds ~ ", " ~ setting_vars ~ ") }}",
 ) }}
--- depends_on: {{ ref('status_codes') }}, {{ ref('reception_methods') }}
+-- depends_on: {{ ref('status_codes') }}, {{ ref('source_values') }}, {{ ref('reception_methods') }}
 {%- set incremental = is_incremental() and not settings_changed(seeds, setting_vars) %}
 
 with

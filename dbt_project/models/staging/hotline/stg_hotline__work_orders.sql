@@ -11,6 +11,16 @@ status_codes as (
     select source_status, status from {{ ref('status_codes') }} where source_system = 'hotline'
 ),
 
+resolved_values as (
+    select source_value, value::boolean as is_resolved from {{ ref('source_values') }}
+    where source_system = 'hotline' and column_name = 'resolved'
+),
+
+satisfaction_values as (
+    select source_value, value as satisfaction from {{ ref('source_values') }}
+    where source_system = 'hotline' and column_name = 'satisfaction'
+),
+
 renamed as (
     select
         source.work_order_id,
@@ -23,8 +33,8 @@ renamed as (
         source.complainant_name_masked,
         source.complainant_phone_masked,
         source.demand_type,
-        {{ redact_phones('source.content') }} as complaint_text,
-        {{ text_sha256('source.content') }} as text_sha256,
+        {{ redact_phones(complaint_text(['content'], 'source')) }} as complaint_text,
+        {{ text_sha256(complaint_text(['content'], 'source')) }} as text_sha256,
         {{ redact_phones('source.address') }} as address,
         source.street,
         source.community as community_raw,
@@ -36,14 +46,12 @@ renamed as (
         source.closed_at,
         source.status as status_raw,
         status_codes.status,
-        case source.resolved when '是' then true when '否' then false end as is_resolved,
-        case source.satisfaction
-            when '满意' then 'satisfied'
-            when '基本满意' then 'basically_satisfied'
-            when '不满意' then 'dissatisfied'
-        end as satisfaction
+        resolved_values.is_resolved,
+        satisfaction_values.satisfaction
     from source
     left join status_codes on status_codes.source_status = source.status
+    left join resolved_values on resolved_values.source_value = source.resolved
+    left join satisfaction_values on satisfaction_values.source_value = source.satisfaction
 )
 
 select * from renamed

@@ -12,6 +12,11 @@ methods as (
     select method_raw, method_code from {{ ref('reception_methods') }}
 ),
 
+closed_values as (
+    select source_value, value::boolean as is_closed from {{ ref('source_values') }}
+    where source_system = 'reception' and column_name = 'is_closed'
+),
+
 renamed as (
     select
         source.entry_id,
@@ -29,17 +34,15 @@ renamed as (
         source.resident_name_masked as complainant_name_masked,
         source.resident_contact_masked as complainant_phone_masked,
         {{ redact_phones('source.address') }} as address,
-        {{ redact_phones('source.issue_text') }} as complaint_text,
-        {{ text_sha256('source.issue_text') }} as text_sha256,
+        {{ redact_phones(complaint_text(['issue_text'], 'source')) }} as complaint_text,
+        {{ text_sha256(complaint_text(['issue_text'], 'source')) }} as text_sha256,
         source.issue_category as issue_category_raw,
         {{ redact_phones('source.handling') }} as handling,
-        case
-            when source.is_closed in ('是', '已办结', '办结', '已解决', '完成', '√') then true
-            when source.is_closed in ('否', '未办结', '办理中', '未解决') then false
-        end as is_closed,
+        closed_values.is_closed,
         {{ redact_phones('source.remarks') }} as remarks
     from source
     left join methods on methods.method_raw = regexp_replace(source.method, '\s', '', 'g')
+    left join closed_values on closed_values.source_value = source.is_closed
 )
 
 select * from renamed
