@@ -5,7 +5,7 @@
 #   docker compose build            (docker-compose.yml builds every Airflow service from this file)
 #
 # The Airflow version and the Python version here must be the ones pinned in constraints.txt and
-# pyproject.toml; tests/test_compose.py checks that they are.
+# pyproject.toml; tests/unit/test_compose.py checks that they are.
 FROM apache/airflow:3.3.2-python3.11
 
 # Code lives in /opt/minqing (read-only at run time); state lives in MINQING_HOME (per container:

@@ -2,7 +2,7 @@
 
     ingest_<channel> -> validate_<channel>   (hotline, miniprogram, reception, in parallel)
         -> classify -> dbt_build (cosmos: each model, then its tests) -> forecast
-        -> dbt_after_forecast (sentiment code, early warnings, briefing) -> validate_marts -> publish
+        -> dbt_after_forecast (sentiment code, early warnings, briefing) -> publish
 
 Each run is for one day: the Beijing day before its logical date (`orch.day_of_run`). Ingest takes
 the files due by that day, and every dbt task builds as of its end (`as_of` var), so records dated
@@ -64,29 +64,21 @@ def minqing_daily():
         orch.use_warehouse_connection()
         return pipeline.forecast()
 
-    @task
-    def validate_marts() -> dict:
-        orch.use_warehouse_connection()
-        return pipeline.validate_marts(run_name=get_current_context()["run_id"])
-
-    @task(outlets=[orch.mart_asset(name) for name in orch.PUBLISHED_MARTS])
-    def publish(results: dict) -> dict:
+    @task(outlets=[orch.mart_asset(name) for name in orch.published_marts()])
+    def publish() -> dict:
         # the briefing shows a held channel; the run is on record as failed while any file it held is
         orch.use_warehouse_connection()
         context = get_current_context()
         held = pipeline.held_in_run(context["run_id"])
         pipeline.record_run(context["run_id"], orch.day_of_run(context.get("logical_date")), "airflow",
-                            "failed" if held else "success", {"held_file_ids": held, "marts_valid": results})
-        return results
+                            "failed" if held else "success", {"held_file_ids": held})
+        return {"held_file_ids": held}
 
-    # what reads the forecast (sentiment code, early warnings, briefing) is built after it
-    after_forecast = [pipeline.AFTER_FORECAST]
-    dbt_build = orch.dbt_task_group(exclude=after_forecast,
-                                    drop_tests=orch.tests_downstream_of(pipeline.FORECAST_SOURCE))
-    early_warnings = orch.dbt_task_group("dbt_after_forecast", select=after_forecast)
-    checked = validate_marts()
-    validated >> classify() >> dbt_build >> forecast() >> early_warnings >> checked
-    publish(checked)
+    # what reads the forecast (sentiment code, early warnings, briefing) is built after it: the two
+    # selectors of dbt_project/selectors.yml
+    dbt_build = orch.dbt_task_group("dbt_build", selector=pipeline.BEFORE_FORECAST)
+    early_warnings = orch.dbt_task_group("dbt_after_forecast", selector=pipeline.AFTER_FORECAST)
+    validated >> classify() >> dbt_build >> forecast() >> early_warnings >> publish()
 
 
 minqing_daily()

@@ -7,7 +7,7 @@ again when seen again, so that a fixed reader loads it; migration 0008); otherwi
 reader parses it, and the file's record, its rows (COPY) and its quarantined rows (COPY) are
 written together, so a file is either wholly in the warehouse or not at all.
 
-Faults (tests/test_faults.py):
+Faults (tests/e2e/test_faults.py):
 - One `ingest()` call is ONE transaction (each file in a savepoint of it). A process killed, a
   connection cut or a server restarted mid-file, or a write the server refuses (disk full), leaves
   the warehouse exactly as before the call; the next run loads everything again, and its

@@ -6,7 +6,6 @@ import argparse
 import datetime as dt
 import json
 import logging
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -75,7 +74,7 @@ def _cmd_ingest(args) -> int:
 
 
 def _cmd_generate(args) -> int:
-    from minqing.generate import generate, write_training_texts
+    from minqing.devtools.generate import generate, write_training_texts
 
     if args.training_texts:
         count = write_training_texts(Path(args.training_texts), seed=args.seed)
@@ -91,157 +90,9 @@ def _cmd_generate(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from minqing import orchestration
-    from minqing.generate import generate
+    from minqing.devtools import demo
 
-    verbose = getattr(args, "verbose", 0)
-    demo_dir = config.home() / "demo"
-    landing = demo_dir / "landing"
-    start = dt.date.fromisoformat(args.start)
-    last_day = start + dt.timedelta(days=args.days - 1)
-    steps = 4 if args.history_days else 3
-    print(f"1/{steps} generating {args.days} days ({start} .. {last_day}) of synthetic complaints into {landing}")
-    generate(landing, days=args.days, seed=args.seed, per_day=args.per_day, start=start)
-    url = warehouse.start()
-    backtest_lines = []
-    if args.history_days:
-        print(f"2/{steps} the forecast's backtest: {args.history_days} days of generated history through the "
-              f"pipeline in the database {HISTORY_DATABASE}, then a rolling-origin backtest")
-        backtest_lines = _demo_backtest(url, args)
-    print(f"{steps - 1}/{steps} running the Airflow DAGs with dag.test() for {last_day} (a few minutes): "
-          f"{orchestration.DAILY_DAG_ID} (ingest, validate, classify, dbt through cosmos, forecast, mart suites, "
-          f"publish), then {orchestration.BRIEFING_DAG_ID} (scheduled on the published briefing mart)")
-    os.environ["LANDING_DIR"] = str(landing)
-    run_at = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(6), config.BEIJING)
-    run_lines = []
-    for dag_id in (orchestration.DAILY_DAG_ID, orchestration.BRIEFING_DAG_ID):
-        done = orchestration.run_dag_test(dag_id, run_at)
-        output = demo_dir / f"{dag_id}.log"  # the run's whole output (task logs), kept for a look
-        output.write_text(f"{done.stdout}\n--- stderr ---\n{done.stderr}", encoding="utf-8")
-        run_lines.append(done.line(day=dag_id == orchestration.DAILY_DAG_ID))
-        if verbose:
-            run_lines.append(f"  task states: {(done.summary or {}).get('task_states')}; output: {output}")
-        if done.returncode != 0:
-            # the end of the output, without dag.test()'s repeated "No tasks to run" lines
-            tail = [line for line in f"{done.stdout}\n{done.stderr}".splitlines() if "No tasks to run" not in line]
-            print("\n".join(tail[-80:])[-8000:], file=sys.stderr)
-            failed = (done.summary or {}).get("failed_tasks") or []
-            print(f"minqing demo: {run_lines[-1]}" + (f"; failed: {', '.join(failed)}" if failed else ""),
-                  file=sys.stderr)
-            print(f"minqing demo: the DAG run of {dag_id} failed; the end of its output is above, "
-                  f"all of it in {output}", file=sys.stderr)
-            return 1
-    from minqing import transform
-
-    transform.docs()
-    print(f"{steps}/{steps} done. The DAG runs:")
-    for line in run_lines:
-        print("    " + line)
-    print("Where to look:")
-    for line in backtest_lines + _where_to_look(url, verbose=verbose):
-        print("    " + line)
-    return 0
-
-
-HISTORY_DATABASE = "minqing_history"
-
-
-def _demo_backtest(url: str, args) -> list[str]:
-    """Generate a multi-year history into its own database on the same server, run the pipeline on
-    it and backtest the forecast there; the demo's own warehouse is left alone."""
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    from minqing.forecast import backtest, backtest_lines
-    from minqing.generate import generate
-    from minqing.pipeline import run
-
-    params = conninfo_to_dict(url)
-    with warehouse.connect(autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{HISTORY_DATABASE}" with (force)')
-        conn.execute(f'create database "{HISTORY_DATABASE}"')
-    params["dbname"] = HISTORY_DATABASE
-    landing = config.home() / "demo" / "history"
-    first = dt.date.fromisoformat(args.start) - dt.timedelta(days=args.history_days)
-    generate(landing, days=args.history_days, seed=args.seed + 1, per_day=25, start=first)
-    previous = os.environ.get("WAREHOUSE_URL")
-    os.environ["WAREHOUSE_URL"] = make_conninfo(**params)
-    try:
-        warehouse.migrate()
-        run(landing)
-        result = backtest()
-        lines = backtest_lines(result)
-    finally:
-        if previous is None:
-            os.environ.pop("WAREHOUSE_URL", None)
-        else:
-            os.environ["WAREHOUSE_URL"] = previous
-    for line in lines:
-        print("    " + line)
-    overall = result["overall"]
-    year = "—" if overall["naive_year_mae"] is None else f"{overall['naive_year_mae']:.3f}"
-    return [f"forecast backtest ({args.history_days} days of history, database {HISTORY_DATABASE}): overall MAE "
-            f"{overall['model_mae']:.3f} against seasonal-naive {overall['naive_week_mae']:.3f} (last week) and "
-            f"{year} (same week last year): {'beats' if overall['beats_naive_week'] else 'does NOT beat'} "
-            f"seasonal-naive"]
-
-
-def _where_to_look(url: str, verbose: bool = False) -> list[str]:
-    """A screen's worth: totals of the landing files and rows, the warehouse, the marts in one line,
-    the docs, the briefing last. `verbose`: a line per landing file and per mart too."""
-    from ingestion.loader import CHANNELS
-    from quality import data_docs_index
-
-    with warehouse.connect() as conn:
-        per_file = conn.execute(
-            """select s.path, f.channel,
-                      case when s.path = f.path then f.status else 'duplicate' end,
-                      case when s.path = f.path then f.rows_in else 0 end,
-                      case when s.path = f.path then f.rows_loaded else 0 end,
-                      case when s.path = f.path then f.rows_quarantined else 0 end,
-                      case when s.path = f.path then f.reason else 'same bytes as ' || f.path end
-               from ops.file_sightings s join ops.ingested_files f using (file_id)
-               order by s.path""").fetchall() if verbose else []
-        files = conn.execute("select status, count(*), coalesce(sum(rows_in), 0), coalesce(sum(rows_loaded), 0), "
-                             "coalesce(sum(rows_quarantined), 0) "
-                             "from ops.ingested_files group by status order by status").fetchall()
-        duplicates = conn.execute("select count(*) from ops.file_sightings s join ops.ingested_files f "
-                                  "using (file_id) where s.path <> f.path").fetchone()[0]
-        marts = conn.execute("select table_name from information_schema.tables where table_schema = 'marts' "
-                             "order by table_name").fetchall()
-        counts = {m[0]: conn.execute(f'select count(*) from marts."{m[0]}"').fetchone()[0] for m in marts}
-    lines = []
-    if per_file:
-        width = max(len(r[0]) for r in per_file)
-        lines += [f"{path:<{width}}  {channel:<11} {status:<11} in {rows_in:>5}  loaded {loaded:>5}  "
-                  f"quarantined {quarantined:>3}{'  — ' + reason if reason else ''}"
-                  for path, channel, status, rows_in, loaded, quarantined, reason in per_file]
-    seen = sum(n for _, n, *_ in files) + duplicates
-    by_status = " + ".join([f"{n} {status}" for status, n, *_ in files] + [f"{duplicates} duplicate"])
-    lines.append(f"landing files ({', '.join(CHANNELS)}): {seen} = {by_status}")
-    rows_in, loaded, quarantined = (sum(f[i] for f in files) for i in (2, 3, 4))
-    per_status = "; ".join(f"{status} files: {r_in} = {r_loaded} + {r_quarantined}"
-                           for status, _, r_in, r_loaded, r_quarantined in files)
-    lines.append(f"rows: {rows_in} in = {loaded} loaded + {quarantined} quarantined"
-                 + (f" ({per_status})" if len(files) > 1 else ""))
-    lines.append(f"warehouse: psql \"{url}\"")
-    lines.append(f"quarantined rows and why: psql \"{url}\" -c 'select * from raw.quarantine'")
-    lines.append(f"marts: {len(counts)} tables in schema marts, {sum(counts.values())} rows"
-                 + ("" if verbose else " (-v: per table)"))
-    if verbose:
-        lines += [f"  {name:<32} {count:>8} rows" for name, count in counts.items()]
-    lines.append(f"GX Data Docs: {data_docs_index()}")
-    docs = config.home() / "dbt" / "docs" / "index.html"
-    lines.append(f"dbt docs: {docs if docs.exists() else 'run `minqing dbt-docs` to build them'}")
-    briefings = sorted(config.briefing_dir().glob("briefing_*.html"))
-    if briefings:
-        newest = briefings[-1]
-        pdf = newest.with_suffix(".pdf")
-        lines.append(f"dispatch briefing (每日调度简报): {newest}")
-        lines.append(f"  PDF: {pdf if pdf.exists() else 'none (no Chromium here); the page prints on A4 from a browser'}"
-                     f"; CSV tables beside it")
-    else:
-        lines.append(f"dispatch briefing (每日调度简报): none under {config.briefing_dir()}")
-    return lines
+    return demo.run(args)
 
 
 def _cmd_dbt_manifest(args) -> int:
@@ -294,19 +145,19 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_classify(args) -> int:
-    from minqing.classifier import main_stdin
+    from minqing.analytics.classifier import main_stdin
 
     return main_stdin(explain=args.explain)
 
 
 def _cmd_classify_eval(args) -> int:
-    from minqing.evaluate_classifier import main as evaluate_main
+    from minqing.devtools.evaluate_classifier import main as evaluate_main
 
     return evaluate_main(args.file, folds=args.folds, json_output=args.json)
 
 
 def _cmd_classifier_train(args) -> int:
-    from minqing.classifier_training import train
+    from minqing.analytics.classifier_training import train
 
     summary = train(Path(args.out) if args.out else None, with_reviews=not args.no_reviews)
     texts = summary["texts"]
@@ -318,14 +169,14 @@ def _cmd_classifier_train(args) -> int:
 
 
 def _cmd_forecast(args) -> int:
-    from minqing.forecast import forecast_lines, write_forecasts
+    from minqing.analytics.forecast import forecast_lines, write_forecasts
 
     print("\n".join(forecast_lines(write_forecasts(args.as_of))))
     return 0
 
 
 def _cmd_backtest(args) -> int:
-    from minqing.forecast import backtest, backtest_lines
+    from minqing.analytics.forecast import backtest, backtest_lines
 
     result = backtest(origins=args.origins)
     if args.json:
@@ -337,7 +188,7 @@ def _cmd_backtest(args) -> int:
 
 
 def _cmd_briefing(args) -> int:
-    from minqing import briefing
+    from minqing.publishing import briefing
 
     try:
         written = briefing.write(args.date, Path(args.out), pdf=args.pdf)
@@ -355,14 +206,14 @@ def _cmd_briefing(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    from minqing import bench
+    from minqing.devtools import bench
 
     warehouse.migrate()
     return bench.main(args)
 
 
 def _cmd_access(args) -> int:
-    from minqing import access
+    from minqing.publishing import access
 
     warehouse.migrate()
     if args.action != "list" and not args.name:
@@ -395,7 +246,7 @@ def _cmd_rotate_hash_key(args) -> int:
     from ingestion.contracts import CONTRACTS
     from minqing import privacy
 
-    new_key = os.environ.get(args.new_key_env, "").encode("utf-8")
+    new_key = config.secret_from(args.new_key_env).encode("utf-8")
     if not new_key:
         print(f"minqing rotate-hash-key: the environment variable {args.new_key_env} is empty or unset",
               file=sys.stderr)
@@ -419,7 +270,7 @@ def _cmd_rotate_hash_key(args) -> int:
 
 
 def _cmd_review(args) -> int:
-    from minqing import review
+    from minqing.analytics import review
 
     warehouse.migrate()
     with warehouse.connect() as conn:
@@ -623,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     csub = p.add_subparsers(dest="classifier_command", required=True)
     q = csub.add_parser("train", help="fit the learned stage on the repository's labelled texts and the "
                                       "warehouse's reviewed ones; write the artefact")
-    q.add_argument("--out", help="artefact path (default: minqing/classifier_data/category_model.zip)")
+    q.add_argument("--out", help="artefact path (default: minqing/analytics/classifier_data/category_model.zip)")
     q.add_argument("--no-reviews", action="store_true", help="leave out the warehouse's reviewed texts")
     q.set_defaults(func=_cmd_classifier_train)
     # -v and -q after the subcommand too (`minqing demo -v`); SUPPRESS keeps a subcommand from resetting

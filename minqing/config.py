@@ -1,17 +1,17 @@
-"""Settings from the environment, with the project-local defaults documented in the README.
+"""Settings: the only reader of the environment and of `settings.yml`.
 
-| variable          | default                  | meaning                                                  |
-|-------------------|--------------------------|----------------------------------------------------------|
-| MINQING_HOME      | ./.minqing               | state: embedded warehouse, secrets, GX and Airflow files |
-| WAREHOUSE_URL     | (embedded server)        | libpq URL of an external PostgreSQL to use instead       |
-| LANDING_DIR       | data/landing             | landing folder the sources drop files into               |
-| MINQING_HASH_KEY  | generated once under HOME| secret key of the HMAC that pseudonymises personal data  |
+Every environment variable the project reads is a row of `ENVIRONMENT` (its default and meaning),
+read through `env()`; the README's table under "Settings" is checked against it
+(tests/unit/test_settings.py), as is the rule that no other production module reads `os.environ`.
+Variables whose *name* the user gives (a password for `minqing access password --password-env`,
+the new key of `rotate-hash-key --new-key-env`) are read through `secret_from()`.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,19 +24,70 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 
 
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    default: str
+    meaning: str
+
+
+ENVIRONMENT = (
+    Variable("MINQING_HOME", "`./.minqing`",
+             "the project's state: embedded warehouse (`warehouse/`), secrets, GX and dbt artifacts"),
+    Variable("WAREHOUSE_URL", "unset: the embedded server",
+             "a libpq URL of another PostgreSQL to use instead; the same migrations and SQL run on it"),
+    Variable("LANDING_DIR", "`data/landing`", "the landing folder (`hotline/`, `miniprogram/`, `reception/`)"),
+    Variable("BRIEFING_DIR", "`$MINQING_HOME/briefings`", "where the briefing DAG writes the daily briefing"),
+    Variable("MINQING_HASH_KEY", "a random key created once in `$MINQING_HOME/secrets/hash_key` (mode 0600)",
+             "the HMAC key that pseudonymises phones and openids"),
+    Variable("MINQING_DBT_THREADS", "`2`", "dbt's threads, from the command line and through cosmos (read by "
+             "`dbt_project/profiles.yml`)"),
+    Variable("MINQING_CLASSIFY_WORKERS", "one per CPU",
+             "processes that classify a large round of new texts (20,000 or more); smaller rounds stay in one process"),
+    Variable("MINQING_CLASSIFIER_MODEL", "`minqing/analytics/classifier_data/category_model.zip`",
+             "the classifier's learned stage (an artefact of `minqing classifier train`)"),
+    Variable("MINQING_EVAL_FILE", "`../shared/eval/real_messages.tsv`",
+             "the labelled file `minqing classify-eval` measures on"),
+    Variable("MINQING_CHROMIUM", "the first of chromium, chromium-browser, google-chrome on the PATH",
+             "the browser that prints the briefing's PDF"),
+    Variable("MINQING_AIRFLOW_CONN_ID", "`minqing_warehouse`",
+             "the Airflow connection the DAGs take the warehouse from (when WAREHOUSE_URL is unset)"),
+    Variable("MINQING_TASK_RETRIES", "`2` (`0` in local `dag.test()` runs)", "retries of each DAG task"),
+)
+_NAMES = frozenset(v.name for v in ENVIRONMENT)
+
+
+def env(name: str) -> str | None:
+    """The value of one of the project's environment variables, None when unset or empty."""
+    if name not in _NAMES:
+        raise KeyError(f"{name} is not one of the project's settings (config.ENVIRONMENT)")
+    return os.environ.get(name) or None
+
+
+def secret_from(variable: str) -> str:
+    """The value of a variable the user named (a password, a new key); empty when unset."""
+    return os.environ.get(variable, "")
+
+
 def home() -> Path:
-    path = Path(os.environ.get("MINQING_HOME") or Path.cwd() / ".minqing").resolve()
+    path = Path(env("MINQING_HOME") or Path.cwd() / ".minqing").resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def landing_dir(override: str | os.PathLike | None = None) -> Path:
-    return Path(override or os.environ.get("LANDING_DIR") or "data/landing").resolve()
+    return Path(override or env("LANDING_DIR") or "data/landing").resolve()
 
 
 def briefing_dir(override: str | os.PathLike | None = None) -> Path:
     """Where the briefing DAG writes the daily briefing: BRIEFING_DIR, else $MINQING_HOME/briefings."""
-    return Path(override or os.environ.get("BRIEFING_DIR") or home() / "briefings").resolve()
+    return Path(override or env("BRIEFING_DIR") or home() / "briefings").resolve()
+
+
+def eval_file() -> Path:
+    """The held-out evaluation messages (MINQING_EVAL_FILE; default ../shared/eval/real_messages.tsv):
+    measured on, never trained on."""
+    return Path(env("MINQING_EVAL_FILE") or PROJECT_ROOT.parent / "shared" / "eval" / "real_messages.tsv")
 
 
 def hash_key() -> bytes:
@@ -45,7 +96,7 @@ def hash_key() -> bytes:
     Taken from MINQING_HASH_KEY; when unset (a developer machine), a random key is created once
     under $MINQING_HOME/secrets/hash_key with mode 0600 and reused, so keys stay stable across runs.
     """
-    value = os.environ.get("MINQING_HASH_KEY")
+    value = env("MINQING_HASH_KEY")
     if value:
         return value.encode("utf-8")
     path = home() / "secrets" / "hash_key"

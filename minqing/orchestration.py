@@ -23,28 +23,12 @@ from minqing import config
 
 log = logging.getLogger(__name__)
 
-CONN_ID = os.environ.get("MINQING_AIRFLOW_CONN_ID", "minqing_warehouse")
+CONN_ID = config.env("MINQING_AIRFLOW_CONN_ID") or "minqing_warehouse"
 DBT_SCHEMA = "analytics"  # dbt's target schema; models land in staging / intermediate / marts
 SCHEDULE_CRON = "0 6 * * *"  # every morning at 06:00 Beijing time, before the dispatch meeting
 DAILY_DAG_ID = "minqing_daily"
 MANIFEST = config.DBT_PROJECT_DIR / "target" / "manifest.json"
 
-# The marts the daily DAG publishes; downstream DAGs (the briefing, exports) are scheduled on these.
-PUBLISHED_MARTS = (
-    "fct_complaints",
-    "fct_complaint_status_events",
-    "fct_community_daily",
-    "mart_issue_category_monthly",
-    "mart_three_rates",
-    "mart_sentiment_code",
-    "mart_complaint_grades",
-    "mart_high_frequency_problems",
-    "mart_monthly_theme_candidates",
-    "mart_early_warnings",
-    "mart_dispatch_briefing",
-    "mart_delivery_status",
-    "mart_classification_review",
-)
 BRIEFING_DAG_ID = "minqing_briefing"
 
 
@@ -57,7 +41,7 @@ def mart_asset(name: str):
 def default_args() -> dict:
     return {
         "owner": "minqing",
-        "retries": int(os.environ.get("MINQING_TASK_RETRIES", "2")),
+        "retries": int(config.env("MINQING_TASK_RETRIES") or "2"),
         "retry_delay": dt.timedelta(minutes=2),
         "retry_exponential_backoff": True,
         "max_retry_delay": dt.timedelta(minutes=30),
@@ -88,7 +72,7 @@ DBT_VARS = {"as_of": "{{ minqing_as_of(logical_date) }}"}
 def use_warehouse_connection() -> None:
     """Point the pipeline at the Airflow connection `minqing_warehouse` when there is one and
     WAREHOUSE_URL is not set; without either, the embedded warehouse is used."""
-    if os.environ.get("WAREHOUSE_URL"):
+    if config.env("WAREHOUSE_URL"):
         return
     from airflow.sdk import BaseHook
 
@@ -114,7 +98,7 @@ def manifest_is_stale() -> bool:
     if not MANIFEST.exists():
         return True
     built = MANIFEST.stat().st_mtime
-    sources = [config.DBT_PROJECT_DIR / "dbt_project.yml"]
+    sources = [config.DBT_PROJECT_DIR / "dbt_project.yml", config.DBT_PROJECT_DIR / "selectors.yml"]
     for folder in ("models", "macros", "seeds", "tests", "snapshots"):
         sources += [p for p in (config.DBT_PROJECT_DIR / folder).rglob("*") if p.is_file()]
     return any(p.stat().st_mtime > built for p in sources)
@@ -128,7 +112,8 @@ def ensure_manifest() -> Path:
     if manifest_is_stale():
         log.info("building the dbt manifest")
         subprocess.run(
-            [sys.executable, "-c", "from dbt.cli.main import cli; cli()", "parse", "--quiet",
+            # no partial parsing: it keeps an older selectors.yml (a new selector is not in the manifest)
+            [sys.executable, "-c", "from dbt.cli.main import cli; cli()", "parse", "--quiet", "--no-partial-parse",
              "--project-dir", str(config.DBT_PROJECT_DIR), "--profiles-dir", str(config.DBT_PROJECT_DIR),
              "--target-path", str(MANIFEST.parent)],
             check=True, env={**os.environ, **dbt_parse_env()},
@@ -136,50 +121,24 @@ def ensure_manifest() -> Path:
     return MANIFEST
 
 
-def tests_downstream_of(source_unique_id: str) -> list[str]:
-    """The names of the dbt tests that read anything downstream of a source (manifest child map).
-
-    A selector such as `source:forecast.forecasts+` excludes the models, but cosmos keeps a test
-    with several parents in the group of its other parents: excluding these by name keeps a test
-    of the sentiment code from running before the sentiment code is rebuilt."""
-    manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
-    children = manifest.get("child_map", {})
-    seen, todo = set(), [source_unique_id]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in seen:
-                seen.add(child)
-                todo.append(child)
-    return sorted(manifest["nodes"][n]["name"] for n in seen if n.startswith("test.") and n in manifest["nodes"])
+def published_marts() -> tuple[str, ...]:
+    """The marts the daily DAG publishes as Assets (downstream DAGs are scheduled on them): the models
+    whose dbt config says `meta: {published: true}` (dbt_project.yml gives it to models/marts; the same
+    flag makes macros/access.sql grant them to the readers), in the manifest's order by name."""
+    nodes = json.loads(ensure_manifest().read_text(encoding="utf-8")).get("nodes", {})
+    return tuple(sorted(n["name"] for n in nodes.values()
+                        if n.get("resource_type") == "model" and (n.get("config", {}).get("meta") or {}).get("published")))
 
 
-def dbt_task_group(group_id: str = "dbt_build", select: list[str] | None = None,
-                   exclude: list[str] | None = None, drop_tests: list[str] | None = None, **kwargs):
-    """The dbt project (or the `select`ed part of it) as Airflow tasks — one `dbt build` of a model
-    and its tests per task — rendered from the manifest. `drop_tests`: tests (by name) that cosmos would run in this
-    group because one of their parents is here, though another is built in a later group."""
-    group = _cosmos_task_group(group_id, select, exclude, **kwargs)
+def dbt_task_group(group_id: str, selector: str | None = None, select: list[str] | None = None, **kwargs):
+    """The dbt project's nodes of a selector of dbt_project/selectors.yml (or the `select`ed nodes) as
+    Airflow tasks — one `dbt build` of a model and its tests per task — rendered from the manifest."""
+    group = _cosmos_task_group(group_id, selector, select, **kwargs)
     group.dag.user_defined_macros = {**(group.dag.user_defined_macros or {}), "minqing_as_of": run_as_of}
-    for name in drop_tests or []:
-        _remove_task(group, f"{group_id}.{name}_test")
     return group
 
 
-def _remove_task(group, task_id: str) -> None:
-    """Take a task out of a freshly rendered task group before anything is wired to it."""
-    dag = group.dag
-    task = dag.task_dict.get(task_id)
-    if task is None:
-        return
-    for upstream in task.upstream_list:
-        upstream.downstream_task_ids.discard(task_id)
-    for downstream in task.downstream_list:
-        downstream.upstream_task_ids.discard(task_id)
-    group.children.pop(task_id, None)
-    del dag.task_dict[task_id]
-
-
-def _cosmos_task_group(group_id: str, select: list[str] | None, exclude: list[str] | None, **kwargs):
+def _cosmos_task_group(group_id: str, selector: str | None, select: list[str] | None, **kwargs):
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
     from cosmos.profiles import PostgresUserPasswordProfileMapping
@@ -198,8 +157,8 @@ def _cosmos_task_group(group_id: str, select: list[str] | None, exclude: list[st
         execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
+            selector=selector,  # cosmos reads YAML selectors from the manifest (1.15: not only with dbt ls)
             select=select or [],
-            exclude=exclude or [],
             # one `dbt build` per model, its own tests included: half the tasks of a run task and a
             # test task per model, each of which pays ~1 s to start (BENCHMARKS.md)
             test_behavior=TestBehavior.BUILD,
@@ -248,7 +207,7 @@ def airflow_env(warehouse_url: str | None = None) -> dict[str, str]:
         f"AIRFLOW_CONN_{CONN_ID.upper()}": json.dumps(connection),
         "WAREHOUSE_URL": url,
         "MINQING_HOME": str(config.home()),
-        "MINQING_TASK_RETRIES": os.environ.get("MINQING_TASK_RETRIES", "0"),
+        "MINQING_TASK_RETRIES": config.env("MINQING_TASK_RETRIES") or "0",
     }
 
 
@@ -322,6 +281,7 @@ def run_dag_test(dag_id: str, logical_date: dt.datetime, *, warehouse_url: str |
 def _dag_test_main(dag_id: str, logical_date: str) -> int:
     import time
 
+    from airflow.configuration import conf as airflow_conf
     from airflow.dag_processing.dagbag import DagBag
 
     moment = dt.datetime.fromisoformat(logical_date)
@@ -334,7 +294,7 @@ def _dag_test_main(dag_id: str, logical_date: str) -> int:
         print(DAG_RUN_MARKER + json.dumps(summary, ensure_ascii=False), flush=True)
         return code
 
-    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    bag = DagBag(dag_folder=airflow_conf.get("core", "dags_folder"))
     if bag.import_errors:
         print(json.dumps(bag.import_errors, indent=2), file=sys.stderr)
         return report(2)

@@ -148,7 +148,7 @@ def delivery_warnings(day: dt.date) -> list[str]:
 
 def classify() -> int:
     """Classify every complaint text not yet classified by the current rules."""
-    from minqing.classifier import classify_pending
+    from minqing.analytics.classifier import classify_pending
 
     with warehouse.connect() as conn:
         count = classify_pending(conn)
@@ -158,13 +158,12 @@ def classify() -> int:
 
 # The models that read the forecast (the sentiment code's forecast component, the early warnings, the
 # briefing) and everything downstream of them: built after the forecast step, from its output.
-AFTER_FORECAST = "source:forecast.forecasts+"
-FORECAST_SOURCE = "source.minqing.forecast.forecasts"
+BEFORE_FORECAST, AFTER_FORECAST = "before_forecast", "after_forecast"  # dbt_project/selectors.yml
 
 
 def build_marts(as_of: str | None = None) -> dict:
     """dbt build of everything the forecast does not feed."""
-    outcome = transform.build(as_of=as_of, exclude=AFTER_FORECAST)
+    outcome = transform.build(as_of=as_of, selector=BEFORE_FORECAST)
     if not outcome.success:
         raise RuntimeError("dbt build failed: " + "; ".join(f"{f['node']}: {f['message']}" for f in outcome.failures))
     return {"nodes": len(outcome.results)}
@@ -172,14 +171,14 @@ def build_marts(as_of: str | None = None) -> dict:
 
 def forecast() -> dict:
     """Forecast the next 7 days per community × category (reads the freshly built daily facts)."""
-    from minqing.forecast import forecast_step
+    from minqing.analytics.forecast import forecast_step
 
     return forecast_step()
 
 
 def build_after_forecast(as_of: str | None = None) -> dict:
     """dbt build of the models that read the forecast, and of their tests."""
-    outcome = transform.build(as_of=as_of, select=AFTER_FORECAST)
+    outcome = transform.build(as_of=as_of, selector=AFTER_FORECAST)
     if not outcome.success:
         raise RuntimeError("dbt build after the forecast failed: " +
                            "; ".join(f"{f['node']}: {f['message']}" for f in outcome.failures))
@@ -189,20 +188,10 @@ def build_after_forecast(as_of: str | None = None) -> dict:
 def publish_briefing(out_dir: str | Path | None = None, briefing_date: dt.date | None = None) -> dict:
     """Render the dispatch briefing (default: the newest) to the briefing folder: HTML, CSV tables,
     and a PDF where a Chromium is installed."""
-    from minqing import briefing
+    from minqing.publishing import briefing
 
     written = briefing.write(briefing_date, config.briefing_dir(out_dir))
     return {key: str(path) if path else None for key, path in written.items()}
-
-
-def validate_marts(run_name: str) -> dict:
-    from quality.marts import validate_marts as run
-
-    results = run(run_name)
-    failed = {table: r.failures for table, r in results.items() if not r.success}
-    if failed:
-        raise RuntimeError(f"mart validation failed: {failed}")
-    return {table: r.success for table, r in results.items()}
 
 
 @dataclass
@@ -216,7 +205,6 @@ class RunSummary:
     classified: int = 0
     dbt_nodes: int = 0
     forecast: dict = field(default_factory=dict)
-    marts_valid: dict = field(default_factory=dict)
     deliveries: list[str] = field(default_factory=list)  # missing, late and held deliveries (warnings)
     seconds: dict = field(default_factory=dict)  # wall time per stage
 
@@ -241,7 +229,6 @@ class RunSummary:
             f"dbt:      {self.dbt_nodes} nodes built and tested",
             f"forecast: {self.forecast.get('pairs', 0)} community × category pairs as of {self.forecast.get('as_of')}, "
             f"{self.forecast.get('early_warnings', 0)} early warnings",
-            f"marts:    {', '.join(f'{t} ok' for t in self.marts_valid)}",
             f"time:     {', '.join(f'{stage} {seconds:.1f} s' for stage, seconds in self.seconds.items())}",
         ]
         lines += [f"WARNING:  {notice}" for notice in self.deliveries]
@@ -278,8 +265,8 @@ def exclusive_run():
 def run(landing: str | Path | None = None, day: dt.date | None = None, as_of: str | None = None) -> RunSummary:
     """The whole pipeline in one process, for `day` (default: `default_run_day()` once the new files
     are in). A channel that fails validation is held back and reported; the others go on, and the
-    summary's `failed_channels` tells the caller the run failed. Raises if dbt or the mart suites
-    fail. `as_of` overrides the end of the day (a moment inside it). Runs never interleave: a
+    summary's `failed_channels` tells the caller the run failed. Raises if a dbt model or test
+    fails. `as_of` overrides the end of the day (a moment inside it). Runs never interleave: a
     second one waits for the first (see `exclusive_run`)."""
     with exclusive_run():
         return _run(landing, day, as_of)
@@ -318,8 +305,6 @@ def _run(landing: str | Path | None, day: dt.date | None, as_of: str | None) -> 
         stage("forecast")
         summary.dbt_nodes += build_after_forecast(as_of)["nodes"]
         stage("dbt_after_forecast")
-        summary.marts_valid = validate_marts(run_name)
-        stage("validate_marts")
         summary.deliveries = delivery_warnings(summary.run_day)
     except BaseException as exc:
         record_run(run_name, summary.run_day, "cli", "failed", {"error": f"{type(exc).__name__}: {exc}"[:2000]},

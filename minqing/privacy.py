@@ -159,7 +159,7 @@ def rotate(new_key: bytes, contracts) -> dict[str, int]:
 
 def store_new_key_file(new_key: bytes) -> str | None:
     """Without MINQING_HASH_KEY, the key lives in $MINQING_HOME/secrets/hash_key: replace it atomically."""
-    if os.environ.get("MINQING_HASH_KEY"):
+    if config.env("MINQING_HASH_KEY"):
         return None
     path = config.home() / "secrets" / "hash_key"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import getpass
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ def dbt_env(url: str | None = None) -> dict[str, str]:
     return {
         "MINQING_PG_HOST": params.get("host") or "localhost",
         "MINQING_PG_PORT": str(params.get("port") or 5432),
-        "MINQING_PG_USER": params.get("user") or os.environ.get("USER", "postgres"),
+        "MINQING_PG_USER": params.get("user") or getpass.getuser(),
         "MINQING_PG_PASSWORD": params.get("password") or "",
         "MINQING_PG_DBNAME": params.get("dbname") or "postgres",
     }
@@ -63,13 +64,14 @@ def run_dbt(*args: str, as_of: str | None = None, target_dir: Path | None = None
     return DbtOutcome(command, bool(outcome.success), results)
 
 
-def build(as_of: str | None = None, select: str | None = None, exclude: str | None = None) -> DbtOutcome:
-    """`dbt build`: seeds, models and their tests, in dependency order."""
+def build(as_of: str | None = None, selector: str | None = None, select: str | None = None) -> DbtOutcome:
+    """`dbt build`: seeds, models and their tests, in dependency order; all of them, the nodes of a
+    selector of dbt_project/selectors.yml, or the `select`ed ones."""
     args = ["build"]
+    if selector:
+        args += ["--selector", selector]
     if select:
         args += ["--select", select]
-    if exclude:
-        args += ["--exclude", exclude]
     return run_dbt(*args, as_of=as_of)
 
 

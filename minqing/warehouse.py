@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import signal
 import warnings
@@ -28,7 +27,7 @@ MIGRATION_LOCK = 7_204_301  # pg_advisory_lock key serialising migrations across
 
 
 def is_embedded() -> bool:
-    return not os.environ.get("WAREHOUSE_URL")
+    return not config.env("WAREHOUSE_URL")
 
 
 def data_dir() -> Path:
@@ -44,7 +43,7 @@ def _embedded_server():
 def url() -> str:
     """A libpq URL for the warehouse database; starts the embedded server if needed."""
     if not is_embedded():
-        return os.environ["WAREHOUSE_URL"]
+        return config.env("WAREHOUSE_URL")
     server = _embedded_server()
     base = server.get_uri("postgres")
     with psycopg.connect(base, autocommit=True) as conn:

@@ -1,7 +1,12 @@
 """Shared fixtures: a fresh, migrated database on the real warehouse server for each test that asks.
 
 The server is the embedded one under $MINQING_HOME (started by `make test`) or the one named by
-WAREHOUSE_URL; each test gets its own database on it, dropped afterwards.
+WAREHOUSE_URL; each test gets its own database on it, dropped afterwards (`migrated_database` is the
+one factory; `fresh_warehouse` and the module-wide fixtures of the test files use it).
+
+The folders are the kinds of test, and each gets its marker from its folder: `unit` (no database,
+under a minute: `pytest tests/unit`), `integration` (one stage against real Postgres), `e2e` (the
+whole pipeline, Airflow, the demo, a browser). `pytest -m "not e2e"` runs the first two.
 """
 
 from __future__ import annotations
@@ -28,24 +33,46 @@ def server_url() -> str:
     return warehouse.url()
 
 
+FOLDER_MARKERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        folder = item.path.parent.name
+        if folder in FOLDER_MARKERS:
+            item.add_marker(folder)
+
+
 @contextlib.contextmanager
-def new_database(server_url: str, monkeypatch: pytest.MonkeyPatch):
-    """A new empty database on the server, migrated, with WAREHOUSE_URL pointing at it inside the block;
-    dropped afterwards. For fixtures of a wider scope than a test, with a `pytest.MonkeyPatch.context()`."""
-    name = f"minqing_test_{uuid.uuid4().hex[:10]}"
+def migrated_database(server_url: str, prefix: str = "minqing_test"):
+    """A new database on the server, migrated, dropped afterwards (even when the block fails); yields
+    its URL and leaves the environment as it was."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
     params = conninfo_to_dict(server_url)
     params["dbname"] = name
     url = make_conninfo(**params)
-    monkeypatch.setenv("WAREHOUSE_URL", url)
     try:
-        warehouse.migrate()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("WAREHOUSE_URL", url)
+            warehouse.migrate()
         yield url
     finally:
-        monkeypatch.delenv("WAREHOUSE_URL")
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@contextlib.contextmanager
+def new_database(server_url: str, monkeypatch: pytest.MonkeyPatch):
+    """A migrated database with WAREHOUSE_URL pointing at it inside the block. For fixtures of a wider
+    scope than a test, with a `pytest.MonkeyPatch.context()`."""
+    with migrated_database(server_url) as url:
+        monkeypatch.setenv("WAREHOUSE_URL", url)
+        try:
+            yield url
+        finally:
+            monkeypatch.delenv("WAREHOUSE_URL")
 
 
 @pytest.fixture()

@@ -7,7 +7,8 @@
         closed to them.
     The table's owner (the pipeline) is not subject to the policies. -#}
 {% macro publish_access() %}
-    {%- if model.resource_type != 'model' or config.get('materialized') not in ('table', 'incremental') -%}
+    {%- if model.resource_type != 'model' or not (config.get('meta') or {}).get('published')
+          or config.get('materialized') not in ('table', 'incremental') -%}
         {{ return('') }}
     {%- endif -%}
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}

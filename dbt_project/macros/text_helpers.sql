@@ -1,4 +1,4 @@
-{#- Hash of a complaint text, computed the same way as minqing.classifier does in SQL, so that
+{#- Hash of a complaint text, computed the same way as minqing.analytics.classifier does in SQL, so that
     ops.text_classifications joins on it. -#}
 {% macro text_sha256(expression) -%}
     encode(sha256(convert_to({{ expression }}, 'UTF8')), 'hex')

@@ -8,7 +8,7 @@ grades as (
 ),
 
 raises as (
-    select component, points from {{ ref('sentiment_thresholds') }}
+    select component, points from {{ relation_of('sentiment_thresholds') }}  -- not a ref: macros/relations.sql
     where grade_level = 'complaint' and rule = 'raise'
 ),
 

@@ -33,9 +33,10 @@ select 'missing setting ' || setting as problem
 from required_settings where setting not in (select setting from settings)
 
 union all
-select 'no contact limit for time_limit_basis ' || time_limit_basis
+select 'no contact and closing limits for time_limit_basis ' || bases.time_limit_basis
 from (select distinct time_limit_basis from {{ ref('issue_categories') }}) as bases
-where 'response_limit_hours_' || time_limit_basis not in (select setting from settings)
+left join {{ ref('time_limits') }} as limits using (time_limit_basis)
+where limits.response_limit_hours is null or limits.closing_limit_hours is null
 
 union all
 select 'credit out of [0, 1]: ' || setting

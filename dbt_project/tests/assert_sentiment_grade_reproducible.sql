@@ -9,7 +9,7 @@ codes as (
 ),
 
 thresholds as (
-    select * from {{ ref('sentiment_thresholds') }}
+    select * from {{ relation_of('sentiment_thresholds') }}  -- not a ref: macros/relations.sql
 ),
 
 parameters as (

@@ -37,9 +37,9 @@ select
         limit 1
     ) as hotline_category_code,
     categories.handling_unit as suggested_handling_unit,
-    categories.time_limit_hours,
+    limits.closing_limit_hours as time_limit_hours,
     coalesce(complaints.dispatched_at, complaints.received_at)
-        + categories.time_limit_hours * interval '1 hour' as due_at,
+        + limits.closing_limit_hours * interval '1 hour' as due_at,
     complaints.community_id || ':' || coalesce(
         substring(complaints.address from '([0-9]+)\s*(?:号楼|栋|幢|号院)'),
         substring(complaints.address from '^([0-9]+)-'),
@@ -58,3 +58,5 @@ left join {{ source('ops', 'classification_reviews') }} as reviews
     )
 left join {{ ref('issue_categories') }} as categories
     on categories.category_code = coalesce(reviews.category_code, classifications.category_code, 'other')
+left join {{ ref('time_limits') }} as limits
+    on limits.time_limit_basis = categories.time_limit_basis

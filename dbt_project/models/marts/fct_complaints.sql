@@ -8,7 +8,7 @@
 -- or of the hashing key, empties the table first and the build rebuilds every row
 -- (macros/incremental.sql); `dbt build --full-refresh` does the same. A table built before a column
 -- of the watermarks existed (category_reviewed_at) is rebuilt whole once, its new columns filled.
-{%- set seeds = ['status_codes', 'source_values', 'reception_methods', 'community_aliases', 'issue_categories', 'hotline_category_map'] %}
+{%- set seeds = ['status_codes', 'source_values', 'reception_methods', 'community_aliases', 'issue_categories', 'time_limits', 'hotline_category_map'] %}
 {%- set setting_vars = ['street_name', 'rating_resolved_min', 'rating_satisfied_min', 'rating_basically_satisfied_min'] %}
 {{ config(
     materialized='incremental',
@@ -27,7 +27,7 @@
     ],
     post_hook=["{{ remember_settings(" ~ seeds ~ ", " ~ setting_vars ~ ") }}"],
 ) }}
--- depends_on: {{ ref('int_complaints__latest') }}, {{ ref('status_codes') }}, {{ ref('source_values') }}, {{ ref('reception_methods') }}, {{ ref('community_aliases') }}, {{ ref('issue_categories') }}, {{ ref('hotline_category_map') }}
+-- depends_on: {{ ref('int_complaints__latest') }}, {{ ref('status_codes') }}, {{ ref('source_values') }}, {{ ref('reception_methods') }}, {{ ref('community_aliases') }}, {{ ref('issue_categories') }}, {{ ref('time_limits') }}, {{ ref('hotline_category_map') }}
 {%- set incremental = is_incremental() and not settings_changed(seeds, setting_vars)
                      and not lacks_columns(['category_classified_at', 'category_reviewed_at']) %}
 with

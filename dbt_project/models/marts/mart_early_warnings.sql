@@ -2,7 +2,7 @@
 -- volume over the coming days is a surge against their own baseline, for the latest forecast only
 -- (one row per warning pair), with a Chinese reason and a suggested proactive action (未诉先办).
 --
--- The forecast and the warning rule belong to minqing/forecast.py (settings.yml forecast.early_warning:
+-- The forecast and the warning rule belong to minqing/analytics/forecast.py (settings.yml forecast.early_warning:
 -- expected >= margin × baseline and expected >= min_expected). It writes the flag into ops.forecasts
 -- with the rule's values; this model only reads the flag, so the rule lives in one place. Built after
 -- the forecast step (`minqing forecast`); before the first forecast it is empty.

@@ -1,8 +1,8 @@
 -- The three rates (三率) and their composite, per period (day and month, by the Beijing day the order
 -- was received), per community and street-wide, per channel scope: 'ranked' = the channels of the
 -- setting ranked_channels (the city's view: 12345 and 400), and one scope per channel so that the
--- mini-program and reception can be compared. Every time limit, credit and weight comes from
--- seeds/rate_settings.csv; numerators and denominators travel with the rates.
+-- mini-program and reception can be compared. Contact limits come from seeds/time_limits.csv, every
+-- credit and weight from seeds/rate_settings.csv; numerators and denominators travel with the rates.
 {%- set channels = intake_channels() %}
 
 with
@@ -24,11 +24,7 @@ settings as (
 ),
 
 response_limits as (
-    select
-        substring(setting from length('response_limit_hours_') + 1) as time_limit_basis,
-        cast(value as numeric) as response_limit_hours
-    from {{ ref('rate_settings') }}
-    where setting like 'response\_limit\_hours\_%'
+    select time_limit_basis, response_limit_hours from {{ ref('time_limits') }}
 ),
 
 orders as (

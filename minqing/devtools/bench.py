@@ -1,0 +1,557 @@
+"""`minqing bench`: what the pipeline costs at city scale, measured on this machine.
+
+It makes its own data and its own database (`<warehouse>_bench`, dropped afterwards unless
+`keep=True`) on the embedded warehouse or `WAREHOUSE_URL`, and measures:
+
+1. `ingest`: a large hotline export (`rows`, realistic Chinese text from the synthetic generator's
+   phrase tables, every row a unique work order) through the real loader, against `copy`: psql's
+   `\\copy` of the same rows, already normalised, into the same table (`ingest_vs_copy`);
+2. `validate`: the GX suite of the hotline channel on those rows (`validate_vs_load`);
+3. `reload`: the same file ingested again (a duplicate: no rows change) (`reload_vs_load`);
+4. `daily`: one city-day of `daily_rows` new work orders through the whole pipeline in one process
+   (`pipeline.run`: ingest, validation, classification, dbt build, forecast, the models after it) on top of
+   each history size in `histories` (hotline rows in raw before the day: the export's, earlier
+   measured days' and generated history) (`daily_large_vs_small`, reported as `daily_10m_vs_1m` when the
+   sizes are 1M and 10M); history rows are written by SQL from the export's rows, dates shifted back
+   one city-day per `daily_rows`;
+5. `full_refresh`: `dbt build --full-refresh` at the largest history;
+6. `cosmos` against `dbt_cli`: the dbt stage as Airflow tasks rendered by cosmos (`dag.test()` of a
+   DAG with the project's task group) against one `dbt build` from the command line, same threads
+   (`cosmos_vs_cli`).
+
+Each timing is the median of `repeats` runs (the history steps: `history_repeats`). Nothing here
+asserts a speed: `tests/e2e/test_bench.py` runs the same code on tiny sizes for correctness only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import io
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from ingestion.contracts.hotline import CONTRACT as HOTLINE_CONTRACT
+from minqing import config, warehouse
+
+HOTLINE_HEADER = list(HOTLINE_CONTRACT.header)
+# The export's first day; history lies before it, the measured city-day after the export.
+BENCH_DAY = dt.date(2026, 9, 1)
+TARGETS = {"ingest_vs_copy": 2.0, "validate_vs_load": 0.5, "daily_10m_vs_1m": 1.5, "cosmos_vs_cli": 1.5,
+           "reload_vs_load": 0.2, "daily_10m_s": 60.0}
+
+
+@dataclass
+class BenchResult:
+    settings: dict
+    seconds: dict[str, float] = field(default_factory=dict)
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    figures: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    progress: object = field(default=print, repr=False)
+
+    def as_json(self) -> dict:
+        return {"settings": self.settings, "seconds": self.seconds, "samples": self.samples,
+                **self.figures, "targets": TARGETS, "notes": self.notes}
+
+
+def _median(result: BenchResult, name: str, samples: list[float]) -> float:
+    result.samples[name] = [round(s, 3) for s in samples]
+    result.seconds[name] = round(statistics.median(samples), 3)
+    result.progress(f"bench: {name} = {result.seconds[name]} s (median of {len(samples)})")
+    return result.seconds[name]
+
+
+def _timed(fn, *args, **kwargs) -> tuple[float, object]:
+    started = time.perf_counter()
+    value = fn(*args, **kwargs)
+    return time.perf_counter() - started, value
+
+
+# --- data -------------------------------------------------------------------------------------------
+
+def _base_rows(seed: int) -> list[dict]:
+    """Realistic hotline rows: two months of the synthetic street's 12345 / 400 exports."""
+    from minqing.devtools.generate import generate
+
+    from ingestion.common import decode
+
+    with tempfile.TemporaryDirectory(prefix="minqing-bench-") as tmp:
+        generate(Path(tmp), days=60, seed=seed, per_day=60)
+        rows = []
+        for path in sorted((Path(tmp) / "hotline").glob("*.csv")):
+            text, _ = decode(path.read_bytes())
+            rows += [r for r in csv.DictReader(io.StringIO(text, newline=""))
+                     if r.get("诉求内容") and r.get("工单编号")]
+    if not rows:
+        raise RuntimeError("the generator wrote no hotline rows")
+    return rows
+
+
+def write_export(path: Path, rows: int, day: dt.date, base: list[dict], seed: int, serial: int = 0) -> int:
+    """A hotline export of `rows` work orders received on `day`: text, address, community, people
+    and outcome from the generator's rows; ids, times and a building-and-room prefix made unique,
+    so that no two texts are alike (each is classified, as in a real city-day)."""
+    rng = random.Random(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    start = dt.datetime.combine(day, dt.time(0))
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(HOTLINE_HEADER)
+        for i in range(rows):
+            src = base[i % len(base)]
+            received = start + dt.timedelta(seconds=rng.randrange(86_400))
+            closed = received + dt.timedelta(hours=rng.randrange(2, 72))
+            is_400 = src["工单编号"].startswith("400")
+            order_id = (f"400-{day:%Y%m%d}-{(serial + i) % 10_000:04d}" if is_400 and i < 10_000 else
+                        f"GD{day:%y%m%d}{serial + i:07d}")  # GD + 13 digits, up to 10 million a day
+            line = "400" if order_id.startswith("400") else "12345"
+            text = f"{rng.randrange(1, 40)}号楼{rng.randrange(1, 7)}单元{rng.randrange(101, 2602)}：{src['诉求内容']}"
+            fmt = "%Y-%m-%d %H:%M:%S"
+            writer.writerow([
+                order_id, line, received.strftime(fmt), src.get("诉求人", ""), src.get("联系电话", ""),
+                src.get("诉求类型", ""), text, src.get("诉求地址", ""), src.get("所属街道", ""),
+                src.get("所属社区", ""), src.get("问题分类", ""), src.get("承办单位", ""),
+                (received + dt.timedelta(minutes=20)).strftime(fmt),
+                (received + dt.timedelta(minutes=50)).strftime(fmt),
+                (received + dt.timedelta(hours=3)).strftime(fmt),
+                closed.strftime(fmt), "已办结", src.get("是否解决") if src.get("是否解决") in ("是", "否") else "是",
+                src.get("满意度") if src.get("满意度") in ("满意", "基本满意", "不满意") else "满意",
+                (closed + dt.timedelta(hours=1)).strftime(fmt),
+            ])
+    return rows
+
+
+# --- the bench database ----------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def bench_database(keep: bool = False):
+    """A new database beside the warehouse's, migrated; WAREHOUSE_URL points at it meanwhile."""
+    server = warehouse.url()
+    params = conninfo_to_dict(server)
+    name = f"{params.get('dbname') or 'minqing'}_bench"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    params["dbname"] = name
+    url = make_conninfo(**params)
+    previous = os.environ.get("WAREHOUSE_URL")
+    os.environ["WAREHOUSE_URL"] = url
+    try:
+        warehouse.migrate()
+        yield url
+    finally:
+        if previous is None:
+            os.environ.pop("WAREHOUSE_URL", None)
+        else:
+            os.environ["WAREHOUSE_URL"] = previous
+        if not keep:
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def _reset_raw(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("truncate raw.hotline_work_orders, raw.miniprogram_tickets, raw.reception_entries, "
+                     "raw.quarantine, ops.file_sightings, ops.ingested_files restart identity cascade")
+        conn.execute("delete from ops.validation_runs")
+
+
+def _psql() -> str:
+    found = shutil.which("psql")
+    if found:
+        return found
+    if warehouse.is_embedded():
+        import pgserver
+
+        candidate = Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql"
+        if candidate.exists():
+            return str(candidate)
+    raise FileNotFoundError("psql is needed for the COPY baseline (Debian: postgresql-client)")
+
+
+def _copy_baseline(url: str, repeats: int, work: Path) -> list[float]:
+    """psql's \\copy of the loaded rows, already normalised, back into the same (emptied) table."""
+    dump = work / "normalised.csv"
+    with psycopg.connect(url) as conn, dump.open("wb") as out:
+        with conn.cursor().copy("copy raw.hotline_work_orders to stdout (format csv)") as copy:
+            for block in copy:
+                out.write(block)
+    samples = []
+    for _ in range(repeats):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("truncate raw.hotline_work_orders")
+        started = time.perf_counter()
+        subprocess.run([_psql(), url, "-v", "ON_ERROR_STOP=1", "-q", "-c",
+                        f"\\copy raw.hotline_work_orders from '{dump}' (format csv)"], check=True)
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+# --- history ---------------------------------------------------------------------------------------
+
+def add_history(url: str, rows: int, per_day: int) -> None:
+    """`rows` work orders of history before BENCH_DAY, made by SQL from the rows loaded so far: each
+    copy gets a new id and is moved back one day per `per_day` rows. Their texts repeat the loaded
+    ones, which are classified already, as a street's history would be, and validated already (a
+    file without `validated_at` is validated by the next run)."""
+    with psycopg.connect(url) as conn:
+        base = conn.execute("select count(*) from raw.hotline_work_orders").fetchone()[0]
+        if base == 0:
+            raise RuntimeError("history is made from loaded rows: ingest first")
+        file_id = conn.execute(
+            "insert into ops.ingested_files (sha256, channel, path, size_bytes, status, rows_in, rows_loaded, "
+            "rows_quarantined, detail, validated_at) values (md5(random()::text) || 'bench-history', 'hotline', "
+            "'bench/history.csv', 0, 'loaded', %s, %s, 0, '{\"bench\": true}', now()) returning file_id",
+            (rows, rows)).fetchone()[0]
+        conn.execute("""
+            with base as (
+                select row_number() over (order by file_id, row_number) - 1 as i, h.*
+                from raw.hotline_work_orders h
+            )
+            insert into raw.hotline_work_orders
+            select %(file_id)s, g::int, 'GH' || lpad(g::text, 13, '0'), b.intake_line,
+                   b.received_at - shift, b.complainant_name, b.complainant_phone, b.complainant_key,
+                   b.complainant_name_masked, b.complainant_phone_masked, b.demand_type, b.content,
+                   b.address, b.street, b.community, b.hotline_category, b.handling_unit,
+                   b.dispatched_at - shift, b.accepted_at - shift, b.first_contact_at - shift,
+                   b.closed_at - shift, b.status, b.resolved, b.satisfaction, b.updated_at - shift, b.extra
+            from generate_series(0, %(rows)s - 1) as g
+            cross join lateral (select make_interval(days => 1 + g / %(per_day)s) as shift) s
+            join base b on b.i = g %% %(base)s""", {"file_id": file_id, "rows": rows, "per_day": per_day,
+                                                   "base": base})
+        conn.commit()
+        conn.execute("analyze raw.hotline_work_orders")
+
+
+def _trim_raw(url: str, total: int) -> None:
+    """Keep the first `total` hotline rows (a history smaller than the export), their file's counts
+    made to agree."""
+    with psycopg.connect(url) as conn:
+        conn.execute("""delete from raw.hotline_work_orders where ctid in (
+                            select ctid from raw.hotline_work_orders order by file_id, row_number offset %s)""",
+                     (total,))
+        conn.execute("""update ops.ingested_files f set rows_in = c.n, rows_loaded = c.n, rows_quarantined = 0
+                        from (select file_id, count(*) as n from raw.hotline_work_orders group by file_id) c
+                        where c.file_id = f.file_id""")
+
+
+def _grow_history(url: str, total: int, per_day: int, first: bool = False) -> int:
+    """Add history until raw holds `total` hotline rows (the export's and earlier measured days'
+    count), and bring every file-driven step up to it (not timed): the history is what earlier days
+    classified, built and validated, so the measured day finds it done, as a real morning would
+    (`first`: the first build, which creates every table). Returns the rows there are."""
+    from minqing import pipeline
+
+    with psycopg.connect(url) as conn:
+        have = conn.execute("select count(*) from raw.hotline_work_orders").fetchone()[0]
+    if total > have:
+        add_history(url, total - have, per_day)
+    if total > have or first:
+        pipeline.classify()
+        pipeline.build_marts()
+    return max(total, have)
+
+
+# --- the steps -------------------------------------------------------------------------------------
+
+def _ingest(landing: Path):
+    from ingestion.loader import ingest
+
+    return ingest(landing, progress=False)
+
+
+def _validate(file_ids: list[int]):
+    from quality.channels import validate_channel
+
+    return validate_channel("hotline", file_ids, f"bench_{time.time_ns()}")
+
+
+def _dbt_cli_build(url: str, threads: int, select: str | None) -> float:
+    from minqing import pipeline, transform
+
+    env = {**os.environ, **transform.dbt_env(url)}
+    command = [str(Path(sys.executable).parent / "dbt"),
+               *transform.dbt_arguments("build", "--threads", str(threads),
+                                        *(["--select", select] if select else ["--selector", pipeline.BEFORE_FORECAST]),
+                                        target_dir=config.home() / "dbt" / "bench-target")]
+    started = time.perf_counter()
+    subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    return time.perf_counter() - started
+
+
+COSMOS_DAG = '''
+"""The dbt stage alone, as the daily DAG renders it (written by `minqing bench`)."""
+import json
+import os
+
+import pendulum
+from airflow.sdk import DAG
+from minqing import orchestration, pipeline
+
+SELECT = json.loads(os.environ.get("MINQING_BENCH_SELECT", "[]"))  # all of the stage when empty
+
+with DAG("minqing_bench_dbt", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+         catchup=False, max_active_runs=1):
+    orchestration.dbt_task_group("dbt_build", selector=None if SELECT else pipeline.BEFORE_FORECAST, select=SELECT)
+'''
+
+
+def _cosmos_build(url: str, work: Path, select: str | None) -> float:
+    """`dag.test()` of a DAG holding only the project's cosmos task group, in a fresh process."""
+    from minqing import orchestration
+
+    dags = work / "bench_dags"
+    dags.mkdir(exist_ok=True)
+    (dags / "minqing_bench_dbt.py").write_text(textwrap.dedent(COSMOS_DAG), encoding="utf-8")
+    env = orchestration.dag_test_env(url, {"AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+                                           "MINQING_BENCH_SELECT": json.dumps([select] if select else [])})
+    started = time.perf_counter()
+    done = orchestration.run_dag_test("minqing_bench_dbt", dt.datetime(2026, 9, 2, 6, tzinfo=config.BEIJING),
+                                      env=env, timeout=3600)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"the cosmos dbt DAG failed: {done.stderr[-2000:]}")
+    return elapsed
+
+
+CLASSIFY_ROUND = r"""
+import json, sys, threading, time
+import psutil, psycopg
+from minqing.analytics import classifier
+
+peak = {"pss": 0, "rss_sum": 0}
+stop = threading.Event()
+
+def sample():  # the process tree's proportional set size (shared pages counted once), every 0.1 s
+    me = psutil.Process()
+    while not stop.is_set():
+        pss = rss = 0
+        for p in [me, *me.children(recursive=True)]:
+            try:
+                info = p.memory_full_info()
+                pss, rss = pss + info.pss, rss + info.rss
+            except psutil.Error:
+                pass
+        peak["pss"], peak["rss_sum"] = max(peak["pss"], pss), max(peak["rss_sum"], rss)
+        stop.wait(0.1)
+
+with psycopg.connect(sys.argv[1]) as conn:
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    classifier.model()
+    started = time.perf_counter()
+    with conn.cursor(name="bench_texts") as texts:  # a server-side cursor, as classify_pending reads
+        texts.execute("select md5(content), content from (select distinct content from raw.hotline_work_orders "
+                      "where content is not null) t order by 1 limit %s", (int(sys.argv[2]),))
+        done = sum(size for size, _ in classifier._classified_batches(texts, classifier._workers()))
+    seconds = time.perf_counter() - started
+    stop.set()
+    sampler.join()
+print(json.dumps({"texts": done, "seconds": seconds, "peak_pss_mib": peak["pss"] / 2**20,
+                  "peak_rss_sum_mib": peak["rss_sum"] / 2**20}))
+"""
+
+
+def _classify_round(url: str, texts: int) -> dict:
+    """One classify round of `texts` distinct texts of raw in a fresh process, through the same server-side
+    cursor, batches and worker pool as a run: its seconds and the process tree's peak memory, sampled every
+    0.1 s (PSS: pages shared between the forked workers counted once; and the plain sum of RSS, which
+    counts them in every process)."""
+    done = subprocess.run([sys.executable, "-c", CLASSIFY_ROUND, url, str(texts)], capture_output=True,
+                          text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --- the benchmark ---------------------------------------------------------------------------------
+
+def run(rows: int = 200_000, daily_rows: int = 60_000, histories: tuple[int, ...] = (1_000_000, 10_000_000),
+        repeats: int = 3, history_repeats: int = 1, cosmos_repeats: int = 1, threads: int = 2,
+        seed: int = 11, keep: bool = False, dbt_select: str | None = None, progress=print) -> BenchResult:
+    from minqing import pipeline
+
+    histories = tuple(sorted(histories))
+    result = BenchResult(settings={
+        "rows": rows, "daily_rows": daily_rows, "histories": list(histories), "repeats": repeats,
+        "history_repeats": history_repeats, "cosmos_repeats": cosmos_repeats, "threads": threads,
+        "cpus": os.cpu_count(), "dbt_select": dbt_select, "warehouse": "embedded" if warehouse.is_embedded() else "WAREHOUSE_URL",
+        "started_at": dt.datetime.now(config.BEIJING).isoformat(timespec="seconds")}, progress=progress)
+    os.environ.setdefault("MINQING_DBT_THREADS", str(threads))
+    with tempfile.TemporaryDirectory(prefix="minqing-bench-") as tmp, bench_database(keep) as url:
+        work = Path(tmp)
+        progress(f"bench: data ({rows:,} rows of hotline export) ...")
+        base = _base_rows(seed)
+        export = work / "landing" / "hotline" / f"12345_{BENCH_DAY:%Y%m%d}.csv"
+        write_export(export, rows, BENCH_DAY, base, seed)
+        size_mb = export.stat().st_size / 1e6
+
+        # 1-3: ingest, validate, re-ingest; COPY baseline
+        ingest_s, validate_s, reload_s = [], [], []
+        for i in range(repeats):
+            _reset_raw(url)
+            progress(f"bench: ingest {i + 1}/{repeats} ...")
+            seconds, reports = _timed(_ingest, work / "landing")
+            loaded = sum(r.rows_loaded for r in reports)
+            if loaded != rows:  # the bench's rows are clean: a quarantined one is a bug of the bench
+                reasons = [r.reason for r in reports if r.reason]
+                raise RuntimeError(f"ingest loaded {loaded} of {rows} rows; quarantined: {reasons[:3]}")
+            ingest_s.append(seconds)
+            seconds, validation = _timed(_validate, [r.file_id for r in reports if r.file_id])
+            validate_s.append(seconds)
+            seconds, again = _timed(_ingest, work / "landing")
+            if any(r.status != "duplicate" for r in again):
+                raise RuntimeError("re-ingesting the same file loaded something")
+            reload_s.append(seconds)
+        result.figures["rows_loaded"] = loaded
+        result.figures["rows_quarantined"] = rows - loaded
+        result.figures["validation_success"] = bool(validation.success)
+        ingest = _median(result, "ingest", ingest_s)
+        progress("bench: psql \\copy baseline ...")
+        copy = _median(result, "copy", _copy_baseline(url, repeats, work))
+        validate = _median(result, "validate", validate_s)
+        reload = _median(result, "reload", reload_s)
+        result.figures.update({
+            "ingest_rows_per_s": round(rows / ingest), "ingest_mb_per_s": round(size_mb / ingest, 2),
+            "copy_rows_per_s": round(rows / copy), "export_mb": round(size_mb, 1),
+            "ingest_vs_copy": round(ingest / copy, 2), "validate_vs_load": round(validate / ingest, 2),
+            "reload_vs_load": round(reload / ingest, 3)})
+
+        # the history's seed: the export again, its texts back to the generator's few thousand (a
+        # history is classified already; the measured days' texts are all new and are classified)
+        _reset_raw(url)
+        _ingest(work / "landing")
+        with psycopg.connect(url) as conn:
+            conn.execute(r"update raw.hotline_work_orders set content = regexp_replace(content, '^\d+号楼\d+单元\d+：', '')")
+        pipeline.classify()
+        _trim_raw(url, histories[0])
+        progress("bench: history and a first build (creates every table: not a daily cost) ...")
+        _grow_history(url, histories[0], daily_rows, first=True)
+
+        # 6: cosmos against the command line, on the same data and threads
+        cli_s, cosmos_s = [], []
+        for i in range(cosmos_repeats):
+            progress(f"bench: dbt build from the command line {i + 1}/{cosmos_repeats} ...")
+            cli_s.append(_dbt_cli_build(url, threads, dbt_select))
+            progress(f"bench: the same through Airflow and cosmos {i + 1}/{cosmos_repeats} ...")
+            cosmos_s.append(_cosmos_build(url, work, dbt_select))
+        if cosmos_repeats:
+            cli = _median(result, "dbt_cli", cli_s)
+            cosmos = _median(result, "cosmos", cosmos_s)
+            result.figures["cosmos_vs_cli"] = round(cosmos / cli, 2)
+
+        # 4-5: the daily run on top of each history size; a full refresh at the largest
+        daily_at = {}
+        for h_index, history in enumerate(histories):
+            progress(f"bench: history to {history:,} rows ...")
+            result.figures[f"history_rows_at_{history}"] = _grow_history(url, history, daily_rows)
+            samples = []
+            for i in range(history_repeats):
+                n = h_index * history_repeats + i  # every measured day its own texts: all of them new
+                day = BENCH_DAY + dt.timedelta(days=1 + n)
+                landing = work / f"daily_{h_index}_{i}"
+                write_export(landing / "hotline" / f"12345_{day:%Y%m%d}.csv", daily_rows, day, base,
+                             seed + 1 + n, serial=50_000)
+                progress(f"bench: daily run on {history:,} rows of history ({i + 1}/{history_repeats}) ...")
+                seconds, summary = _timed(pipeline.run, landing, day)
+                if summary.failed_channels:
+                    raise RuntimeError(f"the daily run failed: {summary.failed_channels}")
+                samples.append(seconds)
+                # where a daily run's time goes (the last run of each size): seconds per stage
+                result.figures[f"daily_stages_at_{history}"] = summary.seconds
+            daily_at[history] = _median(result, f"daily_at_{history}", samples)
+        progress(f"bench: one classify round of {daily_rows:,} texts in a fresh process ...")
+        round_ = _classify_round(url, daily_rows)
+        workers = int(os.environ.get("MINQING_CLASSIFY_WORKERS") or os.cpu_count() or 1)
+        result.seconds["classify_round"] = round(round_["seconds"], 2)
+        result.figures.update({
+            "classify_round_texts": round_["texts"], "classify_round_workers": workers,
+            "classify_round_peak_pss_mib": round(round_["peak_pss_mib"]),
+            "classify_round_peak_rss_sum_mib": round(round_["peak_rss_sum_mib"])})
+        small, large = histories[0], histories[-1]
+        ratio = round(daily_at[large] / daily_at[small], 2)
+        result.figures["daily_large_vs_small"] = ratio
+        if (small, large) == (1_000_000, 10_000_000):
+            result.figures["daily_10m_vs_1m"] = ratio
+            result.figures["daily_10m_s"] = daily_at[large]
+        progress(f"bench: full refresh at {large:,} rows ...")
+        from minqing import transform
+
+        samples = []
+        for _ in range(history_repeats):
+            seconds, outcome = _timed(transform.run_dbt, "build", "--full-refresh", "--selector",
+                                      pipeline.BEFORE_FORECAST)
+            if not outcome.success:
+                raise RuntimeError("dbt build --full-refresh failed")
+            samples.append(seconds)
+        _median(result, "full_refresh", samples)
+    for name, target in TARGETS.items():
+        value = result.figures.get(name)
+        if value is not None and value > target:
+            result.notes.append(f"{name} = {value} misses its target of {target}")
+    return result
+
+
+def table(result: BenchResult) -> str:
+    """The figures for people."""
+    s, f = result.seconds, result.figures
+    lines = [f"minqing bench — {result.settings['rows']:,}-row export ({f.get('export_mb')} MB), "
+             f"{result.settings['cpus']} CPUs, {result.settings['warehouse']} warehouse; median seconds",
+             f"{'step':<44}{'seconds':>10}   figure"]
+
+    def row(label, key, figure=""):
+        if key in s:
+            lines.append(f"{label:<44}{s[key]:>10.2f}   {figure}")
+
+    row("ingest (parse, normalise, hash, COPY)", "ingest", f"{f['ingest_rows_per_s']:,} rows/s, {f['ingest_mb_per_s']} MB/s")
+    row("psql \\copy of the same rows, normalised", "copy", f"{f['copy_rows_per_s']:,} rows/s")
+    row("GX validation of those rows", "validate")
+    row("re-ingest of the same file", "reload")
+    row("one classify round, fresh process", "classify_round",
+        f"{f.get('classify_round_texts', 0):,} texts, {f.get('classify_round_workers')} workers, peak "
+        f"{f.get('classify_round_peak_pss_mib')} MiB PSS ({f.get('classify_round_peak_rss_sum_mib')} MiB summed RSS)")
+    for history in result.settings["histories"]:
+        stages = ", ".join(f"{k} {v:.0f}" for k, v in f.get(f"daily_stages_at_{history}", {}).items())
+        row(f"daily run, {result.settings['daily_rows']:,} new, {history:,} history", f"daily_at_{history}", stages)
+    row(f"dbt build --full-refresh at {max(result.settings['histories']):,}", "full_refresh")
+    row(f"dbt build, command line ({result.settings['threads']} threads)", "dbt_cli")
+    row("dbt stage through Airflow + cosmos", "cosmos")
+    lines.append("")
+    for name in ("ingest_vs_copy", "validate_vs_load", "reload_vs_load", "daily_large_vs_small",
+                 "daily_10m_vs_1m", "cosmos_vs_cli"):
+        if name in f:
+            target = TARGETS.get(name)
+            verdict = "" if target is None else ("  (target ≤ %s: %s)" % (target, "met" if f[name] <= target else "MISSED"))
+            lines.append(f"{name:<24}{f[name]:>8}{verdict}")
+    return "\n".join(lines)
+
+
+def main(args) -> int:
+    import logging
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    logging.getLogger("ingestion").setLevel(logging.WARNING)
+    result = run(rows=args.rows, daily_rows=args.daily_rows,
+                 histories=tuple(int(h) for h in args.histories.split(",")), repeats=args.repeats,
+                 history_repeats=args.history_repeats, cosmos_repeats=args.cosmos_repeats,
+                 threads=args.threads, keep=args.keep, dbt_select=args.dbt_select,
+                 progress=(lambda m: print(m, file=sys.stderr)))
+    if args.json:
+        print(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+    else:
+        print(table(result))
+    return 0

@@ -1,0 +1,168 @@
+"""`minqing demo`: a generated month through the real DAGs, and where to look afterwards.
+
+A development tool: it generates synthetic data (minqing.devtools.generate), backtests the forecast on
+a generated history in a database of its own, and runs the two Airflow DAGs with dag.test().
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+
+from minqing import config, warehouse
+
+
+def run(args) -> int:
+    """`minqing demo`: generate, backtest (with --history-days), run both DAGs with dag.test(), show where to look."""
+    from minqing import orchestration
+    from minqing.devtools.generate import generate
+
+    verbose = getattr(args, "verbose", 0)
+    demo_dir = config.home() / "demo"
+    landing = demo_dir / "landing"
+    start = dt.date.fromisoformat(args.start)
+    last_day = start + dt.timedelta(days=args.days - 1)
+    steps = 4 if args.history_days else 3
+    print(f"1/{steps} generating {args.days} days ({start} .. {last_day}) of synthetic complaints into {landing}")
+    generate(landing, days=args.days, seed=args.seed, per_day=args.per_day, start=start)
+    url = warehouse.start()
+    backtest_lines = []
+    if args.history_days:
+        print(f"2/{steps} the forecast's backtest: {args.history_days} days of generated history through the "
+              f"pipeline in the database {HISTORY_DATABASE}, then a rolling-origin backtest")
+        backtest_lines = _demo_backtest(url, args)
+    print(f"{steps - 1}/{steps} running the Airflow DAGs with dag.test() for {last_day} (a few minutes): "
+          f"{orchestration.DAILY_DAG_ID} (ingest, validate, classify, dbt through cosmos, forecast, the models "
+          f"after it, publish), then {orchestration.BRIEFING_DAG_ID} (scheduled on the published briefing mart)")
+    os.environ["LANDING_DIR"] = str(landing)
+    run_at = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(6), config.BEIJING)
+    run_lines = []
+    for dag_id in (orchestration.DAILY_DAG_ID, orchestration.BRIEFING_DAG_ID):
+        done = orchestration.run_dag_test(dag_id, run_at)
+        output = demo_dir / f"{dag_id}.log"  # the run's whole output (task logs), kept for a look
+        output.write_text(f"{done.stdout}\n--- stderr ---\n{done.stderr}", encoding="utf-8")
+        run_lines.append(done.line(day=dag_id == orchestration.DAILY_DAG_ID))
+        if verbose:
+            run_lines.append(f"  task states: {(done.summary or {}).get('task_states')}; output: {output}")
+        if done.returncode != 0:
+            # the end of the output, without dag.test()'s repeated "No tasks to run" lines
+            tail = [line for line in f"{done.stdout}\n{done.stderr}".splitlines() if "No tasks to run" not in line]
+            print("\n".join(tail[-80:])[-8000:], file=sys.stderr)
+            failed = (done.summary or {}).get("failed_tasks") or []
+            print(f"minqing demo: {run_lines[-1]}" + (f"; failed: {', '.join(failed)}" if failed else ""),
+                  file=sys.stderr)
+            print(f"minqing demo: the DAG run of {dag_id} failed; the end of its output is above, "
+                  f"all of it in {output}", file=sys.stderr)
+            return 1
+    from minqing import transform
+
+    transform.docs()
+    print(f"{steps}/{steps} done. The DAG runs:")
+    for line in run_lines:
+        print("    " + line)
+    print("Where to look:")
+    for line in backtest_lines + _where_to_look(url, verbose=verbose):
+        print("    " + line)
+    return 0
+
+
+HISTORY_DATABASE = "minqing_history"
+
+
+def _demo_backtest(url: str, args) -> list[str]:
+    """Generate a multi-year history into its own database on the same server, run the pipeline on
+    it and backtest the forecast there; the demo's own warehouse is left alone."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from minqing.analytics.forecast import backtest, backtest_lines
+    from minqing.devtools.generate import generate
+    from minqing.pipeline import run
+
+    params = conninfo_to_dict(url)
+    with warehouse.connect(autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{HISTORY_DATABASE}" with (force)')
+        conn.execute(f'create database "{HISTORY_DATABASE}"')
+    params["dbname"] = HISTORY_DATABASE
+    landing = config.home() / "demo" / "history"
+    first = dt.date.fromisoformat(args.start) - dt.timedelta(days=args.history_days)
+    generate(landing, days=args.history_days, seed=args.seed + 1, per_day=25, start=first)
+    previous = os.environ.get("WAREHOUSE_URL")
+    os.environ["WAREHOUSE_URL"] = make_conninfo(**params)
+    try:
+        warehouse.migrate()
+        run(landing)
+        result = backtest()
+        lines = backtest_lines(result)
+    finally:
+        if previous is None:
+            os.environ.pop("WAREHOUSE_URL", None)
+        else:
+            os.environ["WAREHOUSE_URL"] = previous
+    for line in lines:
+        print("    " + line)
+    overall = result["overall"]
+    year = "—" if overall["naive_year_mae"] is None else f"{overall['naive_year_mae']:.3f}"
+    return [f"forecast backtest ({args.history_days} days of history, database {HISTORY_DATABASE}): overall MAE "
+            f"{overall['model_mae']:.3f} against seasonal-naive {overall['naive_week_mae']:.3f} (last week) and "
+            f"{year} (same week last year): {'beats' if overall['beats_naive_week'] else 'does NOT beat'} "
+            f"seasonal-naive"]
+
+
+def _where_to_look(url: str, verbose: bool = False) -> list[str]:
+    """A screen's worth: totals of the landing files and rows, the warehouse, the marts in one line,
+    the docs, the briefing last. `verbose`: a line per landing file and per mart too."""
+    from ingestion.loader import CHANNELS
+    from quality import data_docs_index
+
+    with warehouse.connect() as conn:
+        per_file = conn.execute(
+            """select s.path, f.channel,
+                      case when s.path = f.path then f.status else 'duplicate' end,
+                      case when s.path = f.path then f.rows_in else 0 end,
+                      case when s.path = f.path then f.rows_loaded else 0 end,
+                      case when s.path = f.path then f.rows_quarantined else 0 end,
+                      case when s.path = f.path then f.reason else 'same bytes as ' || f.path end
+               from ops.file_sightings s join ops.ingested_files f using (file_id)
+               order by s.path""").fetchall() if verbose else []
+        files = conn.execute("select status, count(*), coalesce(sum(rows_in), 0), coalesce(sum(rows_loaded), 0), "
+                             "coalesce(sum(rows_quarantined), 0) "
+                             "from ops.ingested_files group by status order by status").fetchall()
+        duplicates = conn.execute("select count(*) from ops.file_sightings s join ops.ingested_files f "
+                                  "using (file_id) where s.path <> f.path").fetchone()[0]
+        marts = conn.execute("select table_name from information_schema.tables where table_schema = 'marts' "
+                             "order by table_name").fetchall()
+        counts = {m[0]: conn.execute(f'select count(*) from marts."{m[0]}"').fetchone()[0] for m in marts}
+    lines = []
+    if per_file:
+        width = max(len(r[0]) for r in per_file)
+        lines += [f"{path:<{width}}  {channel:<11} {status:<11} in {rows_in:>5}  loaded {loaded:>5}  "
+                  f"quarantined {quarantined:>3}{'  — ' + reason if reason else ''}"
+                  for path, channel, status, rows_in, loaded, quarantined, reason in per_file]
+    seen = sum(n for _, n, *_ in files) + duplicates
+    by_status = " + ".join([f"{n} {status}" for status, n, *_ in files] + [f"{duplicates} duplicate"])
+    lines.append(f"landing files ({', '.join(CHANNELS)}): {seen} = {by_status}")
+    rows_in, loaded, quarantined = (sum(f[i] for f in files) for i in (2, 3, 4))
+    per_status = "; ".join(f"{status} files: {r_in} = {r_loaded} + {r_quarantined}"
+                           for status, _, r_in, r_loaded, r_quarantined in files)
+    lines.append(f"rows: {rows_in} in = {loaded} loaded + {quarantined} quarantined"
+                 + (f" ({per_status})" if len(files) > 1 else ""))
+    lines.append(f"warehouse: psql \"{url}\"")
+    lines.append(f"quarantined rows and why: psql \"{url}\" -c 'select * from raw.quarantine'")
+    lines.append(f"marts: {len(counts)} tables in schema marts, {sum(counts.values())} rows"
+                 + ("" if verbose else " (-v: per table)"))
+    if verbose:
+        lines += [f"  {name:<32} {count:>8} rows" for name, count in counts.items()]
+    lines.append(f"GX Data Docs: {data_docs_index()}")
+    docs = config.home() / "dbt" / "docs" / "index.html"
+    lines.append(f"dbt docs: {docs if docs.exists() else 'run `minqing dbt-docs` to build them'}")
+    briefings = sorted(config.briefing_dir().glob("briefing_*.html"))
+    if briefings:
+        newest = briefings[-1]
+        pdf = newest.with_suffix(".pdf")
+        lines.append(f"dispatch briefing (每日调度简报): {newest}")
+        lines.append(f"  PDF: {pdf if pdf.exists() else 'none (no Chromium here); the page prints on A4 from a browser'}"
+                     f"; CSV tables beside it")
+    else:
+        lines.append(f"dispatch briefing (每日调度简报): none under {config.briefing_dir()}")
+    return lines

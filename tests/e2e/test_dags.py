@@ -1,0 +1,130 @@
+"""The Airflow DAGs: they import cleanly with the expected structure, and a real `dag.test()` run
+against the warehouse populates the marts; a re-run and a backfill of an earlier day leave them as
+they were."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+
+import psycopg
+import pytest
+
+from minqing import orchestration
+from minqing.config import BEIJING
+from minqing.devtools.generate import generate
+
+PROJECT_DAGS = ("minqing_daily", "minqing_briefing")
+
+
+def _airflow_python(code: str, env_extra: dict | None = None) -> dict:
+    """Run Python in a fresh process with the local Airflow environment; it prints one JSON line."""
+    orchestration.ensure_manifest()
+    env = {**os.environ, **orchestration.airflow_env(), **(env_extra or {})}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_dag_folder_imports_without_errors_and_has_the_expected_shape():
+    found = _airflow_python("""
+import json, time
+started = time.perf_counter()
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=__import__('os').environ['AIRFLOW__CORE__DAGS_FOLDER'])
+dag = bag.dags['minqing_daily']
+print(json.dumps({
+    'errors': bag.import_errors, 'dags': sorted(bag.dags), 'seconds': time.perf_counter() - started,
+    'tasks': {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks},
+    'timetable': type(dag.timetable).__name__, 'catchup': dag.catchup,
+    'retries': {t.task_id: [t.retries, t.retry_exponential_backoff] for t in dag.tasks},
+    'outlets': [a.name for a in dag.get_task('publish').outlets],
+    'briefing_schedule': [a.name for a in bag.dags['minqing_briefing'].timetable.asset_condition.objects],
+    'briefing_tasks': [t.task_id for t in bag.dags['minqing_briefing'].tasks],
+}))
+""", {"MINQING_TASK_RETRIES": "2"})  # the production default; local test runs set 0
+    assert found["errors"] == {}
+    assert set(PROJECT_DAGS) <= set(found["dags"])
+    tasks = found["tasks"]
+    for channel in ("hotline", "miniprogram", "reception"):
+        assert tasks[f"ingest_{channel}"] == [f"validate_{channel}"]
+        assert tasks[f"validate_{channel}"] == ["classify"]
+    dbt_tasks = [t for t in tasks if t.startswith("dbt_build.")]
+    # one `dbt build` task per model: the model and the tests that read only it and its ancestors
+    assert "dbt_build.fct_complaints_model_build" in dbt_tasks
+    assert not any(t.endswith((".run", ".test")) for t in dbt_tasks)
+    # a test of several models runs after all of them, in its own task
+    detached = "dbt_build.relationships_fct_complaints_community_id__community_id__ref_dim_community__test"
+    assert detached in dbt_tasks
+    assert all(tasks[t] or t in dbt_tasks for t in tasks if t != "publish")
+    # publish waits for the last dbt group: a failed model or test (what each mart promises) stops it
+    feeds_publish = [t for t in tasks if "publish" in tasks[t]]
+    assert feeds_publish and all(t.startswith("dbt_after_forecast.") for t in feeds_publish)
+    assert any(t.startswith("dbt_after_forecast.") for t in tasks["forecast"])
+    for reads_forecast in ("mart_early_warnings", "mart_sentiment_code", "mart_dispatch_briefing"):
+        assert not any(reads_forecast in t for t in dbt_tasks)  # built after the forecast, not before
+        assert any(reads_forecast in t for t in tasks if t.startswith("dbt_after_forecast."))
+    assert "marts.fct_complaints" in found["outlets"]
+    # the briefing DAG runs on the Asset that the daily DAG's publish task updates
+    assert "marts.mart_dispatch_briefing" in found["outlets"]
+    assert found["briefing_schedule"] == ["marts.mart_dispatch_briefing"]
+    assert found["briefing_tasks"] == ["render_briefing"]
+    assert found["timetable"] == "CronTriggerTimetable"
+    assert all(retries == 2 and backoff for retries, backoff in found["retries"].values())
+    print(f"DAG folder parsed in {found['seconds']:.1f} s")
+
+
+def test_a_runs_day_is_the_beijing_day_before_its_logical_date_as_airflow_hands_it_over():
+    import pendulum
+
+    for logical_date in (pendulum.datetime(2026, 7, 6, 22, tz="UTC"),  # what a task's context holds
+                         pendulum.datetime(2026, 7, 7, 6, tz="Asia/Shanghai"),
+                         dt.datetime(2026, 7, 7, 6, tzinfo=BEIJING)):
+        assert orchestration.day_of_run(logical_date) == dt.date(2026, 7, 6), logical_date
+        assert orchestration.run_as_of(logical_date) == "2026-07-07T00:00:00+08:00"
+
+
+def _marts_fingerprint(url: str) -> dict[str, str]:
+    tables = ("fct_complaints", "fct_complaint_status_events", "dim_community")
+    with psycopg.connect(url) as conn:
+        return {t: conn.execute(f"select md5(coalesce(string_agg(x::text, '|' order by x::text), '')) "
+                                f"from marts.{t} x").fetchone()[0] for t in tables}
+
+
+@pytest.mark.slow
+def test_daily_dag_runs_end_to_end_and_reruns_and_backfills_change_nothing(fresh_warehouse, tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    generate(landing, days=6, seed=5, per_day=20, start=dt.date(2026, 7, 1))
+    monkeypatch.setenv("LANDING_DIR", str(landing))
+
+    last = orchestration.run_dag_test("minqing_daily", dt.datetime(2026, 7, 7, 6, tzinfo=BEIJING),
+                                      warehouse_url=fresh_warehouse)
+    assert last.returncode == 0, (last.stdout + last.stderr)[-5000:]
+    with psycopg.connect(fresh_warehouse) as conn:
+        complaints = conn.execute("select count(*) from marts.fct_complaints").fetchone()[0]
+        loaded = conn.execute("select count(*) from ops.ingested_files").fetchone()[0]
+    assert complaints > 0 and loaded > 0
+    first = _marts_fingerprint(fresh_warehouse)
+
+    briefings = tmp_path / "briefings"
+    monkeypatch.setenv("BRIEFING_DIR", str(briefings))
+    briefing = orchestration.run_dag_test("minqing_briefing", dt.datetime(2026, 7, 7, 6, tzinfo=BEIJING),
+                                          warehouse_url=fresh_warehouse)
+    assert briefing.returncode == 0, (briefing.stdout + briefing.stderr)[-5000:]
+    page = briefings / "briefing_2026-07-07.html"  # the meeting of 7 July, about 6 July
+    assert page.exists() and "每日调度简报" in page.read_text(encoding="utf-8")
+
+    again = orchestration.run_dag_test("minqing_daily", dt.datetime(2026, 7, 7, 6, tzinfo=BEIJING),
+                                       warehouse_url=fresh_warehouse)
+    assert again.returncode == 0, (again.stdout + again.stderr)[-5000:]
+    assert _marts_fingerprint(fresh_warehouse) == first
+
+    backfill = orchestration.run_dag_test("minqing_daily", dt.datetime(2026, 7, 3, 6, tzinfo=BEIJING),
+                                          warehouse_url=fresh_warehouse)
+    assert backfill.returncode == 0, (backfill.stdout + backfill.stderr)[-5000:]
+    assert _marts_fingerprint(fresh_warehouse) == first
+    with psycopg.connect(fresh_warehouse) as conn:
+        assert conn.execute("select count(*) from ops.ingested_files").fetchone()[0] == loaded
