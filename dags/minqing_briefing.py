@@ -1,6 +1,6 @@
 """minqing_briefing — the daily dispatch briefing (每日调度简报), after each successful daily run.
 
-Scheduled on the Asset `marts.mart_dispatch_briefing`, which minqing_daily's `publish` task updates
+Scheduled on the Asset `marts.rpt_dispatch_briefing`, which minqing_daily's `publish` task updates
 only when every mart is built and has passed its suite. Renders the newest briefing from the marts
 (`minqing briefing` does the same by hand, for any day held) into BRIEFING_DIR
 (default $MINQING_HOME/briefings): one self-contained HTML page, its tables as CSV, and a PDF where
@@ -18,7 +18,7 @@ from minqing import pipeline
 
 @dag(
     dag_id=orch.BRIEFING_DAG_ID,
-    schedule=[orch.mart_asset("mart_dispatch_briefing")],
+    schedule=[orch.mart_asset("rpt_dispatch_briefing")],
     start_date=pendulum.datetime(2026, 6, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,

@@ -94,37 +94,27 @@ def _record(ticket: dict) -> dict:
     if submitted_at is None:
         raise RowError("submitted_at is missing")
     updated_at = _time(ticket.get("updated_at"), "updated_at") or submitted_at
-    location = _object(ticket.get("location"), "location")
-    user = _object(ticket.get("user"), "user")
+    objects = {name: _object(ticket.get(name), name) for name in ("location", "user")}
     images = ticket.get("images")
     if images is not None and not isinstance(images, list):
         raise RowError("`images` should be a list")
     ticket_type = _text(ticket.get("type"))
-    phone, openid, nickname = _text(user.get("phone")), _text(user.get("openid")), _text(user.get("nickname"))
-    extra = {k: v for k, v in ticket.items() if k not in FIELDS}
-    record = {
+    made = {  # the columns that are more than the text the contract names them from
         "ticket_id": ticket_id,
-        "ticket_type": ticket_type,
         "is_resident_demand": ticket_type in RESIDENT_DEMAND_TYPES,
         "submitted_at": submitted_at,
         "updated_at": updated_at,
-        "community": _text(ticket.get("community")),
-        "project_code": _text(ticket.get("project_code")),
-        "building": _text(location.get("building")),
-        "unit": _text(location.get("unit")),
-        "room": _text(location.get("room")),
-        "title": _text(ticket.get("title")),
-        "content": _text(ticket.get("content")),
         "images": images,
-        "user_openid": openid,
-        "user_nickname": nickname,
-        "user_phone": phone,
-        "status": _text(ticket.get("status")),
         "events": _events(ticket.get("events")),
-        "rating": _text(ticket.get("rating")),
-        "rating_comment": _text(ticket.get("rating_comment")),
-        "extra": extra or None,
+        "extra": {k: v for k, v in ticket.items() if k not in FIELDS} or None,
     }
+
+    def sent(source: str):  # a field of the ticket, or of one of its objects ("location.building")
+        parent, _, name = source.rpartition(".")
+        return (objects[parent] if parent else ticket).get(name)
+
+    record = {column.name: made[column.name] if column.name in made else _text(sent(column.source))
+              for column in CONTRACT.columns if column.name in made or column.source}
     record.update(privacy.pseudonymise(CONTRACT.person, record))
     return record
 

@@ -138,10 +138,10 @@ def held_in_run(run_name: str, channel: str | None = None) -> list[int]:
 def delivery_warnings(day: dt.date) -> list[str]:
     """What the briefing of the run for `day` says is missing, late, held or pending: its data notices."""
     with warehouse.connect() as conn:
-        if not conn.execute("select to_regclass('marts.mart_dispatch_briefing')").fetchone()[0]:
+        if not conn.execute("select to_regclass('marts.rpt_dispatch_briefing')").fetchone()[0]:
             return []  # nothing built yet
         return [line for (line,) in conn.execute(
-            """select detail_zh from marts.mart_dispatch_briefing
+            """select detail_zh from marts.rpt_dispatch_briefing
                 where briefing_date = %s and section = 'data_notice' order by item_rank""",
             (day + dt.timedelta(days=1),))]
 

@@ -10,7 +10,7 @@
 {%- endmacro %}
 
 {% macro cn_moment(ts) -%}
-    to_char(({{ ts }}) at time zone 'Asia/Shanghai', 'FMMM"月"FMDD"日" HH24:MI')
+    to_char({{ bj_local(ts) }}, 'FMMM"月"FMDD"日" HH24:MI')
 {%- endmacro %}
 
 {#- The period a delivery covers, as the briefing writes it: the day of a daily delivery, the month
@@ -48,7 +48,7 @@
                                        + interval '2 month' - interval '1 day')::date
                   else coalesce(max(files.covers_to), min(first.first_day)) + 1
               end + expected.due_days_after)::timestamp + cast(expected.due_time as interval))
-             at time zone 'Asia/Shanghai' as next_due
+             at time zone '{{ var("time_zone") }}' as next_due
         from reference.expected_deliveries as expected  -- the seed (a source's freshness query cannot ref)
         cross join (select min(covers_from) - 1 as first_day from {{ source('ops', 'ingested_files') }}) as first
         left join {{ source('ops', 'ingested_files') }} as files

@@ -2,21 +2,6 @@
     mart_sentiment_code, mart_complaint_grades). Settings are read from the seeds at run time, never
     written into the SQL. -#}
 
-{#- The Beijing calendar day of a timestamp, and the moment a Beijing calendar day starts. -#}
-{% macro bj_date(ts) -%}
-    (({{ ts }}) at time zone 'Asia/Shanghai')::date
-{%- endmacro %}
-
-{% macro bj_day_start(day) -%}
-    ((({{ day }})::date)::timestamp at time zone 'Asia/Shanghai')
-{%- endmacro %}
-
-{#- The last Beijing day the run knows about: the day of the as-of moment. A pinned end of day
-    ("2026-07-31T24:00:00+08:00") is the end of 31 July, not a day of its own. -#}
-{% macro bj_last_day(as_of_expression) -%}
-    {{ bj_date(as_of_expression ~ " - interval '1 microsecond'") }}
-{%- endmacro %}
-
 {#- A numeric setting of seeds/rate_settings.csv, as a scalar subquery. -#}
 {% macro rate_setting(name) -%}
     (select cast(value as numeric) from {{ ref('rate_settings') }} where setting = '{{ name }}')
@@ -73,4 +58,23 @@
 {% macro daily_window_start(date_column, last_day_expression) -%}
     (select least(max({{ date_column }}), {{ last_day_expression }}) from {{ this }})
         - {{ var('marts_lookback_days', 14) | int }}
+{%- endmacro %}
+
+{#- The areas of a mart with street-wide rows: every community of dim_community (area_level
+    'community') and the street as a whole (area_level 'street', community_id 'street'). -#}
+{% macro areas_with_street() -%}
+    select 'community' as area_level, community_id from {{ ref('dim_community') }}
+    union all
+    select 'street', 'street'
+{%- endmacro %}
+
+{#- The return visit's counts (回访) of a group of orders, named <measure>_<noun>: visited for
+    resolution, resolved, visited for satisfaction, and each verdict. -#}
+{% macro return_visit_counts(noun) -%}
+        count(*) filter (where resolved is not null) as resolution_visited_{{ noun }},
+        count(*) filter (where resolved) as resolved_{{ noun }},
+        count(*) filter (where satisfaction is not null) as satisfaction_visited_{{ noun }},
+        count(*) filter (where satisfaction = 'satisfied') as satisfied_{{ noun }},
+        count(*) filter (where satisfaction = 'basically_satisfied') as basically_satisfied_{{ noun }},
+        count(*) filter (where satisfaction = 'dissatisfied') as dissatisfied_{{ noun }}
 {%- endmacro %}

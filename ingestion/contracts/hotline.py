@@ -6,7 +6,9 @@ the contract does not name are kept in `extra`.
 
 from __future__ import annotations
 
-from ingestion.contracts.schema import Column, Contract, PersonKey, seed_mapping, seed_values
+from ingestion.contracts.schema import (
+    EXTRA, FILE_ID, ROW_NUMBER, Column, Contract, PersonKey, seed_mapping, seed_values,
+)
 
 # 工单编号: GD + 13 digits (12345) or 400-YYYYMMDD-NNNN (the property company's 400 line).
 ID_12345 = r"^GD\d{13}$"
@@ -21,22 +23,23 @@ INTAKE_LINE_SPELLINGS = {
 }
 DEMAND_TYPES = ("投诉", "求助", "咨询", "建议", "举报", "表扬")  # 诉求类型
 
+PERSON = PersonKey("complainant_key", phone="complainant_phone", name="complainant_name")
+
 CONTRACT = Contract(
     channel="hotline",
     folder="hotline",
     suffixes=(".csv",),
     table="raw.hotline_work_orders",
     columns=(
-        Column("file_id", "bigint", nullable=False),
-        Column("row_number", "integer", nullable=False),
+        FILE_ID,
+        ROW_NUMBER,
         Column("work_order_id", source="工单编号", nullable=False),
         Column("intake_line", source="来源", nullable=False),
         Column("received_at", "timestamptz", source="来电时间", nullable=False),
-        Column("complainant_name", source="诉求人", personal=True),
-        Column("complainant_phone", source="联系电话", personal=True),
-        Column("complainant_key"),
-        Column("complainant_name_masked"),
-        Column("complainant_phone_masked"),
+        *PERSON.columns(
+            Column("complainant_name", source="诉求人", personal=True),
+            Column("complainant_phone", source="联系电话", personal=True),
+        ),
         Column("demand_type", source="诉求类型"),
         Column("content", source="诉求内容"),
         Column("address", source="诉求地址"),
@@ -52,14 +55,14 @@ CONTRACT = Contract(
         Column("resolved", source="是否解决"),
         Column("satisfaction", source="满意度"),
         Column("updated_at", "timestamptz", source="更新时间", nullable=False),
-        Column("extra", "jsonb"),
+        EXTRA,
     ),
     key_columns=("file_id", "row_number"),
     record_id="work_order_id",
     dated_by="received_at",
     required=("工单编号", "来电时间", "诉求内容", "更新时间"),
     id_pattern=r"^(GD\d{13}|400-\d{8}-\d{4})$",
-    person=PersonKey("complainant_key", phone="complainant_phone", name="complainant_name"),
+    person=PERSON,
     text_columns=('content',),
     vocabularies={
         "intake_line": INTAKE_LINES,

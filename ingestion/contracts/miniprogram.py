@@ -7,7 +7,7 @@ renovation applications come through the same feed: loaded and counted, not resi
 
 from __future__ import annotations
 
-from ingestion.contracts.schema import Column, Contract, PersonKey, seed_values
+from ingestion.contracts.schema import EXTRA, FILE_ID, ROW_NUMBER, Column, Contract, PersonKey, seed_values
 
 TICKET_TYPES = ("repair", "complaint", "bill_payment", "decoration_application")
 RESIDENT_DEMAND_TYPES = frozenset({"repair", "complaint"})
@@ -18,14 +18,16 @@ FIELDS = frozenset({
 })
 TIME_FORMS = "ISO 8601 with an offset (2026-07-15T08:03:11+08:00) or epoch milliseconds (1784073791000)"
 
+PERSON = PersonKey("user_key", phone="user_phone", name="user_nickname", account="user_openid")
+
 CONTRACT = Contract(
     channel="miniprogram",
     folder="miniprogram",
     suffixes=(".jsonl",),
     table="raw.miniprogram_tickets",
     columns=(
-        Column("file_id", "bigint", nullable=False),
-        Column("row_number", "integer", nullable=False),
+        FILE_ID,
+        ROW_NUMBER,
         Column("ticket_id", source="ticket_id", nullable=False),
         Column("ticket_type", source="type"),
         Column("is_resident_demand", "boolean", nullable=False),
@@ -39,17 +41,16 @@ CONTRACT = Contract(
         Column("title", source="title"),
         Column("content", source="content"),
         Column("images", "jsonb", source="images"),
-        Column("user_openid", source="user.openid", personal=True),
-        Column("user_nickname", source="user.nickname", personal=True),
-        Column("user_phone", source="user.phone", personal=True),
-        Column("user_key"),
-        Column("user_nickname_masked"),
-        Column("user_phone_masked"),
+        *PERSON.columns(
+            Column("user_openid", source="user.openid", personal=True),
+            Column("user_nickname", source="user.nickname", personal=True),
+            Column("user_phone", source="user.phone", personal=True),
+        ),
         Column("status", source="status"),
         Column("events", "jsonb", source="events"),
         Column("rating", source="rating"),
         Column("rating_comment", source="rating_comment"),
-        Column("extra", "jsonb"),
+        EXTRA,
     ),
     key_columns=("file_id", "row_number"),
     record_id="ticket_id",
@@ -58,7 +59,7 @@ CONTRACT = Contract(
     # The contract shows ids like MP20260715000123 but does not fix their form; only what no id can
     # be (blank, whitespace, punctuation soup, absurd length) is ruled out.
     id_pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{1,63}$",
-    person=PersonKey("user_key", phone="user_phone", name="user_nickname", account="user_openid"),
+    person=PERSON,
     text_columns=('title', 'content'),
     vocabularies={
         "ticket_type": TICKET_TYPES,

@@ -6,11 +6,13 @@ title row above the header, 合计 rows below. `entry_id` is made by the reader 
 
 from __future__ import annotations
 
-from ingestion.contracts.schema import Column, Contract, PersonKey, seed_values
+from ingestion.contracts.schema import EXTRA, FILE_ID, ROW_NUMBER, Column, Contract, PersonKey, seed_values
 
 # 合计 / 总计 / 小计 rows are totals, not entries; their marker stands in one of the leading columns.
 SUMMARY_MARKERS = ("合计", "总计", "小计")
 SUMMARY_COLUMNS = ("序号", "日期", "方式")
+
+PERSON = PersonKey("resident_key", phone="resident_contact", name="resident_name")
 
 CONTRACT = Contract(
     channel="reception",
@@ -18,34 +20,33 @@ CONTRACT = Contract(
     suffixes=(".xlsx", ".csv"),
     table="raw.reception_entries",
     columns=(
-        Column("file_id", "bigint", nullable=False),
+        FILE_ID,
         Column("sheet", nullable=False),
-        Column("row_number", "integer", nullable=False),
+        ROW_NUMBER,
         Column("entry_id", nullable=False),
         Column("community"),
         Column("serial_no", source="序号"),
         Column("entry_date", "date", source="日期", nullable=False),
         Column("method", source="方式"),
         Column("staff", source="接待人员"),
-        Column("resident_name", source="居民姓名", personal=True),
-        Column("resident_contact", source="联系方式", personal=True),
-        Column("resident_key"),
-        Column("resident_name_masked"),
-        Column("resident_contact_masked"),
+        *PERSON.columns(
+            Column("resident_name", source="居民姓名", personal=True),
+            Column("resident_contact", source="联系方式", personal=True),
+        ),
         Column("address", source="住址"),
         Column("issue_text", source="反映问题", nullable=False),
         Column("issue_category", source="问题类别"),
         Column("handling", source="处理情况"),
         Column("is_closed", source="是否办结"),
         Column("remarks", source="备注"),
-        Column("extra", "jsonb"),
+        EXTRA,
     ),
     key_columns=("file_id", "sheet", "row_number"),
     record_id="entry_id",
     dated_by="entry_date",
     required=("日期", "反映问题"),
     id_pattern=r"^RC-[0-9a-f]{20}$",  # "RC-" and 20 hex digits of a content hash
-    person=PersonKey("resident_key", phone="resident_contact", name="resident_name"),
+    person=PERSON,
     text_columns=('issue_text',),
     vocabularies={
         # 方式 as staff write it (spaces dropped), and 是否办结's words: the seeds that give their meaning.

@@ -33,6 +33,13 @@ class Column:
         return self.type == "timestamptz"
 
 
+# The loader's bookkeeping, in every raw table: the file a row came from and its place in it, and
+# what the source sent beyond its contract.
+FILE_ID = Column("file_id", "bigint", nullable=False)
+ROW_NUMBER = Column("row_number", "integer", nullable=False)
+EXTRA = Column("extra", "jsonb")
+
+
 @dataclass(frozen=True)
 class PersonKey:
     """How a record's person is pseudonymised (`minqing.privacy.pseudonymise`): the key column, the
@@ -42,6 +49,11 @@ class PersonKey:
     phone: str
     name: str
     account: str | None = None
+
+    def columns(self, *clear: "Column") -> tuple["Column", ...]:
+        """The raw columns of the person: the clear ones as the source sends them (personal), then
+        what ingestion makes of them — the key, the masked name and the masked phone."""
+        return (*clear, Column(self.column), Column(f"{self.name}_masked"), Column(f"{self.phone}_masked"))
 
     @property
     def clear(self) -> tuple[str, ...]:

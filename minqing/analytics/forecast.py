@@ -38,7 +38,7 @@ Baseline, ratio and early warning
     forecast day; surge_ratio = expected / greatest(baseline, baseline_floor). A pair warns when
     expected >= margin × baseline (ratio >= margin) and expected >= min_expected
     (settings.yml forecast.early_warning). The flag is written into ops.forecasts with the rule's
-    values, and the dbt model mart_early_warnings only reads it: the rule lives in one place.
+    values, and the dbt model rpt_early_warnings only reads it: the rule lives in one place.
 
 Backtest
     `backtest()` refits the model at rolling origins (every 7 days back from the last complete
@@ -469,7 +469,7 @@ def _missing(value) -> bool:
 
 def forecast_step(as_of: dt.date | None = None) -> dict:
     """The pipeline step: after `dbt build` (it reads fct_community_category_daily) and before
-    building mart_early_warnings. Writes ops.forecasts for `as_of` (default: the last complete day)."""
+    building rpt_early_warnings. Writes ops.forecasts for `as_of` (default: the last complete day)."""
     frame = write_forecasts(as_of)
     if frame.empty:
         return {"as_of": None, "pairs": 0, "early_warnings": 0, "model_version": model_version()}
@@ -499,7 +499,7 @@ def forecast_lines(frame: pd.DataFrame, top: int = 10) -> list[str]:
     for row in ranked.itertuples(index=False):
         lines.append(f"  {row.community_id:<14} {row.category_code:<17} {row.expected_volume:>8.1f} "
                      f"{row.baseline_volume:>8.1f} {row.surge_ratio:>6.2f}  {'yes' if row.is_early_warning else ''}")
-    lines.append("written to ops.forecasts; build mart_early_warnings to publish the warnings")
+    lines.append("written to ops.forecasts; build rpt_early_warnings to publish the warnings")
     return lines
 
 

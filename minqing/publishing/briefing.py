@@ -1,4 +1,4 @@
-"""The daily dispatch briefing (每日调度简报): marts.mart_dispatch_briefing rendered as one self-contained
+"""The daily dispatch briefing (每日调度简报): marts.rpt_dispatch_briefing rendered as one self-contained
 HTML page in Chinese (inline SVG charts and CSS, no script or font from elsewhere, a print layout),
 CSV files of its tables, and a PDF where a Chromium is installed.
 
@@ -26,7 +26,7 @@ from minqing import config, warehouse
 from minqing.publishing.exports import to_csv
 
 TEMPLATES = Path(__file__).parent / "templates"
-MART = "marts.mart_dispatch_briefing"
+MART = "marts.rpt_dispatch_briefing"
 WEEKDAYS = "一二三四五六日"
 
 # Channel colours of the charts (presentation only).

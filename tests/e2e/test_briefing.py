@@ -49,7 +49,7 @@ def on_built(built, monkeypatch):
 
 def _rows(url: str, section: str) -> list[dict]:
     with psycopg.connect(url) as conn:
-        cursor = conn.execute("select * from marts.mart_dispatch_briefing where briefing_date = %s and section = %s "
+        cursor = conn.execute("select * from marts.rpt_dispatch_briefing where briefing_date = %s and section = %s "
                               "order by item_rank", (BRIEFING_DATE, section))
         names = [c.name for c in cursor.description]
         return [dict(zip(names, r)) for r in cursor.fetchall()]
@@ -76,7 +76,7 @@ def test_briefing_mart_holds_the_day_after_the_data_and_its_figures_match_the_fa
     overdue = _one(built, "select count(*) from marts.fct_complaints where is_overdue and closed_at is null "
                           "and status not in ('closed', 'cancelled')")
     assert summary["overdue_open"]["value"] == overdue
-    assert summary["early_warnings"]["value"] == _one(built, "select count(*) from marts.mart_early_warnings")
+    assert summary["early_warnings"]["value"] == _one(built, "select count(*) from marts.rpt_early_warnings")
 
     by_channel = {r["source_channel"]: r["value"] for r in _rows(built, "received_by_channel")}
     facts = dict(_one_rows(built, "select source_channel, count(*) from marts.fct_complaints "
@@ -133,7 +133,7 @@ def test_briefing_page_renders_in_headless_chromium_and_shows_the_warehouse_figu
     assert page_path.exists()
 
     with psycopg.connect(on_built) as conn:
-        cursor = conn.execute("select * from marts.mart_dispatch_briefing where briefing_date = %s", (BRIEFING_DATE,))
+        cursor = conn.execute("select * from marts.rpt_dispatch_briefing where briefing_date = %s", (BRIEFING_DATE,))
         names = [c.name for c in cursor.description]
         rows = [dict(zip(names, r)) for r in cursor.fetchall()]
     expected = {}

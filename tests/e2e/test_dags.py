@@ -64,13 +64,13 @@ print(json.dumps({
     feeds_publish = [t for t in tasks if "publish" in tasks[t]]
     assert feeds_publish and all(t.startswith("dbt_after_forecast.") for t in feeds_publish)
     assert any(t.startswith("dbt_after_forecast.") for t in tasks["forecast"])
-    for reads_forecast in ("mart_early_warnings", "mart_sentiment_code", "mart_dispatch_briefing"):
+    for reads_forecast in ("rpt_early_warnings", "mart_sentiment_code", "rpt_dispatch_briefing"):
         assert not any(reads_forecast in t for t in dbt_tasks)  # built after the forecast, not before
         assert any(reads_forecast in t for t in tasks if t.startswith("dbt_after_forecast."))
     assert "marts.fct_complaints" in found["outlets"]
     # the briefing DAG runs on the Asset that the daily DAG's publish task updates
-    assert "marts.mart_dispatch_briefing" in found["outlets"]
-    assert found["briefing_schedule"] == ["marts.mart_dispatch_briefing"]
+    assert "marts.rpt_dispatch_briefing" in found["outlets"]
+    assert found["briefing_schedule"] == ["marts.rpt_dispatch_briefing"]
     assert found["briefing_tasks"] == ["render_briefing"]
     assert found["timetable"] == "CronTriggerTimetable"
     assert all(retries == 2 and backoff for retries, backoff in found["retries"].values())

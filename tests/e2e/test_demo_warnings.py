@@ -53,7 +53,7 @@ def test_the_demo_month_brings_flood_season_early_warnings_in_the_older_estates(
         warnings = conn.execute(
             """select w.as_of, w.community_id, d.community_type, w.category_code, w.expected_volume,
                       w.surge_ratio, w.warning_margin, w.min_expected_volume, w.season_zh, w.reason
-                 from marts.mart_early_warnings as w
+                 from marts.rpt_early_warnings as w
                  left join marts.dim_community as d using (community_id)
                 order by w.community_id, w.category_code""").fetchall()
     assert warnings, "the demo month gives no early warning"

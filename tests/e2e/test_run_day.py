@@ -54,7 +54,7 @@ def rows(url: str, sql: str, *params) -> list[tuple]:
 def briefing_rows(url: str, briefing_date: dt.date, section: str | None = None) -> list[dict]:
     with psycopg.connect(url) as conn:
         cursor = conn.execute(
-            "select * from marts.mart_dispatch_briefing where briefing_date = %s and (%s::text is null or section = %s) "
+            "select * from marts.rpt_dispatch_briefing where briefing_date = %s and (%s::text is null or section = %s) "
             "order by section, item_rank, series_date, source_channel, community_id, category_code",
             (briefing_date, section, section))
         names = [c.name for c in cursor.description]
@@ -92,7 +92,7 @@ def test_the_runs_day_bounds_the_briefing_not_the_newest_record(month, tmp_path,
     assert rows(fresh_warehouse, "select run_day, as_of, state from ops.pipeline_runs") == [
         (DAY, dt.datetime(2026, 7, 17, tzinfo=dt.timezone(dt.timedelta(hours=8))), "success")]
 
-    assert rows(fresh_warehouse, "select distinct briefing_date, data_date from marts.mart_dispatch_briefing") == [
+    assert rows(fresh_warehouse, "select distinct briefing_date, data_date from marts.rpt_dispatch_briefing") == [
         (DAY + dt.timedelta(days=1), DAY)]
     channels = by_channel(fresh_warehouse, DAY + dt.timedelta(days=1))
     for code, line in (("hotline_12345", "12345"), ("hotline_400", "400")):
@@ -105,7 +105,7 @@ def test_the_runs_day_bounds_the_briefing_not_the_newest_record(month, tmp_path,
     later = rows(fresh_warehouse, "select count(*) from marts.fct_complaints where received_date > %s", DAY)[0][0]
     assert later > 0
     assert rows(fresh_warehouse, "select max(date_day) from marts.fct_community_category_daily")[0][0] == DAY
-    assert rows(fresh_warehouse, "select max(series_date) from marts.mart_dispatch_briefing")[0][0] == DAY
+    assert rows(fresh_warehouse, "select max(series_date) from marts.rpt_dispatch_briefing")[0][0] == DAY
     month_rows = rows(fresh_warehouse, """select sum(received_orders) from marts.mart_three_rates
                                            where period_grain = 'month' and area_level = 'street'
                                              and channel_scope = 'reception'""")[0][0]
@@ -258,7 +258,7 @@ def test_published_briefings_survive_a_rebuild_and_a_backfill_gives_that_days_br
     for meeting, before in published.items():
         assert briefing_rows(fresh_warehouse, meeting) == before, meeting
     # the rebuild is as of the newest run's day, and every archived day renders again
-    assert rows(fresh_warehouse, "select max(briefing_date) from marts.mart_dispatch_briefing")[0][0] == DAY + dt.timedelta(days=1)
+    assert rows(fresh_warehouse, "select max(briefing_date) from marts.rpt_dispatch_briefing")[0][0] == DAY + dt.timedelta(days=1)
     first = days[0] + dt.timedelta(days=1)
     written = briefing.write(first, tmp_path / "out", pdf=False)
     assert written["html"].name == f"briefing_{first}.html"
@@ -269,7 +269,7 @@ def test_published_briefings_survive_a_rebuild_and_a_backfill_gives_that_days_br
     again = by_channel(fresh_warehouse, first)
     assert again["hotline_12345"]["value"] == raw_orders(fresh_warehouse, "12345", days[0]) > 0
     assert again["hotline_400"]["previous_value"] == raw_orders(fresh_warehouse, "400", days[0] - dt.timedelta(days=1))
-    assert rows(fresh_warehouse, "select distinct data_date, as_of_at from marts.mart_dispatch_briefing "
+    assert rows(fresh_warehouse, "select distinct data_date, as_of_at from marts.rpt_dispatch_briefing "
                                  "where briefing_date = %s", first) == [
         (days[0], dt.datetime(2026, 7, 15, tzinfo=dt.timezone(dt.timedelta(hours=8))))]
     for meeting in list(published)[1:]:

@@ -115,7 +115,7 @@ def test_no_test_of_a_model_built_after_the_forecast_reads_a_node_built_before(m
             if child not in after:
                 after.add(child)
                 todo.append(child)
-    assert {"model.minqing.mart_sentiment_code", "model.minqing.mart_early_warnings"} <= after
+    assert {"model.minqing.mart_sentiment_code", "model.minqing.rpt_early_warnings"} <= after
     straddling = [manifest["nodes"][t]["name"] for t in after if t.startswith("test.")
                   and any(p not in after and not p.startswith("source.")
                           for p in manifest["nodes"][t]["depends_on"]["nodes"])]

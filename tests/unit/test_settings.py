@@ -70,3 +70,12 @@ def test_the_readme_settings_table_is_config_environment():
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     stated = [tuple(cell.strip() for cell in row.strip("|").split(" | ")) for row in rows]
     assert stated == [(f"`{v.name}`", v.default, v.meaning) for v in config.ENVIRONMENT]
+
+
+def test_python_and_dbt_count_days_in_the_same_time_zone():
+    import yaml
+
+    project = yaml.safe_load((config.DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    assert project["vars"]["time_zone"] == config.BEIJING.key
+    for sql in (config.DBT_PROJECT_DIR / "models").rglob("*.sql"):  # SQL names the zone only through the var
+        assert config.BEIJING.key not in sql.read_text(encoding="utf-8"), sql.name

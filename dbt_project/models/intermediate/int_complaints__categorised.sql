@@ -47,13 +47,13 @@ select
         '?'
     ) as address_key
 from {{ ref('int_complaints__community_resolved') }} as complaints
-left join {{ source('ops', 'text_classifications') }} as classifications
+left join {{ ref('stg_ops__text_classifications') }} as classifications
     on classifications.text_sha256 = complaints.text_sha256
-left join {{ source('ops', 'classification_reviews') }} as reviews
+left join {{ ref('stg_ops__classification_reviews') }} as reviews
     on reviews.complaint_id = complaints.complaint_id
     and not exists (
         select 1
-        from {{ source('ops', 'classification_reviews') }} as newer
+        from {{ ref('stg_ops__classification_reviews') }} as newer
         where newer.complaint_id = reviews.complaint_id and newer.review_id > reviews.review_id
     )
 left join {{ ref('issue_categories') }} as categories

@@ -24,7 +24,7 @@ renamed as (
         source.sheet,
         source.row_number,
         source.entry_date,
-        (source.entry_date::timestamp at time zone 'Asia/Shanghai') as received_at,
+        {{ bj_day_start('source.entry_date') }} as received_at,
         source.community as community_raw,
         source.method as method_raw,
         coalesce(methods.method_code, 'reception_day') as method_code,

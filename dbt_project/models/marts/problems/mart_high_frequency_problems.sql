@@ -25,6 +25,9 @@
 --   problem_id         = md5(problem_level | community_id | category_code | address_key or '') — the same
 --                        problem has the same id in every window, on every day (macros/problems.sql)
 
+{#- a problem: its window, level, community, category and (address level) address -#}
+{%- set problem_key = 'window_days, problem_level, community_id, category_code, problem_address_key' %}
+
 with
 
 as_of as (
@@ -97,11 +100,7 @@ occurrences as (
 
 counts as (
     select
-        window_days,
-        problem_level,
-        community_id,
-        category_code,
-        problem_address_key,
+        {{ problem_key }},
         count(*) filter (where in_window) as report_count,
         count(*) filter (where not in_window) as previous_report_count,
         count(*) filter (where in_window and is_proactive) as proactive_reports,
@@ -109,7 +108,7 @@ counts as (
         count(*) filter (where in_window and is_open and as_of_at > due_at) as overdue_open_count,
         max(received_date) filter (where in_window) as last_received_date
     from occurrences
-    group by window_days, problem_level, community_id, category_code, problem_address_key
+    group by {{ problem_key }}
 ),
 
 -- how often each report's complainant and building reported the same problem in the window
@@ -117,10 +116,10 @@ in_window_reports as (
     select
         occurrences.*,
         case when complainant_key is not null then count(*) over (
-            partition by window_days, problem_level, community_id, category_code, problem_address_key, complainant_key)
+            partition by {{ problem_key }}, complainant_key)
         end as complainant_reports,
         case when address_key is not null then count(*) over (
-            partition by window_days, problem_level, community_id, category_code, problem_address_key, address_key)
+            partition by {{ problem_key }}, address_key)
         end as address_reports
     from occurrences
     where in_window
@@ -128,18 +127,14 @@ in_window_reports as (
 
 repeats as (
     select
-        window_days,
-        problem_level,
-        community_id,
-        category_code,
-        problem_address_key,
+        {{ problem_key }},
         count(distinct complainant_key) filter (where complainant_reports >= 2) as repeat_complainant_count,
         count(*) filter (where complainant_reports >= 2) as repeat_complainant_reports,
         count(distinct address_key) filter (where address_reports >= 2) as repeat_address_count,
         count(*) filter (where address_reports >= 2) as repeat_address_reports,
         count(*) filter (where complainant_reports >= 2 or address_reports >= 2) as repeat_reports
     from in_window_reports
-    group by window_days, problem_level, community_id, category_code, problem_address_key
+    group by {{ problem_key }}
 ),
 
 figures as (
@@ -151,14 +146,12 @@ figures as (
         frames.previous_window_start,
         frames.window_start >= frames.first_day as is_full_window,
         frames.previous_window_start >= frames.first_day as is_previous_window_covered,
-        coalesce(repeats.repeat_complainant_count, 0) as repeat_complainant_count,
-        coalesce(repeats.repeat_complainant_reports, 0) as repeat_complainant_reports,
-        coalesce(repeats.repeat_address_count, 0) as repeat_address_count,
-        coalesce(repeats.repeat_address_reports, 0) as repeat_address_reports,
-        coalesce(repeats.repeat_reports, 0) as repeat_reports
+        {{ zero_filled('repeats', [
+            'repeat_complainant_count', 'repeat_complainant_reports', 'repeat_address_count',
+            'repeat_address_reports', 'repeat_reports']) }}
     from counts
     join frames using (window_days)
-    left join repeats using (window_days, problem_level, community_id, category_code, problem_address_key)
+    left join repeats using ({{ problem_key }})
 ),
 
 trended as (

@@ -10,7 +10,7 @@
 with
 
 forecasts as (
-    select * from {{ source('forecast', 'forecasts') }}
+    select * from {{ ref('stg_forecast__forecasts') }}
 ),
 
 latest as (

@@ -44,11 +44,11 @@ scope as (
     union
     select latest.complaint_id
     from {{ ref('int_complaints__latest') }} as latest
-    join {{ source('ops', 'text_classifications') }} as classifications using (text_sha256)
+    join {{ ref('stg_ops__text_classifications') }} as classifications using (text_sha256)
     where classifications.classified_at > {{ watermark('category_classified_at', "'-infinity'") }}::timestamptz
     union
     select complaint_id
-    from {{ source('ops', 'classification_reviews') }}
+    from {{ ref('stg_ops__classification_reviews') }}
     where reviewed_at > {{ watermark('category_reviewed_at', "'-infinity'") }}::timestamptz
 ),
 {% endif %}
@@ -66,7 +66,7 @@ select
     source_channel,
     source_record_id,
     received_at,
-    (received_at at time zone 'Asia/Shanghai')::date as received_date,
+    {{ bj_date('received_at') }} as received_date,
     community_id,
     community_resolved_from,
     category_code,

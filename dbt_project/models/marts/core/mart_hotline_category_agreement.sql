@@ -5,7 +5,7 @@ with
 
 orders as (
     select
-        date_trunc('month', received_at at time zone 'Asia/Shanghai')::date as month_start,
+        date_trunc('month', {{ bj_local('received_at') }})::date as month_start,
         hotline_category_code,
         category_code
     from {{ ref('fct_complaints') }}

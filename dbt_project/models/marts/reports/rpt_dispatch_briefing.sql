@@ -18,7 +18,7 @@
 --   overdue_order          open orders past their time limit at the data horizon, most overdue first
 --   returned_order         orders returned (退单) on the data day
 --   sentiment_rise         communities whose weekly sentiment code (民情码) is worse than last week's
---   early_warning          the issue forecast's warnings for the coming days (mart_early_warnings)
+--   early_warning          the issue forecast's warnings for the coming days (rpt_early_warnings)
 --   data_notice            every delivery of the data day or the day before that is missing, late,
 --                          held back or pending (mart_delivery_status), one line per channel and status
 -- A channel's figures of a day whose deliveries are not all in carry is_incomplete; a day when
@@ -170,9 +170,9 @@ overdue_open as (
 ),
 
 warnings as (
-    -- the latest forecast's warnings (mart_early_warnings holds the latest only), if made by the data day
+    -- the latest forecast's warnings (rpt_early_warnings holds the latest only), if made by the data day
     select warnings.*
-    from {{ ref('mart_early_warnings') }} as warnings
+    from {{ ref('rpt_early_warnings') }} as warnings
     cross join days
     where warnings.as_of <= days.data_date
 ),
@@ -209,25 +209,18 @@ summary as (
     select 'early_warnings', (select count(*) from warnings), null
 ),
 
-by_community as (
+{#- the data day's volume and the day before's, per community and per category -#}
+{%- for name, key in [('by_community', 'community_id'), ('by_category', 'category_code')] %}
+{{ name }} as (
     select
-        daily.community_id,
+        daily.{{ key }},
         sum(daily.received_total) filter (where daily.date_day = days.data_date) as value,
         sum(daily.received_total) filter (where daily.date_day = days.data_date - 1) as previous_value
     from daily
     cross join days
-    group by daily.community_id
+    group by daily.{{ key }}
 ),
-
-by_category as (
-    select
-        daily.category_code,
-        sum(daily.received_total) filter (where daily.date_day = days.data_date) as value,
-        sum(daily.received_total) filter (where daily.date_day = days.data_date - 1) as previous_value
-    from daily
-    cross join days
-    group by daily.category_code
-),
+{% endfor %}
 
 heatmap as (
     select
@@ -345,8 +338,8 @@ items as (
            ranked.community_id, ranked.category_code, ranked.complaint_id,
            coalesce(ranked.handling_unit_reported, ranked.suggested_handling_unit),
            'overdue_hours', round(ranked.overdue_hours::numeric, 1), null, null, null,
-           '受理于' || to_char(ranked.received_at at time zone 'Asia/Shanghai', 'MM-DD HH24:MI')
-               || '，时限' || to_char(ranked.due_at at time zone 'Asia/Shanghai', 'MM-DD HH24:MI')
+           '受理于' || to_char({{ bj_local('ranked.received_at') }}, 'MM-DD HH24:MI')
+               || '，时限' || to_char({{ bj_local('ranked.due_at') }}, 'MM-DD HH24:MI')
                || '，' || coalesce(status_labels.label_zh, ranked.status)
     from (
         select overdue_open.*,
@@ -363,7 +356,7 @@ items as (
            complaints.community_id, complaints.category_code, returned.complaint_id,
            coalesce(complaints.handling_unit_reported, complaints.suggested_handling_unit),
            'returned', 1, null, null, null,
-           '退单于' || to_char(returned.returned_at at time zone 'Asia/Shanghai', 'MM-DD HH24:MI')
+           '退单于' || to_char({{ bj_local('returned.returned_at') }}, 'MM-DD HH24:MI')
                || '，现' || coalesce(status_labels.label_zh, complaints.status)
     from returned_events as returned
     cross join days

@@ -47,69 +47,46 @@ volumes as (
         count(*) filter (where is_overdue) as overdue_count,
         count(handling_hours) as closed_with_time_count,
         percentile_cont(0.5) within group (order by handling_hours) as median_handling_hours,
-        count(*) filter (where resolved is not null) as resolution_visited_count,
-        count(*) filter (where resolved) as resolved_count,
-        count(*) filter (where satisfaction is not null) as satisfaction_visited_count,
-        count(*) filter (where satisfaction = 'satisfied') as satisfied_count,
-        count(*) filter (where satisfaction = 'basically_satisfied') as basically_satisfied_count,
-        count(*) filter (where satisfaction = 'dissatisfied') as dissatisfied_count
+        {{ return_visit_counts('count') }}
     from complaints
     group by grouping sets ((month_start, category_code, community_id), (month_start, category_code))
 ),
 
-per_address as (
+{#- repeats: an address (building or place) or a complainant with more than one report of the
+    category in the month, per community and street-wide -#}
+{%- for key, name in [('address_key', 'address'), ('complainant_key', 'complainant')] %}
+per_{{ name }} as (
     select
         month_start,
         category_code,
         case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
-        address_key,
+        {{ key }},
         count(*) as reports
     from complaints
-    where address_key is not null
-    group by grouping sets ((month_start, category_code, community_id, address_key), (month_start, category_code, address_key))
+    where {{ key }} is not null
+    group by grouping sets ((month_start, category_code, community_id, {{ key }}), (month_start, category_code, {{ key }}))
 ),
 
-repeat_addresses as (
+repeat_{{ name }}_totals as (
     select
         month_start, category_code, community_id,
-        count(*) filter (where reports > 1) as repeat_address_count,
-        coalesce(sum(reports) filter (where reports > 1), 0) as repeat_address_reports
-    from per_address
+        count(*) filter (where reports > 1) as repeat_{{ name }}_count,
+        coalesce(sum(reports) filter (where reports > 1), 0) as repeat_{{ name }}_reports
+    from per_{{ name }}
     group by 1, 2, 3
 ),
-
-per_complainant as (
-    select
-        month_start,
-        category_code,
-        case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
-        complainant_key,
-        count(*) as reports
-    from complaints
-    where complainant_key is not null
-    group by grouping sets ((month_start, category_code, community_id, complainant_key), (month_start, category_code, complainant_key))
-),
-
-repeat_complainants as (
-    select
-        month_start, category_code, community_id,
-        count(*) filter (where reports > 1) as repeat_complainant_count,
-        coalesce(sum(reports) filter (where reports > 1), 0) as repeat_complainant_reports
-    from per_complainant
-    group by 1, 2, 3
+{% endfor %}
+bounds as (
+    {{ calendar_bounds('select min(month_start) from complaints') }}
 ),
 
 months as (
-    select month::date as month_start, (month + interval '1 month')::date as month_end, as_of.as_of_at
-    from as_of
-    cross join lateral generate_series(
-        (select min(month_start) from complaints), {{ bj_last_day('as_of.as_of_at') }}, interval '1 month') as month
+    select period_start as month_start, period_end as month_end, as_of_at
+    from ({{ calendar_periods(['month']) }}) as periods
 ),
 
 areas as (
-    select 'community' as area_level, community_id from {{ ref('dim_community') }}
-    union all
-    select 'street', 'street'
+    {{ areas_with_street() }}
 ),
 
 grid as (
@@ -135,16 +112,13 @@ joined as (
         coalesce(volumes.overdue_count, 0) as overdue_count,
         coalesce(volumes.closed_with_time_count, 0) as closed_with_time_count,
         volumes.median_handling_hours,
-        coalesce(volumes.resolution_visited_count, 0) as resolution_visited_count,
-        coalesce(volumes.resolved_count, 0) as resolved_count,
-        coalesce(volumes.satisfaction_visited_count, 0) as satisfaction_visited_count,
-        coalesce(volumes.satisfied_count, 0) as satisfied_count,
-        coalesce(volumes.basically_satisfied_count, 0) as basically_satisfied_count,
-        coalesce(volumes.dissatisfied_count, 0) as dissatisfied_count
+        {{ zero_filled('volumes', [
+            'resolution_visited_count', 'resolved_count', 'satisfaction_visited_count',
+            'satisfied_count', 'basically_satisfied_count', 'dissatisfied_count']) }}
     from grid
     left join volumes using (month_start, category_code, community_id)
-    left join repeat_addresses using (month_start, category_code, community_id)
-    left join repeat_complainants using (month_start, category_code, community_id)
+    left join repeat_address_totals as repeat_addresses using (month_start, category_code, community_id)
+    left join repeat_complainant_totals as repeat_complainants using (month_start, category_code, community_id)
 )
 
 select

@@ -115,22 +115,11 @@ addresses as (
 ),
 
 bounds as (
-    select
-        (select min(received_date) from complaints) as first_day,
-        {{ bj_last_day('as_of.as_of_at') }} as last_day,
-        as_of.as_of_at
-    from as_of
+    {{ calendar_bounds('select min(received_date) from complaints') }}
 ),
 
 periods as (
-    select 'week' as period_grain, week::date as period_start, (week + interval '1 week')::date as period_end,
-           interval '1 week' as period_length, bounds.as_of_at
-    from bounds
-    cross join lateral generate_series(date_trunc('week', bounds.first_day), bounds.last_day, interval '1 week') as week
-    union all
-    select 'month', month::date, (month + interval '1 month')::date, interval '1 month', bounds.as_of_at
-    from bounds
-    cross join lateral generate_series(date_trunc('month', bounds.first_day), bounds.last_day, interval '1 month') as month
+    {{ calendar_periods(['week', 'month']) }}
 ),
 
 levels as (
@@ -151,7 +140,6 @@ dense as (
         grid.period_grain,
         grid.period_start,
         grid.period_end,
-        grid.period_length,
         grid.period_end <= {{ bj_date('grid.as_of_at') }} as is_complete_period,
         grid.grade_level,
         grid.community_id,
@@ -162,10 +150,7 @@ dense as (
         coalesce(counts.proactive_found, 0) as proactive_found,
         coalesce(addresses.max_reports_same_address, 0) as max_reports_same_address,
         coalesce(addresses.repeat_addresses, 0) as repeat_addresses,
-        coalesce(counts.overdue_orders, 0) as overdue_orders,
-        coalesce(counts.returned_orders, 0) as returned_orders,
-        coalesce(counts.visited_orders, 0) as visited_orders,
-        coalesce(counts.dissatisfied_orders, 0) as dissatisfied_orders
+        {{ zero_filled('counts', ['overdue_orders', 'returned_orders', 'visited_orders', 'dissatisfied_orders']) }}
     from grid
     join params using (grade_level, period_grain)
     left join counts using (period_grain, period_start, community_id, category_code)
@@ -202,7 +187,7 @@ forecasts as (
     -- the issue forecast (问题预判模型, ops.forecasts): the latest one made in the period, up to the run's
     -- data horizon, expected volume of the days after it against the pair's own baseline
     select forecasts.*
-    from {{ source('forecast', 'forecasts') }} as forecasts
+    from {{ ref('stg_forecast__forecasts') }} as forecasts
     cross join bounds
     where forecasts.as_of <= bounds.last_day
 ),
@@ -345,17 +330,10 @@ select
     baseline_periods_used::integer as baseline_periods_used,
     baseline_volume::numeric(10, 1) as baseline_volume,
     volume_ratio::numeric(10, 1) as volume_ratio,
-    volume_points::integer as volume_points,
-    max_reports_same_address::integer as max_reports_same_address,
-    repeat_addresses::integer as repeat_addresses,
-    repeat_address_points::integer as repeat_address_points,
-    overdue_orders::integer as overdue_orders,
-    overdue_points::integer as overdue_points,
-    returned_orders::integer as returned_orders,
-    returned_points::integer as returned_points,
-    visited_orders::integer as visited_orders,
-    dissatisfied_orders::integer as dissatisfied_orders,
-    dissatisfied_points::integer as dissatisfied_points,
+    {{ cast_columns([
+        'volume_points', 'max_reports_same_address', 'repeat_addresses', 'repeat_address_points',
+        'overdue_orders', 'overdue_points', 'returned_orders', 'returned_points', 'visited_orders',
+        'dissatisfied_orders', 'dissatisfied_points'], 'integer') }},
     forecast_volume_next_period::numeric(12, 2) as forecast_volume_next_period,
     forecast_surge_ratio::numeric(10, 1) as forecast_surge_ratio,
     forecast_surge_points::integer as forecast_surge_points,

@@ -3,9 +3,10 @@
 -- on its own:
 --   'community_category': a community × issue category (one community's own problem), and
 --   'street_category':    an issue category over the whole street (community_id 'street').
--- A street row is recomputed from the demands, not summed (a complainant repeating across communities is a
--- repeat complainant of the street only); it always outweighs its own community rows on volume, so the two
--- levels are ranked apart and the mart keeps top_n of each.
+-- The month's figures are mart_issue_category_monthly's (whose street rows are recomputed from the demands,
+-- not summed: a complainant repeating across communities is a repeat complainant of the street only); a
+-- street row always outweighs its own community rows on volume, so the two levels are ranked apart and the
+-- mart keeps top_n of each.
 --
 -- Figures of the month (the Beijing month the demand was received; every channel, proactive finds
 -- included and shown apart; overdue as of the run): volume, share of the street's volume, growth against
@@ -24,133 +25,56 @@
 with
 
 as_of as (
-    select as_of_at, {{ bj_last_day('as_of_at') }} as as_of_date, {{ bj_date('as_of_at') }} as as_of_calendar_date
+    select as_of_at, {{ bj_last_day('as_of_at') }} as as_of_date
     from (select {{ as_of() }} as as_of_at) as moment
 ),
 
-complaints as (
-    select
-        date_trunc('month', received_date)::date as month_start,
-        community_id,
-        category_code,
-        is_proactive,
-        is_overdue,
-        complainant_key,
-        -- an address without a building or place ('<community>:?') says nothing about repeats
-        case when address_key not like '%:?' then address_key end as address_key,
-        satisfaction
-    from {{ ref('fct_complaints') }}
-    where received_at < (select as_of_at from as_of)
-),
-
-volumes as (
-    select
-        month_start,
-        category_code,
-        case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
-        count(*) as volume,
-        count(*) filter (where is_proactive) as proactive_count,
-        count(*) filter (where satisfaction = 'dissatisfied') as dissatisfied_count,
-        count(*) filter (where is_overdue) as overdue_count,
-        count(distinct community_id) filter (where community_id <> 'unresolved') as communities_affected
-    from complaints
-    group by grouping sets ((month_start, category_code, community_id), (month_start, category_code))
-),
-
-per_complainant as (
-    select
-        month_start,
-        category_code,
-        case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
-        complainant_key,
-        count(*) as reports
-    from complaints
-    where complainant_key is not null
-    group by grouping sets ((month_start, category_code, community_id, complainant_key),
-                            (month_start, category_code, complainant_key))
-),
-
-per_address as (
-    select
-        month_start,
-        category_code,
-        case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
-        address_key,
-        count(*) as reports
-    from complaints
-    where address_key is not null
-    group by grouping sets ((month_start, category_code, community_id, address_key),
-                            (month_start, category_code, address_key))
-),
-
-repeat_complainants as (
-    select month_start, category_code, community_id, count(*) filter (where reports >= 2) as repeat_complainant_count
-    from per_complainant
-    group by 1, 2, 3
-),
-
-repeat_addresses as (
-    select month_start, category_code, community_id, count(*) filter (where reports >= 2) as repeat_address_count
-    from per_address
-    group by 1, 2, 3
+monthly as (
+    -- the month's figures per community × category and street-wide, zero-filled from the first month of
+    -- the data: mart_issue_category_monthly (the 'unresolved' community is no candidate)
+    select * from {{ ref('mart_issue_category_monthly') }}
+    where community_id <> 'unresolved'
 ),
 
 street_totals as (
-    select month_start, count(*) as street_volume
-    from complaints
+    select month_start, sum(received_count) as street_volume
+    from monthly
+    where area_level = 'street'
     group by month_start
 ),
 
-months as (
-    select month::date as month_start, (month + interval '1 month')::date as month_end,
-           as_of.as_of_date, as_of.as_of_calendar_date
-    from as_of
-    cross join lateral generate_series(
-        (select min(month_start) from complaints), as_of.as_of_date, interval '1 month') as month
-),
-
-areas as (
-    select 'community_category' as candidate_level, community_id
-    from {{ ref('dim_community') }}
-    where community_id <> 'unresolved'
-    union all
-    select 'street_category', 'street'
+communities_affected as (
+    select
+        date_trunc('month', received_date)::date as month_start,
+        category_code,
+        count(distinct community_id) filter (where community_id <> 'unresolved') as communities_affected
+    from {{ ref('fct_complaints') }}
+    where received_at < (select as_of_at from as_of)
+    group by 1, 2
 ),
 
 -- every month × area × category, so that a quiet month counts as 0 in the baseline
 dense as (
     select
-        months.month_start,
-        months.month_end <= months.as_of_calendar_date as is_complete_month,
-        months.as_of_date,
-        areas.candidate_level,
-        areas.community_id,
-        categories.category_code,
-        coalesce(volumes.volume, 0) as volume,
-        coalesce(volumes.proactive_count, 0) as proactive_count,
-        coalesce(street_totals.street_volume, 0) as street_volume,
-        coalesce(repeat_complainants.repeat_complainant_count, 0) as repeat_complainant_count,
-        coalesce(repeat_addresses.repeat_address_count, 0) as repeat_address_count,
-        coalesce(volumes.dissatisfied_count, 0) as dissatisfied_count,
-        coalesce(volumes.overdue_count, 0) as overdue_count,
-        case when areas.candidate_level = 'street_category' then coalesce(volumes.communities_affected, 0) end
+        monthly.month_start,
+        monthly.is_complete_month,
+        as_of.as_of_date,
+        case monthly.area_level when 'street' then 'street_category' else 'community_category' end as candidate_level,
+        monthly.community_id,
+        monthly.category_code,
+        monthly.received_count as volume,
+        monthly.proactive_count,
+        street_totals.street_volume,
+        monthly.repeat_complainant_count,
+        monthly.repeat_address_count,
+        monthly.dissatisfied_count,
+        monthly.overdue_count,
+        case when monthly.area_level = 'street' then coalesce(affected.communities_affected, 0) end
             as communities_affected
-    from months
-    cross join areas
-    cross join {{ ref('dim_issue_category') }} as categories
-    left join volumes
-        on volumes.month_start = months.month_start
-        and volumes.community_id = areas.community_id
-        and volumes.category_code = categories.category_code
-    left join repeat_complainants
-        on repeat_complainants.month_start = months.month_start
-        and repeat_complainants.community_id = areas.community_id
-        and repeat_complainants.category_code = categories.category_code
-    left join repeat_addresses
-        on repeat_addresses.month_start = months.month_start
-        and repeat_addresses.community_id = areas.community_id
-        and repeat_addresses.category_code = categories.category_code
-    left join street_totals on street_totals.month_start = months.month_start
+    from monthly
+    cross join as_of
+    join street_totals using (month_start)
+    left join communities_affected as affected using (month_start, category_code)
 ),
 
 settings as (

@@ -60,11 +60,7 @@ spans as (
 ),
 
 bounds as (
-    select
-        (select min(received_date) from complaints) as first_day,
-        {{ bj_last_day('as_of.as_of_at') }} as last_day,
-        as_of.as_of_at
-    from as_of
+    {{ calendar_bounds('select min(received_date) from complaints') }}
 ),
 
 days as (

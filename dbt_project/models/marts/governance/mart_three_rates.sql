@@ -79,12 +79,7 @@ aggregated as (
         count(*) as received_orders,
         count(*) filter (where is_due_for_contact) as due_for_contact_orders,
         count(*) filter (where is_due_for_contact and is_contacted_in_time) as contacted_in_time_orders,
-        count(*) filter (where resolved is not null) as resolution_visited_orders,
-        count(*) filter (where resolved) as resolved_orders,
-        count(*) filter (where satisfaction is not null) as satisfaction_visited_orders,
-        count(*) filter (where satisfaction = 'satisfied') as satisfied_orders,
-        count(*) filter (where satisfaction = 'basically_satisfied') as basically_satisfied_orders,
-        count(*) filter (where satisfaction = 'dissatisfied') as dissatisfied_orders
+        {{ return_visit_counts('orders') }}
     from by_period
     group by grouping sets (
         (period_grain, period_start, channel_scope, community_id),
@@ -93,26 +88,15 @@ aggregated as (
 ),
 
 bounds as (
-    select
-        (select min(received_date) from {{ ref('fct_complaints') }}) as first_day,
-        {{ bj_last_day('as_of.as_of_at') }} as last_day,
-        as_of.as_of_at
-    from as_of
+    {{ calendar_bounds("select min(received_date) from " ~ ref('fct_complaints')) }}
 ),
 
 periods as (
-    select 'day' as period_grain, day::date as period_start, (day + interval '1 day')::date as period_end, bounds.as_of_at
-    from bounds cross join lateral generate_series(bounds.first_day, bounds.last_day, interval '1 day') as day
-    union all
-    select 'month', month::date, (month + interval '1 month')::date, bounds.as_of_at
-    from bounds
-    cross join lateral generate_series(date_trunc('month', bounds.first_day), bounds.last_day, interval '1 month') as month
+    {{ calendar_periods(['day', 'month']) }}
 ),
 
 areas as (
-    select 'community' as area_level, community_id from {{ ref('dim_community') }}
-    union all
-    select 'street', 'street'
+    {{ areas_with_street() }}
 ),
 
 scopes as (
@@ -136,15 +120,10 @@ counts as (
         grid.area_level,
         grid.community_id,
         grid.channel_scope,
-        coalesce(aggregated.received_orders, 0) as received_orders,
-        coalesce(aggregated.due_for_contact_orders, 0) as due_for_contact_orders,
-        coalesce(aggregated.contacted_in_time_orders, 0) as contacted_in_time_orders,
-        coalesce(aggregated.resolution_visited_orders, 0) as resolution_visited_orders,
-        coalesce(aggregated.resolved_orders, 0) as resolved_orders,
-        coalesce(aggregated.satisfaction_visited_orders, 0) as satisfaction_visited_orders,
-        coalesce(aggregated.satisfied_orders, 0) as satisfied_orders,
-        coalesce(aggregated.basically_satisfied_orders, 0) as basically_satisfied_orders,
-        coalesce(aggregated.dissatisfied_orders, 0) as dissatisfied_orders
+        {{ zero_filled('aggregated', [
+            'received_orders', 'due_for_contact_orders', 'contacted_in_time_orders',
+            'resolution_visited_orders', 'resolved_orders', 'satisfaction_visited_orders',
+            'satisfied_orders', 'basically_satisfied_orders', 'dissatisfied_orders']) }}
     from grid
     left join aggregated using (period_grain, period_start, channel_scope, community_id)
 ),
