@@ -38,24 +38,15 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
         -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt
 
-# 2. The project's packages. Installed editable on purpose: minqing.config finds dbt_project/ next
-#    to the `minqing` package (PROJECT_ROOT), so the package must be imported from /opt/minqing and
-#    not from a copy in site-packages. --no-deps: everything it needs is in the layer above.
+# 2. The project, installed as a normal package (not editable): the dbt project, its seeds, the
+#    migrations, templates and DAGs are package data (pyproject.toml), and minqing.config finds them
+#    inside the installed package. --no-deps: everything it needs is in the layer above.
+#    `minqing dbt-manifest` is the one manifest build (the same as `make install` and the DAG's
+#    check): dbt parse, no database; cosmos renders the DAGs from it.
 COPY --chown=airflow:0 minqing/ minqing/
 COPY --chown=airflow:0 ingestion/ ingestion/
 COPY --chown=airflow:0 quality/ quality/
-RUN pip install --no-cache-dir --no-deps -c constraints.txt -e .
-
-# 3. The dbt project and its manifest. `dbt parse` reads profiles.yml, whose env_var() calls need
-#    values, but it does not connect to the database: dummy MINQING_PG_* values, set for this one
-#    command only, are enough. cosmos renders the DAGs from dbt_project/target/manifest.json.
 COPY --chown=airflow:0 dbt_project/ dbt_project/
-RUN MINQING_PG_HOST=build.invalid MINQING_PG_PORT=5432 MINQING_PG_USER=build \
-    MINQING_PG_PASSWORD=build MINQING_PG_DBNAME=build \
-    dbt parse --project-dir dbt_project --profiles-dir dbt_project \
- && test -s dbt_project/target/manifest.json \
- && rm -rf dbt_project/logs \
- && chmod -R g+rwX dbt_project/target
-
-# 4. The DAGs (AIRFLOW__CORE__DAGS_FOLDER).
 COPY --chown=airflow:0 dags/ dags/
+RUN pip install --no-cache-dir --no-deps -c constraints.txt . \
+ && minqing dbt-manifest

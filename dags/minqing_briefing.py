@@ -9,8 +9,9 @@ a Chromium is installed.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import dag, task
+
+import _minqing as glue
 
 from minqing import orchestration as orch
 from minqing import pipeline
@@ -18,18 +19,18 @@ from minqing import pipeline
 
 @dag(
     dag_id=orch.BRIEFING_DAG_ID,
-    schedule=[orch.mart_asset("rpt_dispatch_briefing")],
-    start_date=pendulum.datetime(2026, 6, 1, tz="Asia/Shanghai"),
+    schedule=[glue.mart_asset("rpt_dispatch_briefing")],
+    start_date=glue.START_DATE,
     catchup=False,
     max_active_runs=1,
-    default_args=orch.default_args(),
+    default_args=glue.default_args(),
     tags=["minqing", "briefing"],
     doc_md=__doc__,
 )
 def minqing_briefing():
     @task
     def render_briefing() -> dict:
-        orch.use_warehouse_connection()
+        glue.use_warehouse_connection()
         return pipeline.publish_briefing()
 
     render_briefing()

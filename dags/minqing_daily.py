@@ -18,8 +18,9 @@ Each run takes the landing files due by its day; re-runs and backfills leave the
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import CronTriggerTimetable, TriggerRule, dag, get_current_context, task
+
+import _minqing as glue
 
 from minqing import orchestration as orch
 from minqing import pipeline
@@ -27,11 +28,11 @@ from minqing import pipeline
 
 @dag(
     dag_id=orch.DAILY_DAG_ID,
-    schedule=CronTriggerTimetable(orch.SCHEDULE_CRON, timezone="Asia/Shanghai"),
-    start_date=pendulum.datetime(2026, 6, 1, tz="Asia/Shanghai"),
+    schedule=CronTriggerTimetable(glue.SCHEDULE_CRON, timezone=glue.TIME_ZONE),
+    start_date=glue.START_DATE,
     catchup=False,
     max_active_runs=1,  # runs of the same DAG never overlap on the warehouse
-    default_args=orch.default_args(),
+    default_args=glue.default_args(),
     tags=["minqing", "ingest", "dbt"],
     doc_md=__doc__,
 )
@@ -41,7 +42,7 @@ def minqing_daily():
 
         @task(task_id=f"ingest_{channel}")
         def ingest(channel: str = channel) -> list[dict]:
-            orch.use_warehouse_connection()
+            glue.use_warehouse_connection()
             day = orch.day_of_run(get_current_context().get("logical_date"))
             return pipeline.ingest_channel(channel, day=day)
 
@@ -49,25 +50,25 @@ def minqing_daily():
         def validate(reports: list[dict], channel: str = channel) -> dict:
             # every loaded file still awaiting validation, not only this run's (`reports`): a file
             # loaded by `minqing ingest` alone, or by a run whose validation failed, is checked here
-            orch.use_warehouse_connection()
+            glue.use_warehouse_connection()
             return pipeline.validate_channel(channel, run_name=get_current_context()["run_id"])
 
         validated.append(validate(ingest()))
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def classify() -> int:
-        orch.use_warehouse_connection()
+        glue.use_warehouse_connection()
         return pipeline.classify()
 
     @task
     def forecast() -> dict:
-        orch.use_warehouse_connection()
+        glue.use_warehouse_connection()
         return pipeline.forecast()
 
-    @task(outlets=[orch.mart_asset(name) for name in orch.published_marts()])
+    @task(outlets=[glue.mart_asset(name) for name in glue.published_marts()])
     def publish() -> dict:
         # the briefing shows a held channel; the run is on record as failed while any file it held is
-        orch.use_warehouse_connection()
+        glue.use_warehouse_connection()
         context = get_current_context()
         held = pipeline.held_in_run(context["run_id"])
         pipeline.record_run(context["run_id"], orch.day_of_run(context.get("logical_date")), "airflow",
@@ -76,8 +77,8 @@ def minqing_daily():
 
     # what reads the forecast (sentiment code, early warnings, briefing) is built after it: the two
     # selectors of dbt_project/selectors.yml
-    dbt_build = orch.dbt_task_group("dbt_build", selector=pipeline.BEFORE_FORECAST)
-    early_warnings = orch.dbt_task_group("dbt_after_forecast", selector=pipeline.AFTER_FORECAST)
+    dbt_build = glue.dbt_task_group("dbt_build", selector=pipeline.BEFORE_FORECAST)
+    early_warnings = glue.dbt_task_group("dbt_after_forecast", selector=pipeline.AFTER_FORECAST)
     validated >> classify() >> dbt_build >> forecast() >> early_warnings >> publish()
 
 

@@ -9,6 +9,7 @@ the new key of `rotate-hash-key --new-key-env`) are read through `secret_from()`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass
@@ -20,7 +21,19 @@ import yaml
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+def _project_folder(folder: str) -> Path:
+    """A top-level folder of the project (dbt_project/, dags/): beside the package in a checkout or an
+    editable install, else the copy `pip install .` put inside the package (pyproject.toml)."""
+    beside = PROJECT_ROOT / folder
+    if beside.is_dir():
+        return beside
+    return Path(__file__).resolve().parent / folder
+
+
+DBT_PROJECT_DIR = _project_folder("dbt_project")
+DAGS_DIR = _project_folder("dags")
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 
 
@@ -55,13 +68,36 @@ ENVIRONMENT = (
     Variable("MINQING_TASK_RETRIES", "`2` (`0` in local `dag.test()` runs)", "retries of each DAG task"),
 )
 _NAMES = frozenset(v.name for v in ENVIRONMENT)
+_SET_IN_PROCESS: dict[str, str] = {}  # settings a step set for this process, over the environment's
 
 
 def env(name: str) -> str | None:
-    """The value of one of the project's environment variables, None when unset or empty."""
+    """The value of one of the project's settings: set for this process (`overridden`,
+    `set_for_process`), else the environment's; None when unset or empty."""
     if name not in _NAMES:
         raise KeyError(f"{name} is not one of the project's settings (config.ENVIRONMENT)")
-    return os.environ.get(name) or None
+    return _SET_IN_PROCESS.get(name) or os.environ.get(name) or None
+
+
+def set_for_process(name: str, value: str) -> None:
+    """A setting for the rest of this process (an Airflow task's warehouse, from its connection),
+    without writing it into the environment that child processes inherit."""
+    env(name)  # a known setting
+    _SET_IN_PROCESS[name] = value
+
+
+@contextlib.contextmanager
+def overridden(**values: str):
+    """Settings for this process inside the block (another warehouse for one step), restored after."""
+    for name in values:
+        env(name)
+    before = dict(_SET_IN_PROCESS)
+    _SET_IN_PROCESS.update(values)
+    try:
+        yield
+    finally:
+        _SET_IN_PROCESS.clear()
+        _SET_IN_PROCESS.update(before)
 
 
 def secret_from(variable: str) -> str:

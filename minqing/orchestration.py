@@ -1,7 +1,7 @@
-"""What the Airflow DAGs share: the schedule, retries, the published Assets, the warehouse
-connection and the cosmos configuration of the dbt project.
-
-The DAG files in `dags/` stay thin: they wire tasks that call `minqing.pipeline`.
+"""Airflow from the library's side: the DAG ids, the day a DAG run works on, dbt's manifest (the one
+build, for `make install`, the image and the DAGs) and local runs of the DAGs. The glue the DAG files
+use (schedule, retries, Assets, the warehouse connection, cosmos task groups) is `dags/_minqing/`,
+beside them.
 
 Local runs (`minqing airflow test`, `make demo`) use `airflow_env()`: Airflow's metadata in SQLite
 under $MINQING_HOME/airflow and the connection `minqing_warehouse` pointing at the warehouse.
@@ -17,35 +17,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
 from minqing import config
 
 log = logging.getLogger(__name__)
 
 CONN_ID = config.env("MINQING_AIRFLOW_CONN_ID") or "minqing_warehouse"
-DBT_SCHEMA = "analytics"  # dbt's target schema; models land in staging / intermediate / marts
-SCHEDULE_CRON = "0 6 * * *"  # every morning at 06:00 Beijing time, before the dispatch meeting
 DAILY_DAG_ID = "minqing_daily"
 MANIFEST = config.DBT_PROJECT_DIR / "target" / "manifest.json"
 
 BRIEFING_DAG_ID = "minqing_briefing"
-
-
-def mart_asset(name: str):
-    from airflow.sdk import Asset
-
-    return Asset(name=f"marts.{name}", uri=f"postgres://warehouse:5432/minqing/marts/{name}", group="minqing_marts")
-
-
-def default_args() -> dict:
-    return {
-        "owner": "minqing",
-        "retries": int(config.env("MINQING_TASK_RETRIES") or "2"),
-        "retry_delay": dt.timedelta(minutes=2),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": dt.timedelta(minutes=30),
-    }
 
 
 def day_of_run(logical_date: dt.datetime | None) -> dt.date:
@@ -62,29 +44,6 @@ def run_as_of(logical_date: dt.datetime | None) -> str:
     from minqing.pipeline import as_of_for
 
     return as_of_for(day_of_run(logical_date))
-
-
-# dbt's `as_of` in every dbt task, rendered per run from its logical date (`dbt_task_group` registers
-# run_as_of as the DAG's macro `minqing_as_of`)
-DBT_VARS = {"as_of": "{{ minqing_as_of(logical_date) }}"}
-
-
-def use_warehouse_connection() -> None:
-    """Point the pipeline at the Airflow connection `minqing_warehouse` when there is one and
-    WAREHOUSE_URL is not set; without either, the embedded warehouse is used."""
-    if config.env("WAREHOUSE_URL"):
-        return
-    from airflow.sdk import BaseHook
-
-    try:
-        conn = BaseHook.get_connection(CONN_ID)
-    except Exception:  # noqa: BLE001 - no such connection: the embedded default
-        log.info("no Airflow connection %s; using the embedded warehouse", CONN_ID)
-        return
-    params = {"host": conn.host, "port": conn.port or 5432, "user": conn.login, "dbname": conn.schema}
-    if conn.password:
-        params["password"] = conn.password
-    os.environ["WAREHOUSE_URL"] = make_conninfo(**{k: v for k, v in params.items() if v})
 
 
 # --- dbt through cosmos -------------------------------------------------------------------------
@@ -121,58 +80,6 @@ def ensure_manifest() -> Path:
     return MANIFEST
 
 
-def published_marts() -> tuple[str, ...]:
-    """The marts the daily DAG publishes as Assets (downstream DAGs are scheduled on them): the models
-    whose dbt config says `meta: {published: true}` (dbt_project.yml gives it to models/marts; the same
-    flag makes macros/access.sql grant them to the readers), in the manifest's order by name."""
-    nodes = json.loads(ensure_manifest().read_text(encoding="utf-8")).get("nodes", {})
-    return tuple(sorted(n["name"] for n in nodes.values()
-                        if n.get("resource_type") == "model" and (n.get("config", {}).get("meta") or {}).get("published")))
-
-
-def dbt_task_group(group_id: str, selector: str | None = None, select: list[str] | None = None, **kwargs):
-    """The dbt project's nodes of a selector of dbt_project/selectors.yml (or the `select`ed nodes) as
-    Airflow tasks — one `dbt build` of a model and its tests per task — rendered from the manifest."""
-    group = _cosmos_task_group(group_id, selector, select, **kwargs)
-    group.dag.user_defined_macros = {**(group.dag.user_defined_macros or {}), "minqing_as_of": run_as_of}
-    return group
-
-
-def _cosmos_task_group(group_id: str, selector: str | None, select: list[str] | None, **kwargs):
-    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
-    from cosmos.profiles import PostgresUserPasswordProfileMapping
-
-    if not MANIFEST.exists():
-        raise FileNotFoundError(f"{MANIFEST} is missing: run `minqing dbt-manifest` (or `make install`) first")
-    return DbtTaskGroup(
-        group_id=group_id,
-        project_config=ProjectConfig(dbt_project_path=config.DBT_PROJECT_DIR, manifest_path=MANIFEST,
-                                     project_name="minqing"),
-        profile_config=ProfileConfig(
-            profile_name="minqing",
-            target_name="default",
-            profile_mapping=PostgresUserPasswordProfileMapping(conn_id=CONN_ID, profile_args={"schema": DBT_SCHEMA}),
-        ),
-        execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER),
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST,
-            selector=selector,  # cosmos reads YAML selectors from the manifest (1.15: not only with dbt ls)
-            select=select or [],
-            # one `dbt build` per model, its own tests included: half the tasks of a run task and a
-            # test task per model, each of which pays ~1 s to start (BENCHMARKS.md)
-            test_behavior=TestBehavior.BUILD,
-            # a test reading several models runs in its own task after all of them
-            should_detach_multiple_parents_tests=True,
-            # cosmos' OpenLineage-style URIs are not valid Airflow 3 Assets (and a socket host has
-            # none); the DAG publishes the marts' Assets itself, once they are validated
-            emit_datasets=False,
-        ),
-        operator_args={"install_deps": False, "quiet": True, "vars": DBT_VARS},
-        **kwargs,
-    )
-
-
 # --- local Airflow --------------------------------------------------------------------------------
 
 def airflow_env(warehouse_url: str | None = None) -> dict[str, str]:
@@ -194,7 +101,7 @@ def airflow_env(warehouse_url: str | None = None) -> dict[str, str]:
     }
     return {
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(config.PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(config.DAGS_DIR),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
@@ -204,6 +111,8 @@ def airflow_env(warehouse_url: str | None = None) -> dict[str, str]:
         "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
         "DBT_USE_COLORS": "False",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # no calls home from a closed network
+        # the selectors are parsed in the manifest already: no Airflow Variable written at parse time
+        "AIRFLOW__COSMOS__ENABLE_CACHE_DBT_YAML_SELECTORS": "False",
         f"AIRFLOW_CONN_{CONN_ID.upper()}": json.dumps(connection),
         "WAREHOUSE_URL": url,
         "MINQING_HOME": str(config.home()),
@@ -282,7 +191,7 @@ def _dag_test_main(dag_id: str, logical_date: str) -> int:
     import time
 
     from airflow.configuration import conf as airflow_conf
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow.dag_processing.dagbag import BundleDagBag
 
     moment = dt.datetime.fromisoformat(logical_date)
     summary = {"dag_id": dag_id, "run_id": None, "logical_date": logical_date,
@@ -294,7 +203,9 @@ def _dag_test_main(dag_id: str, logical_date: str) -> int:
         print(DAG_RUN_MARKER + json.dumps(summary, ensure_ascii=False), flush=True)
         return code
 
-    bag = DagBag(dag_folder=airflow_conf.get("core", "dags_folder"))
+    # as Airflow's own processes do: the DAGs folder (the bundle) on the path, for dags/_minqing
+    folder = Path(airflow_conf.get("core", "dags_folder"))
+    bag = BundleDagBag(dag_folder=folder, bundle_path=folder)
     if bag.import_errors:
         print(json.dumps(bag.import_errors, indent=2), file=sys.stderr)
         return report(2)

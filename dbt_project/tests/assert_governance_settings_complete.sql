@@ -9,7 +9,7 @@ settings as (
 ),
 
 numeric_settings as (
-    select setting, cast(value as numeric) as value from settings where setting <> 'ranked_channels'
+    select setting, cast(value as numeric) as value from settings
 ),
 
 thresholds as (
@@ -17,7 +17,7 @@ thresholds as (
 ),
 
 required_settings (setting) as (
-    values ('ranked_channels'), ('satisfaction_credit_satisfied'), ('satisfaction_credit_basically_satisfied'),
+    values ('satisfaction_credit_satisfied'), ('satisfaction_credit_basically_satisfied'),
            ('satisfaction_credit_dissatisfied'), ('weight_response'), ('weight_resolution'), ('weight_satisfaction')
 ),
 
@@ -37,6 +37,10 @@ select 'no contact and closing limits for time_limit_basis ' || bases.time_limit
 from (select distinct time_limit_basis from {{ ref('issue_categories') }}) as bases
 left join {{ ref('time_limits') }} as limits using (time_limit_basis)
 where limits.response_limit_hours is null or limits.closing_limit_hours is null
+
+union all
+select 'no channel is ranked (seeds/ranked_channels.csv is empty)'
+where not exists (select 1 from {{ ref('ranked_channels') }})
 
 union all
 select 'credit out of [0, 1]: ' || setting

@@ -8,9 +8,7 @@ rates as (
 ),
 
 ranked_channels as (
-    select unnest(string_to_array(value, ' ')) as channel_scope
-    from {{ ref('rate_settings') }}
-    where setting = 'ranked_channels'
+    select source_channel as channel_scope from {{ ref('ranked_channels') }}
 ),
 
 measures as (

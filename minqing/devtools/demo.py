@@ -7,10 +7,16 @@ a generated history in a database of its own, and runs the two Airflow DAGs with
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 
 from minqing import config, warehouse
+
+
+def first_day(args) -> dt.date:
+    """The demo's first generated day: --start, else the generator's default."""
+    from minqing.devtools.generate import DEFAULT_START
+
+    return args.start or DEFAULT_START
 
 
 def run(args) -> int:
@@ -21,7 +27,7 @@ def run(args) -> int:
     verbose = getattr(args, "verbose", 0)
     demo_dir = config.home() / "demo"
     landing = demo_dir / "landing"
-    start = dt.date.fromisoformat(args.start)
+    start = first_day(args)
     last_day = start + dt.timedelta(days=args.days - 1)
     steps = 4 if args.history_days else 3
     print(f"1/{steps} generating {args.days} days ({start} .. {last_day}) of synthetic complaints into {landing}")
@@ -35,11 +41,11 @@ def run(args) -> int:
     print(f"{steps - 1}/{steps} running the Airflow DAGs with dag.test() for {last_day} (a few minutes): "
           f"{orchestration.DAILY_DAG_ID} (ingest, validate, classify, dbt through cosmos, forecast, the models "
           f"after it, publish), then {orchestration.BRIEFING_DAG_ID} (scheduled on the published briefing mart)")
-    os.environ["LANDING_DIR"] = str(landing)
     run_at = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(6), config.BEIJING)
     run_lines = []
+    env = orchestration.dag_test_env(extra={"LANDING_DIR": str(landing)})  # the DAGs read the demo's landing
     for dag_id in (orchestration.DAILY_DAG_ID, orchestration.BRIEFING_DAG_ID):
-        done = orchestration.run_dag_test(dag_id, run_at)
+        done = orchestration.run_dag_test(dag_id, run_at, env=env)
         output = demo_dir / f"{dag_id}.log"  # the run's whole output (task logs), kept for a look
         output.write_text(f"{done.stdout}\n--- stderr ---\n{done.stderr}", encoding="utf-8")
         run_lines.append(done.line(day=dag_id == orchestration.DAILY_DAG_ID))
@@ -85,20 +91,13 @@ def _demo_backtest(url: str, args) -> list[str]:
         conn.execute(f'create database "{HISTORY_DATABASE}"')
     params["dbname"] = HISTORY_DATABASE
     landing = config.home() / "demo" / "history"
-    first = dt.date.fromisoformat(args.start) - dt.timedelta(days=args.history_days)
+    first = first_day(args) - dt.timedelta(days=args.history_days)
     generate(landing, days=args.history_days, seed=args.seed + 1, per_day=25, start=first)
-    previous = os.environ.get("WAREHOUSE_URL")
-    os.environ["WAREHOUSE_URL"] = make_conninfo(**params)
-    try:
+    with config.overridden(WAREHOUSE_URL=make_conninfo(**params)):
         warehouse.migrate()
         run(landing)
         result = backtest()
         lines = backtest_lines(result)
-    finally:
-        if previous is None:
-            os.environ.pop("WAREHOUSE_URL", None)
-        else:
-            os.environ["WAREHOUSE_URL"] = previous
     for line in lines:
         print("    " + line)
     overall = result["overall"]

@@ -1835,8 +1835,10 @@ def _remove_previous(out: Path) -> None:
             path.unlink()
 
 
-def generate(out: Path, days: int, seed: int = 7, per_day: int = 40,
-             start: dt.date = dt.date(2026, 7, 1)) -> dict:
+DEFAULT_START = dt.date(2026, 7, 1)  # the first generated day unless told (`minqing generate`, `minqing demo`)
+
+
+def generate(out: Path, days: int, seed: int = 7, per_day: int = 40, start: dt.date = DEFAULT_START) -> dict:
     """Write a synthetic landing folder for `days` days from `start` and return its manifest.
 
     `per_day` is the mean number of new resident demands per day over all channels. The same

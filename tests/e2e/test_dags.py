@@ -33,8 +33,10 @@ def test_dag_folder_imports_without_errors_and_has_the_expected_shape():
     found = _airflow_python("""
 import json, time
 started = time.perf_counter()
-from airflow.dag_processing.dagbag import DagBag
-bag = DagBag(dag_folder=__import__('os').environ['AIRFLOW__CORE__DAGS_FOLDER'])
+from pathlib import Path
+from airflow.dag_processing.dagbag import BundleDagBag
+folder = Path(__import__('os').environ['AIRFLOW__CORE__DAGS_FOLDER'])
+bag = BundleDagBag(dag_folder=folder, bundle_path=folder)  # the DAGs folder on the path, as in Airflow
 dag = bag.dags['minqing_daily']
 print(json.dumps({
     'errors': bag.import_errors, 'dags': sorted(bag.dags), 'seconds': time.perf_counter() - started,

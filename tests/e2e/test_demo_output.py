@@ -49,7 +49,7 @@ SCRIPT = textwrap.dedent(r"""
                 context.get_context()
         return 0
 
-    cli._cmd_warehouse = command
+    cli.admin._cmd_warehouse = command  # the `warehouse` group's handler
     split = sys.argv.index("--")  # the options before the subcommand -- the options after it
     sys.exit(cli.main(sys.argv[1:split] + ["warehouse", "url"] + sys.argv[split + 1:]))
 """)

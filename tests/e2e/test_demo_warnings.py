@@ -12,6 +12,7 @@ import pytest
 
 from minqing import cli
 from minqing.config import BEIJING
+from minqing.devtools import demo
 from minqing.devtools.generate import generate
 
 FLOOD_CATEGORIES = {"housing_leak", "waterlogging"}
@@ -23,7 +24,7 @@ def demo_month(tmp_path_factory):
     """The month `minqing demo` generates, with the demo's own defaults (so the test follows them):
     (landing folder, manifest, last generated day)."""
     args = cli.build_parser().parse_args(["demo"])
-    start = dt.date.fromisoformat(args.start)
+    start = demo.first_day(args)
     landing = tmp_path_factory.mktemp("demo_month") / "landing"
     manifest = generate(landing, days=args.days, seed=args.seed, per_day=args.per_day, start=start)
     return landing, manifest, start + dt.timedelta(days=args.days - 1)

@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = [p for folder in ("minqing", "ingestion", "quality", "dags") for p in (ROOT / folder).rglob("*.py")
               if "devtools" not in p.parts]
 # Still written, to hand a value to code that reads only the environment: dbt's profiles.yml
-# (env_var), GX's datasource string, and the Airflow connection handed to the pipeline's modules.
-WRITES_ALLOWED = {"minqing/transform.py", "quality/context.py", "minqing/orchestration.py"}
+# (env_var) and GX's datasource string.
+WRITES_ALLOWED = {"minqing/transform.py", "quality/context.py"}
 
 
 def _environ_uses(path: Path) -> tuple[list[int], list[int]]:

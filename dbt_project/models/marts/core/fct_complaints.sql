@@ -27,7 +27,7 @@
     ],
     post_hook=["{{ remember_settings(" ~ seeds ~ ", " ~ setting_vars ~ ") }}"],
 ) }}
--- depends_on: {{ ref('int_complaints__latest') }}, {{ ref('status_codes') }}, {{ ref('source_values') }}, {{ ref('reception_methods') }}, {{ ref('community_aliases') }}, {{ ref('issue_categories') }}, {{ ref('time_limits') }}, {{ ref('hotline_category_map') }}
+-- depends_on: {{ ref('int_complaints__latest') }}, {{ ref('stg_ops__text_classifications') }}, {{ ref('stg_ops__classification_reviews') }}, {{ ref('status_codes') }}, {{ ref('source_values') }}, {{ ref('reception_methods') }}, {{ ref('community_aliases') }}, {{ ref('issue_categories') }}, {{ ref('time_limits') }}, {{ ref('hotline_category_map') }}
 {%- set incremental = is_incremental() and not settings_changed(seeds, setting_vars)
                      and not lacks_columns(['category_classified_at', 'category_reviewed_at']) %}
 with

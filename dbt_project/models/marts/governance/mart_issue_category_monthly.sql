@@ -25,9 +25,6 @@ complaints as (
         source_channel,
         is_proactive,
         is_overdue,
-        complainant_key,
-        -- an address without a building or place ('<community>:?') says nothing about repeats
-        case when address_key not like '%:?' then address_key end as address_key,
         -- reception logs carry no closure time (closed_at is the entry day): no handling time from them
         case when source_channel <> 'reception' and closed_at is not null
              then extract(epoch from closed_at - received_at) / 3600.0 end as handling_hours,
@@ -52,19 +49,22 @@ volumes as (
     group by grouping sets ((month_start, category_code, community_id), (month_start, category_code))
 ),
 
-{#- repeats: an address (building or place) or a complainant with more than one report of the
-    category in the month, per community and street-wide -#}
-{%- for key, name in [('address_key', 'address'), ('complainant_key', 'complainant')] %}
+{#- repeats: a building or place, or a complainant, with more than one report of the category in
+    the month, per community and street-wide: the daily counts of fct_daily_reports_by_key summed -#}
+{%- for name in ['address', 'complainant'] %}
 per_{{ name }} as (
     select
         month_start,
         category_code,
         case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
-        {{ key }},
-        count(*) as reports
-    from complaints
-    where {{ key }} is not null
-    group by grouping sets ((month_start, category_code, community_id, {{ key }}), (month_start, category_code, {{ key }}))
+        repeat_key,
+        sum(reports) as reports
+    from (
+        select date_trunc('month', received_date)::date as month_start, community_id, category_code, repeat_key, reports
+        from {{ ref('fct_daily_reports_by_key') }}
+        where key_kind = '{{ name }}'
+    ) as daily
+    group by grouping sets ((month_start, category_code, community_id, repeat_key), (month_start, category_code, repeat_key))
 ),
 
 repeat_{{ name }}_totals as (

@@ -55,8 +55,7 @@ complaints as (
         complaints.is_proactive,
         complaints.is_overdue,
         returned.complaint_id is not null as is_returned,
-        complaints.satisfaction,
-        case when complaints.address_key not like '%:?' then complaints.address_key end as address_key
+        complaints.satisfaction
     from {{ ref('fct_complaints') }} as complaints
     left join returned using (complaint_id)
     where complaints.received_at < {{ as_of() }}  -- a later complaint counts from its own day on
@@ -89,19 +88,29 @@ counts as (
     )
 ),
 
+address_days as (
+    -- reports per day and building or place (fct_daily_reports_by_key), in the week and the month of the day
+    select 'week' as period_grain, date_trunc('week', received_date)::date as period_start, daily.*
+    from {{ ref('fct_daily_reports_by_key') }} as daily
+    where key_kind = 'address'
+    union all
+    select 'month', date_trunc('month', received_date)::date, daily.*
+    from {{ ref('fct_daily_reports_by_key') }} as daily
+    where key_kind = 'address'
+),
+
 per_address as (
     select
         period_grain,
         period_start,
         community_id,
         case when grouping(category_code) = 1 then 'all' else category_code end as category_code,
-        address_key,
-        count(*) as reports
-    from by_period
-    where address_key is not null
+        repeat_key,
+        sum(reports) as reports
+    from address_days
     group by grouping sets (
-        (period_grain, period_start, community_id, category_code, address_key),
-        (period_grain, period_start, community_id, address_key)
+        (period_grain, period_start, community_id, category_code, repeat_key),
+        (period_grain, period_start, community_id, repeat_key)
     )
 ),
 

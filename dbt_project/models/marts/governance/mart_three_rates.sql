@@ -1,6 +1,6 @@
 -- The three rates (三率) and their composite, per period (day and month, by the Beijing day the order
--- was received), per community and street-wide, per channel scope: 'ranked' = the channels of the
--- setting ranked_channels (the city's view: 12345 and 400), and one scope per channel so that the
+-- was received), per community and street-wide, per channel scope: 'ranked' = the channels of
+-- seeds/ranked_channels.csv (the city's view: 12345 and 400), and one scope per channel so that the
 -- mini-program and reception can be compared. Contact limits come from seeds/time_limits.csv, every
 -- credit and weight from seeds/rate_settings.csv; numerators and denominators travel with the rates.
 {%- set channels = intake_channels() %}
@@ -13,8 +13,7 @@ as_of as (
 
 settings as (
     select
-        string_to_array(
-            (select value from {{ ref('rate_settings') }} where setting = 'ranked_channels'), ' ') as ranked_channels,
+        array(select source_channel from {{ ref('ranked_channels') }}) as ranked_channels,
         {{ rate_setting('satisfaction_credit_satisfied') }} as credit_satisfied,
         {{ rate_setting('satisfaction_credit_basically_satisfied') }} as credit_basically_satisfied,
         {{ rate_setting('satisfaction_credit_dissatisfied') }} as credit_dissatisfied,

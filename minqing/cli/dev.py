@@ -1,0 +1,76 @@
+"""Development tools (minqing.devtools, imported inside the handlers): synthetic data, the demo, the bench."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from minqing import warehouse
+from minqing.cli._common import _date
+
+
+def _cmd_generate(args) -> int:
+    from minqing.devtools.generate import generate, write_training_texts
+
+    if args.training_texts:
+        count = write_training_texts(Path(args.training_texts), **({"seed": args.seed} if args.seed is not None else {}))
+        print(f"generate: {count} labelled texts of the phrase tables in {args.training_texts}")
+        return 0
+    if args.days is None or args.out is None:
+        raise RuntimeError("generate needs --days and --out (or --training-texts FILE)")
+    # seed, per_day and start default to generate()'s own
+    given = {"seed": args.seed, "per_day": args.per_day, "start": args.start}
+    manifest = generate(Path(args.out), days=args.days, **{k: v for k, v in given.items() if v is not None})
+    totals = manifest.get("totals", {})
+    print(f"generate: {len(manifest.get('files', {}))} files under {args.out} "
+          f"({', '.join(f'{k} {v}' for k, v in totals.items() if not isinstance(v, dict))})")
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from minqing.devtools import demo
+
+    return demo.run(args)
+
+
+def _cmd_bench(args) -> int:
+    from minqing.devtools import bench
+
+    warehouse.migrate()
+    return bench.main(args)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("generate", help="write a synthetic landing folder that follows the source contract")
+    p.add_argument("--days", type=int)
+    p.add_argument("--out")
+    p.add_argument("--training-texts", metavar="FILE",
+                   help="instead: write the phrase tables' labelled texts (the classifier's project_texts.tsv)")
+    p.add_argument("--seed", type=int, help="the generator's seed (default 7)")
+    p.add_argument("--per-day", type=int, help="mean new resident demands per day (default 40)")
+    p.add_argument("--start", type=_date, help="first day, YYYY-MM-DD (default 2026-07-01)")
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("demo", help="generate a month of data and run it through the real Airflow DAG")
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--start", type=_date, help="first generated day, YYYY-MM-DD (default: the generator's, 2026-07-01)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--per-day", type=int, default=40)
+    p.add_argument("--history-days", type=int, default=760,
+                   help="days of history generated for the forecast's backtest (0: no backtest)")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("bench", help="measure ingest, validation, the daily run and dbt through cosmos at city scale")
+    p.add_argument("--json", action="store_true", help="one JSON object with every figure")
+    p.add_argument("--rows", type=int, help="rows of the large hotline export (default 200000)")
+    p.add_argument("--daily-rows", type=int, help="new rows of the measured city-day (default 60000)")
+    p.add_argument("--histories",
+                   help="history sizes the daily run is measured on, comma-separated: hotline rows in raw "
+                        "before the day (default 100000,300000, sized for 15 minutes on 2 cores; the issue's "
+                        "sizes: 1000000,10000000)")
+    p.add_argument("--repeats", type=int, help="runs per timing of the ingest steps (median; default 3)")
+    p.add_argument("--history-repeats", type=int, help="daily runs per history size (median; default 1)")
+    p.add_argument("--cosmos-repeats", type=int, help="runs of the dbt stage each way (median; default 1)")
+    p.add_argument("--threads", type=int, help="dbt threads, the same for both ways (default 2)")
+    p.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    p.add_argument("--dbt-select", help="limit the cosmos-vs-command-line step to these dbt nodes (tests use it)")
+    p.set_defaults(func=_cmd_bench)
