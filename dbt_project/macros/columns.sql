@@ -12,3 +12,12 @@
         {{ column }}::{{ type }} as {{ column }}{{ ",\n    " if not loop.last }}
     {%- endfor -%}
 {%- endmacro %}
+
+{#- `sum(<measure>_reports)::bigint as <measure>_<noun>` for each measure, comma-separated: a period's
+    figures from the daily cells of fct_daily_complaint_counts ('received' is the cell's `reports`). -#}
+{% macro summed_daily_counts(measures, noun) -%}
+    {%- for measure in measures -%}
+        sum({{ 'reports' if measure == 'received' else measure ~ '_reports' }})::bigint as {{ measure }}_{{ noun }}
+        {{- ",\n        " if not loop.last }}
+    {%- endfor -%}
+{%- endmacro %}

@@ -1,5 +1,5 @@
-{#- Helpers of the governance marts (fct_community_*_daily, mart_three_rates, mart_issue_category_monthly,
-    mart_sentiment_code, mart_complaint_grades). Settings are read from the seeds at run time, never
+{#- Helpers of the governance marts (fct_community_*_daily, fct_daily_complaint_counts, mart_three_rates,
+    mart_issue_category_monthly, mart_sentiment_code, mart_complaint_grades). Settings are read from the seeds at run time, never
     written into the SQL. -#}
 
 {#- A numeric setting of seeds/rate_settings.csv, as a scalar subquery. -#}
@@ -68,13 +68,13 @@
     select 'street', 'street'
 {%- endmacro %}
 
-{#- The return visit's counts (回访) of a group of orders, named <measure>_<noun>: visited for
-    resolution, resolved, visited for satisfaction, and each verdict. -#}
+{#- The return visit's counts (回访) of a group of orders, named <measure>_<noun>, as integers: visited
+    for resolution, resolved, visited for satisfaction, and each verdict. -#}
 {% macro return_visit_counts(noun) -%}
-        count(*) filter (where resolved is not null) as resolution_visited_{{ noun }},
-        count(*) filter (where resolved) as resolved_{{ noun }},
-        count(*) filter (where satisfaction is not null) as satisfaction_visited_{{ noun }},
-        count(*) filter (where satisfaction = 'satisfied') as satisfied_{{ noun }},
-        count(*) filter (where satisfaction = 'basically_satisfied') as basically_satisfied_{{ noun }},
-        count(*) filter (where satisfaction = 'dissatisfied') as dissatisfied_{{ noun }}
+        count(*) filter (where resolved is not null)::integer as resolution_visited_{{ noun }},
+        count(*) filter (where resolved)::integer as resolved_{{ noun }},
+        count(*) filter (where satisfaction is not null)::integer as satisfaction_visited_{{ noun }},
+        count(*) filter (where satisfaction = 'satisfied')::integer as satisfied_{{ noun }},
+        count(*) filter (where satisfaction = 'basically_satisfied')::integer as basically_satisfied_{{ noun }},
+        count(*) filter (where satisfaction = 'dissatisfied')::integer as dissatisfied_{{ noun }}
 {%- endmacro %}

@@ -1,29 +1,44 @@
--- Reports per Beijing day × community × category × repeat key, for the marts that count repeats
--- (a building or place, or a complainant, with more than one report in a period): they sum these
--- daily counts over their months and weeks instead of each grouping the complaints again.
--- key_kind 'address': the building or place (fct_complaints.address_key; an address without one,
--- '<community>:?', says nothing about repeats and is left out); 'complainant': the keyed hash of the
--- person. Complaints received from the build's as-of moment on are not counted yet.
-{{ config(indexes=[{"columns": ["key_kind", "received_date"]}]) }}
+-- Reports per Beijing day × community × issue category × building or place × complainant: a shared
+-- aggregate of the marts that count repeats (a building, or a complainant, with more than one report of
+-- a problem in a period) and of the high-frequency list, which sum these daily cells over their months,
+-- weeks and rolling windows instead of each grouping the complaints again.
+-- address_key: the building or place (fct_complaints.address_key), null when the address names none
+-- ('<community>:?' says nothing about repeats); complainant_key: the keyed hash of the person, null when
+-- unknown. Each cell holds one address and one complainant, so "a repeat of its building or of its
+-- complainant" is decided per cell, exactly as per report. open / overdue_open: the state at the build's
+-- as-of moment. Complaints received from the as-of moment on are not counted yet.
+{{ config(materialized='table', indexes=[{"columns": ["received_date"]}]) }}
 
 with
 
-complaints as (
-    select received_date, community_id, category_code, address_key, complainant_key
-    from {{ ref('fct_complaints') }}
-    where received_at < {{ as_of() }}
+as_of as (
+    select {{ as_of() }} as as_of_at
 ),
 
-keyed as (
-    select received_date, community_id, category_code, 'address' as key_kind, address_key as repeat_key
-    from complaints
-    where address_key not like '%:?'
-    union all
-    select received_date, community_id, category_code, 'complainant', complainant_key
-    from complaints
-    where complainant_key is not null
+complaints as (
+    select
+        complaints.received_date,
+        complaints.community_id,
+        complaints.category_code,
+        case when complaints.address_key not like '%:?' then complaints.address_key end as address_key,
+        complaints.complainant_key,
+        complaints.is_proactive,
+        complaints.status not in ('closed', 'cancelled') as is_open,
+        complaints.due_at < as_of.as_of_at as is_past_due
+    from {{ ref('fct_complaints') }} as complaints
+    cross join as_of
+    where complaints.received_at < as_of.as_of_at
 )
 
-select received_date, community_id, category_code, key_kind, repeat_key, count(*)::integer as reports
-from keyed
-group by received_date, community_id, category_code, key_kind, repeat_key
+select
+    received_date,
+    community_id,
+    category_code,
+    address_key,
+    complainant_key,
+    count(*)::integer as reports,
+    count(*) filter (where is_proactive)::integer as proactive_reports,
+    count(*) filter (where is_open)::integer as open_reports,
+    count(*) filter (where is_open and is_past_due)::integer as overdue_open_reports
+from complaints
+group by received_date, community_id, category_code, address_key, complainant_key

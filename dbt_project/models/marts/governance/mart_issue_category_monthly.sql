@@ -1,8 +1,9 @@
 -- One row per month (by the Beijing day the demand was received) × area × issue category, zero-filled:
 -- area_level 'community' (one row per community of dim_community) and 'street' (community_id 'street',
--- the whole street). Street rows are recomputed from the complaints, not summed from the community
--- rows: a resident who reports the same category in two communities is a repeat complainant of the
--- street but of neither community, and a median does not add up.
+-- the whole street). Counts are sums of the shared daily cells (fct_daily_complaint_counts,
+-- fct_daily_reports_by_key); street rows are summed from those cells, not from the community rows: a
+-- resident who reports the same category in two communities is a repeat complainant of the street but
+-- of neither community. The median handling time does not add up and is read per complaint.
 
 with
 
@@ -17,21 +18,10 @@ settings as (
         {{ rate_setting('satisfaction_credit_dissatisfied') }} as credit_dissatisfied
 ),
 
-complaints as (
-    select
-        date_trunc('month', received_date)::date as month_start,
-        community_id,
-        category_code,
-        source_channel,
-        is_proactive,
-        is_overdue,
-        -- reception logs carry no closure time (closed_at is the entry day): no handling time from them
-        case when source_channel <> 'reception' and closed_at is not null
-             then extract(epoch from closed_at - received_at) / 3600.0 end as handling_hours,
-        resolved,
-        satisfaction
-    from {{ ref('fct_complaints') }}
-    where received_at < (select as_of_at from as_of)  -- a later complaint counts from its own day on
+daily as (
+    -- complaints per day × community × category (fct_daily_complaint_counts), by month
+    select date_trunc('month', received_date)::date as month_start, daily.*
+    from {{ ref('fct_daily_complaint_counts') }} as daily
 ),
 
 volumes as (
@@ -39,32 +29,53 @@ volumes as (
         month_start,
         category_code,
         case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
-        count(*) as received_count,
-        count(*) filter (where is_proactive) as proactive_count,
-        count(*) filter (where is_overdue) as overdue_count,
-        count(handling_hours) as closed_with_time_count,
-        percentile_cont(0.5) within group (order by handling_hours) as median_handling_hours,
-        {{ return_visit_counts('count') }}
-    from complaints
+        {{ summed_daily_counts([
+            'received', 'proactive', 'overdue', 'resolution_visited', 'resolved', 'satisfaction_visited',
+            'satisfied', 'basically_satisfied', 'dissatisfied'], 'count') }}
+    from daily
+    group by grouping sets ((month_start, category_code, community_id), (month_start, category_code))
+),
+
+-- a median does not add up: the handling times are read per complaint
+handling_times as (
+    select
+        date_trunc('month', received_date)::date as month_start,
+        community_id,
+        category_code,
+        -- reception logs carry no closure time (closed_at is the entry day): no handling time from them
+        extract(epoch from closed_at - received_at) / 3600.0 as handling_hours
+    from {{ ref('fct_complaints') }}
+    where received_at < (select as_of_at from as_of)  -- a later complaint counts from its own day on
+      and source_channel <> 'reception' and closed_at is not null
+),
+
+handling as (
+    select
+        month_start,
+        category_code,
+        case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
+        count(*) as closed_with_time_count,
+        percentile_cont(0.5) within group (order by handling_hours) as median_handling_hours
+    from handling_times
     group by grouping sets ((month_start, category_code, community_id), (month_start, category_code))
 ),
 
 {#- repeats: a building or place, or a complainant, with more than one report of the category in
-    the month, per community and street-wide: the daily counts of fct_daily_reports_by_key summed -#}
+    the month, per community and street-wide: the daily cells of fct_daily_reports_by_key summed -#}
 {%- for name in ['address', 'complainant'] %}
 per_{{ name }} as (
     select
         month_start,
         category_code,
         case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
-        repeat_key,
+        {{ name }}_key,
         sum(reports) as reports
     from (
-        select date_trunc('month', received_date)::date as month_start, community_id, category_code, repeat_key, reports
+        select date_trunc('month', received_date)::date as month_start, community_id, category_code, {{ name }}_key, reports
         from {{ ref('fct_daily_reports_by_key') }}
-        where key_kind = '{{ name }}'
+        where {{ name }}_key is not null
     ) as daily
-    group by grouping sets ((month_start, category_code, community_id, repeat_key), (month_start, category_code, repeat_key))
+    group by grouping sets ((month_start, category_code, community_id, {{ name }}_key), (month_start, category_code, {{ name }}_key))
 ),
 
 repeat_{{ name }}_totals as (
@@ -77,7 +88,7 @@ repeat_{{ name }}_totals as (
 ),
 {% endfor %}
 bounds as (
-    {{ calendar_bounds('select min(month_start) from complaints') }}
+    {{ calendar_bounds('select min(month_start) from daily') }}
 ),
 
 months as (
@@ -110,13 +121,14 @@ joined as (
         coalesce(repeat_complainants.repeat_complainant_count, 0) as repeat_complainant_count,
         coalesce(repeat_complainants.repeat_complainant_reports, 0) as repeat_complainant_reports,
         coalesce(volumes.overdue_count, 0) as overdue_count,
-        coalesce(volumes.closed_with_time_count, 0) as closed_with_time_count,
-        volumes.median_handling_hours,
+        coalesce(handling.closed_with_time_count, 0) as closed_with_time_count,
+        handling.median_handling_hours,
         {{ zero_filled('volumes', [
             'resolution_visited_count', 'resolved_count', 'satisfaction_visited_count',
             'satisfied_count', 'basically_satisfied_count', 'dissatisfied_count']) }}
     from grid
     left join volumes using (month_start, category_code, community_id)
+    left join handling using (month_start, category_code, community_id)
     left join repeat_address_totals as repeat_addresses using (month_start, category_code, community_id)
     left join repeat_complainant_totals as repeat_complainants using (month_start, category_code, community_id)
 )

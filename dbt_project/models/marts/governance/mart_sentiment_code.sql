@@ -40,51 +40,31 @@ params as (
     group by grade_level, period_grain
 ),
 
-returned as (
-    select distinct complaint_id
-    from {{ ref('fct_complaint_status_events') }}
-    where event_type = 'returned' and event_at < {{ as_of() }}
-),
-
-complaints as (
-    select
-        complaints.complaint_id,
-        complaints.community_id,
-        complaints.category_code,
-        complaints.received_date,
-        complaints.is_proactive,
-        complaints.is_overdue,
-        returned.complaint_id is not null as is_returned,
-        complaints.satisfaction
-    from {{ ref('fct_complaints') }} as complaints
-    left join returned using (complaint_id)
-    where complaints.received_at < {{ as_of() }}  -- a later complaint counts from its own day on
-),
-
-by_period as (
-    select 'week' as period_grain, date_trunc('week', received_date)::date as period_start, complaints.*
-    from complaints
+daily as (
+    -- complaints per day × community × category (fct_daily_complaint_counts), in the week and month of the day
+    select 'week' as period_grain, date_trunc('week', received_date)::date as period_start, daily.*
+    from {{ ref('fct_daily_complaint_counts') }} as daily
     union all
-    select 'month', date_trunc('month', received_date)::date, complaints.*
-    from complaints
+    select 'month', date_trunc('month', received_date)::date, daily.*
+    from {{ ref('fct_daily_complaint_counts') }} as daily
 ),
 
 counts as (
     select
-        by_period.period_grain,
-        by_period.period_start,
-        by_period.community_id,
-        case when grouping(by_period.category_code) = 1 then 'all' else by_period.category_code end as category_code,
-        count(*) as demands,
-        count(*) filter (where by_period.is_proactive) as proactive_found,
-        count(*) filter (where by_period.is_overdue) as overdue_orders,
-        count(*) filter (where by_period.is_returned) as returned_orders,
-        count(*) filter (where by_period.satisfaction is not null) as visited_orders,
-        count(*) filter (where by_period.satisfaction = 'dissatisfied') as dissatisfied_orders
-    from by_period
+        daily.period_grain,
+        daily.period_start,
+        daily.community_id,
+        case when grouping(daily.category_code) = 1 then 'all' else daily.category_code end as category_code,
+        sum(daily.reports)::bigint as demands,
+        sum(daily.proactive_reports)::bigint as proactive_found,
+        sum(daily.overdue_reports)::bigint as overdue_orders,
+        sum(daily.returned_reports)::bigint as returned_orders,
+        sum(daily.satisfaction_visited_reports)::bigint as visited_orders,
+        sum(daily.dissatisfied_reports)::bigint as dissatisfied_orders
+    from daily
     group by grouping sets (
-        (by_period.period_grain, by_period.period_start, by_period.community_id, by_period.category_code),
-        (by_period.period_grain, by_period.period_start, by_period.community_id)
+        (daily.period_grain, daily.period_start, daily.community_id, daily.category_code),
+        (daily.period_grain, daily.period_start, daily.community_id)
     )
 ),
 
@@ -92,11 +72,11 @@ address_days as (
     -- reports per day and building or place (fct_daily_reports_by_key), in the week and the month of the day
     select 'week' as period_grain, date_trunc('week', received_date)::date as period_start, daily.*
     from {{ ref('fct_daily_reports_by_key') }} as daily
-    where key_kind = 'address'
+    where address_key is not null
     union all
     select 'month', date_trunc('month', received_date)::date, daily.*
     from {{ ref('fct_daily_reports_by_key') }} as daily
-    where key_kind = 'address'
+    where address_key is not null
 ),
 
 per_address as (
@@ -105,12 +85,12 @@ per_address as (
         period_start,
         community_id,
         case when grouping(category_code) = 1 then 'all' else category_code end as category_code,
-        repeat_key,
+        address_key,
         sum(reports) as reports
     from address_days
     group by grouping sets (
-        (period_grain, period_start, community_id, category_code, repeat_key),
-        (period_grain, period_start, community_id, repeat_key)
+        (period_grain, period_start, community_id, category_code, address_key),
+        (period_grain, period_start, community_id, address_key)
     )
 ),
 
@@ -124,7 +104,7 @@ addresses as (
 ),
 
 bounds as (
-    {{ calendar_bounds('select min(received_date) from complaints') }}
+    {{ calendar_bounds('select min(received_date) from ' ~ ref('fct_daily_complaint_counts')) }}
 ),
 
 periods as (

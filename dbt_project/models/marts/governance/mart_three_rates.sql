@@ -1,8 +1,9 @@
 -- The three rates (三率) and their composite, per period (day and month, by the Beijing day the order
 -- was received), per community and street-wide, per channel scope: 'ranked' = the channels of
 -- seeds/ranked_channels.csv (the city's view: 12345 and 400), and one scope per channel so that the
--- mini-program and reception can be compared. Contact limits come from seeds/time_limits.csv, every
--- credit and weight from seeds/rate_settings.csv; numerators and denominators travel with the rates.
+-- mini-program and reception can be compared. Counts are sums of fct_daily_complaint_counts (contact
+-- limits: seeds/time_limits.csv, applied there); every credit and weight comes from
+-- seeds/rate_settings.csv; numerators and denominators travel with the rates.
 {%- set channels = intake_channels() %}
 
 with
@@ -22,45 +23,22 @@ settings as (
         {{ rate_setting('weight_satisfaction') }} as weight_satisfaction
 ),
 
-response_limits as (
-    select time_limit_basis, response_limit_hours from {{ ref('time_limits') }}
-),
-
 orders as (
-    -- a cancelled order is nobody's to contact, resolve or satisfy: it is out of all three rates
+    -- orders per day × community × channel (fct_daily_complaint_counts, contact flags at the as-of
+    -- moment); a cancelled order is nobody's to contact, resolve or satisfy: it is out of all three rates
     select
-        complaints.*,
-        coalesce(complaints.dispatched_at, complaints.received_at)
-            + response_limits.response_limit_hours * interval '1 hour' as contact_deadline
-    from {{ ref('fct_complaints') }} as complaints
-    join {{ ref('dim_issue_category') }} as categories using (category_code)
-    left join response_limits using (time_limit_basis)
-    cross join as_of
-    where complaints.status is distinct from 'cancelled'
-      and complaints.received_at < as_of.as_of_at  -- a later order counts from its own day on
-),
-
-flags as (
-    select
-        orders.community_id,
-        orders.source_channel,
-        orders.received_date,
-        date_trunc('month', orders.received_date)::date as received_month,
-        orders.source_channel = any(settings.ranked_channels) as is_ranked,
-        -- due for contact: contacted already, or its contact deadline has passed at the as-of moment
-        (orders.responded_at is not null or orders.contact_deadline <= as_of.as_of_at) as is_due_for_contact,
-        coalesce(orders.responded_at <= orders.contact_deadline, false) as is_contacted_in_time,
-        orders.resolved,
-        orders.satisfaction
-    from orders
+        daily.*,
+        date_trunc('month', daily.received_date)::date as received_month,
+        daily.source_channel = any(settings.ranked_channels) as is_ranked
+    from {{ ref('fct_daily_complaint_counts') }} as daily
     cross join settings
-    cross join as_of
+    where not daily.is_cancelled
 ),
 
 scoped as (
-    select flags.*, 'ranked' as channel_scope from flags where is_ranked
+    select orders.*, 'ranked' as channel_scope from orders where is_ranked
     union all
-    select flags.*, source_channel as channel_scope from flags
+    select orders.*, source_channel as channel_scope from orders
 ),
 
 by_period as (
@@ -75,10 +53,9 @@ aggregated as (
         period_start,
         channel_scope,
         case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
-        count(*) as received_orders,
-        count(*) filter (where is_due_for_contact) as due_for_contact_orders,
-        count(*) filter (where is_due_for_contact and is_contacted_in_time) as contacted_in_time_orders,
-        {{ return_visit_counts('orders') }}
+        {{ summed_daily_counts([
+            'received', 'due_for_contact', 'contacted_in_time', 'resolution_visited', 'resolved',
+            'satisfaction_visited', 'satisfied', 'basically_satisfied', 'dissatisfied'], 'orders') }}
     from by_period
     group by grouping sets (
         (period_grain, period_start, channel_scope, community_id),

@@ -11,6 +11,8 @@
 -- it); the previous window is the w days before it. Reports count on the day they were received; every
 -- channel counts, proactive finds (reception, door-knocking, patrols) included and shown apart.
 -- Complaints whose community is unresolved are left out: they are not a place the street can act on.
+-- The windows sum the shared daily cells of fct_daily_reports_by_key (day × community × category ×
+-- building × complainant), never the complaints themselves.
 --
 -- How to reproduce a row:
 --   repeat_reports     = reports whose building or complainant reported the same problem at least twice in
@@ -34,20 +36,11 @@ as_of as (
     select {{ as_of() }} as as_of_at
 ),
 
-complaints as (
-    select
-        complaint_id,
-        community_id,
-        category_code,
-        received_at,
-        received_date,
-        is_proactive,
-        complainant_key,
-        -- an address without a building or place ('<community>:?') says nothing about repeats
-        case when address_key not like '%:?' then address_key end as address_key,
-        status not in ('closed', 'cancelled') as is_open,
-        due_at
-    from {{ ref('fct_complaints') }}
+reports as (
+    -- reports per day × community × category × building × complainant (fct_daily_reports_by_key; open
+    -- and overdue at the as-of moment)
+    select *
+    from {{ ref('fct_daily_reports_by_key') }}
     where community_id <> 'unresolved'
 ),
 
@@ -74,20 +67,17 @@ frames as (
     cross join data_start
 ),
 
--- every complaint of the window or the previous window, once per window length
+-- the daily cells of the window or the previous window, once per window length
 framed as (
     select
         frames.window_days,
-        frames.as_of_at,
-        complaints.*,
-        complaints.received_date >= frames.window_start as in_window
+        reports.*,
+        reports.received_date >= frames.window_start as in_window
     from frames
-    join complaints
-        on complaints.received_date between frames.previous_window_start and frames.as_of_date
-        and complaints.received_at < frames.as_of_at
+    join reports on reports.received_date between frames.previous_window_start and frames.as_of_date
 ),
 
--- each complaint is an occurrence of its community × category and, when it names a building, of that address
+-- each cell is an occurrence of its community × category and, when it names a building, of that address
 -- (problem_address_key '' on community × category rows until the final select, so that joins match)
 occurrences as (
     select 'community_category' as problem_level, '' as problem_address_key, framed.*
@@ -101,24 +91,24 @@ occurrences as (
 counts as (
     select
         {{ problem_key }},
-        count(*) filter (where in_window) as report_count,
-        count(*) filter (where not in_window) as previous_report_count,
-        count(*) filter (where in_window and is_proactive) as proactive_reports,
-        count(*) filter (where in_window and is_open) as open_count,
-        count(*) filter (where in_window and is_open and as_of_at > due_at) as overdue_open_count,
+        coalesce(sum(reports) filter (where in_window), 0) as report_count,
+        coalesce(sum(reports) filter (where not in_window), 0) as previous_report_count,
+        coalesce(sum(proactive_reports) filter (where in_window), 0) as proactive_reports,
+        coalesce(sum(open_reports) filter (where in_window), 0) as open_count,
+        coalesce(sum(overdue_open_reports) filter (where in_window), 0) as overdue_open_count,
         max(received_date) filter (where in_window) as last_received_date
     from occurrences
     group by {{ problem_key }}
 ),
 
--- how often each report's complainant and building reported the same problem in the window
+-- how often each cell's complainant and building reported the same problem in the window
 in_window_reports as (
     select
         occurrences.*,
-        case when complainant_key is not null then count(*) over (
+        case when complainant_key is not null then sum(reports) over (
             partition by {{ problem_key }}, complainant_key)
         end as complainant_reports,
-        case when address_key is not null then count(*) over (
+        case when address_key is not null then sum(reports) over (
             partition by {{ problem_key }}, address_key)
         end as address_reports
     from occurrences
@@ -129,10 +119,10 @@ repeats as (
     select
         {{ problem_key }},
         count(distinct complainant_key) filter (where complainant_reports >= 2) as repeat_complainant_count,
-        count(*) filter (where complainant_reports >= 2) as repeat_complainant_reports,
+        sum(reports) filter (where complainant_reports >= 2) as repeat_complainant_reports,
         count(distinct address_key) filter (where address_reports >= 2) as repeat_address_count,
-        count(*) filter (where address_reports >= 2) as repeat_address_reports,
-        count(*) filter (where complainant_reports >= 2 or address_reports >= 2) as repeat_reports
+        sum(reports) filter (where address_reports >= 2) as repeat_address_reports,
+        sum(reports) filter (where complainant_reports >= 2 or address_reports >= 2) as repeat_reports
     from in_window_reports
     group by {{ problem_key }}
 ),

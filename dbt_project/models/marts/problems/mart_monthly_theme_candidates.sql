@@ -48,8 +48,7 @@ communities_affected as (
         date_trunc('month', received_date)::date as month_start,
         category_code,
         count(distinct community_id) filter (where community_id <> 'unresolved') as communities_affected
-    from {{ ref('fct_complaints') }}
-    where received_at < (select as_of_at from as_of)
+    from {{ ref('fct_daily_complaint_counts') }}
     group by 1, 2
 ),
 

@@ -1,0 +1,66 @@
+-- Complaints per Beijing day × community × issue category × intake channel × cancelled or not, with the
+-- counts the period marts add up: the sentiment code's weekly and monthly figures, the three rates by day
+-- and month, the monthly category figures and the theme candidates sum these cells instead of each
+-- counting the complaints again. Flags that depend on time (overdue, due for contact) are evaluated at
+-- the build's as-of moment; complaints received from it on are not counted yet. Contact limits:
+-- seeds/time_limits.csv (response_limit_hours by the category's time-limit basis).
+{{ config(materialized='table', indexes=[{"columns": ["received_date"]}]) }}
+
+with
+
+as_of as (
+    select {{ as_of() }} as as_of_at
+),
+
+response_limits as (
+    select time_limit_basis, response_limit_hours from {{ ref('time_limits') }}
+),
+
+returned as (
+    select distinct complaint_id
+    from {{ ref('fct_complaint_status_events') }}
+    where event_type = 'returned' and event_at < {{ as_of() }}
+),
+
+complaints as (
+    select
+        complaints.received_date,
+        complaints.community_id,
+        complaints.category_code,
+        complaints.source_channel,
+        coalesce(complaints.status = 'cancelled', false) as is_cancelled,
+        complaints.is_proactive,
+        complaints.is_overdue,
+        returned.complaint_id is not null as is_returned,
+        complaints.responded_at,
+        coalesce(complaints.dispatched_at, complaints.received_at)
+            + response_limits.response_limit_hours * interval '1 hour' as contact_deadline,
+        complaints.resolved,
+        complaints.satisfaction,
+        as_of.as_of_at
+    from {{ ref('fct_complaints') }} as complaints
+    cross join as_of
+    left join {{ ref('dim_issue_category') }} as categories using (category_code)
+    left join response_limits using (time_limit_basis)
+    left join returned using (complaint_id)
+    where complaints.received_at < as_of.as_of_at
+)
+
+select
+    received_date,
+    community_id,
+    category_code,
+    source_channel,
+    is_cancelled,
+    count(*)::integer as reports,
+    count(*) filter (where is_proactive)::integer as proactive_reports,
+    count(*) filter (where is_overdue)::integer as overdue_reports,
+    count(*) filter (where is_returned)::integer as returned_reports,
+    -- due for contact: contacted already, or its contact deadline has passed at the as-of moment
+    count(*) filter (where responded_at is not null or contact_deadline <= as_of_at)::integer
+        as due_for_contact_reports,
+    count(*) filter (where (responded_at is not null or contact_deadline <= as_of_at)
+                       and responded_at <= contact_deadline)::integer as contacted_in_time_reports,
+    {{ return_visit_counts('reports') }}
+from complaints
+group by received_date, community_id, category_code, source_channel, is_cancelled
