@@ -163,10 +163,10 @@ BEFORE_FORECAST, AFTER_FORECAST = "before_forecast", "after_forecast"  # dbt_pro
 
 def build_marts(as_of: str | None = None) -> dict:
     """dbt build of everything the forecast does not feed."""
-    outcome = transform.build(as_of=as_of, selector=BEFORE_FORECAST)
+    outcome = transform.build(as_of=as_of, selector=BEFORE_FORECAST, reuse_seeds=True)
     if not outcome.success:
         raise RuntimeError("dbt build failed: " + "; ".join(f"{f['node']}: {f['message']}" for f in outcome.failures))
-    return {"nodes": len(outcome.results)}
+    return {"nodes": len(outcome.results), "seeds_reused": outcome.seeds_reused}
 
 
 def forecast() -> dict:
@@ -204,6 +204,7 @@ class RunSummary:
     failed_channels: dict = field(default_factory=dict)
     classified: int = 0
     dbt_nodes: int = 0
+    seeds_reused: bool = False  # the seed files were the ones already loaded: not loaded again
     forecast: dict = field(default_factory=dict)
     deliveries: list[str] = field(default_factory=list)  # missing, late and held deliveries (warnings)
     seconds: dict = field(default_factory=dict)  # wall time per stage
@@ -226,7 +227,8 @@ class RunSummary:
                 lines.append(f"          {f['file']} UNREADABLE: {f['reason']}")
         lines += [
             f"classify: {self.classified} new texts",
-            f"dbt:      {self.dbt_nodes} nodes built and tested",
+            f"dbt:      {self.dbt_nodes} nodes built and tested"
+            + (" (seed files unchanged since they were loaded: not reloaded)" if self.seeds_reused else ""),
             f"forecast: {self.forecast.get('pairs', 0)} community × category pairs as of {self.forecast.get('as_of')}, "
             f"{self.forecast.get('early_warnings', 0)} early warnings",
             f"time:     {', '.join(f'{stage} {seconds:.1f} s' for stage, seconds in self.seconds.items())}",
@@ -299,7 +301,8 @@ def _run(landing: str | Path | None, day: dt.date | None, as_of: str | None) -> 
             stage("validate")
         summary.classified = classify()
         stage("classify")
-        summary.dbt_nodes = build_marts(as_of)["nodes"]
+        built = build_marts(as_of)
+        summary.dbt_nodes, summary.seeds_reused = built["nodes"], built["seeds_reused"]
         stage("dbt")
         summary.forecast = forecast()
         stage("forecast")

@@ -1,7 +1,10 @@
 """Great Expectations (GX Core 1.x) plumbing shared by every suite.
 
 - The file Data Context lives under `$MINQING_HOME/gx` (`gx.get_context(mode="file", …)`); its
-  Data Docs site is built there as HTML (`build_data_docs`, `data_docs_index`).
+  Data Docs site is built there as HTML on demand (`build_data_docs`: `minqing data-docs`, the
+  demo), never by a run: the site's index is rendered over every stored result, a cost that grows
+  with every day of history, while what a run needs (its outcome, the quarantine) is in
+  `ops.validation_runs` / `ops.validation_results`.
 - The warehouse is one GX Postgres data source. Its connection string in great_expectations.yml is
   the placeholder `${MINQING_GX_WAREHOUSE_URL}`; the process fills that variable from
   `minqing.warehouse.url()` (converted to an SQLAlchemy `postgresql+psycopg://` URL), so no
@@ -97,19 +100,30 @@ def exclusive() -> Iterator[None]:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def get_context(*, bind_warehouse: bool = True):
-    """A file Data Context on the GX project under `$MINQING_HOME/gx`. Call it inside `exclusive()`.
+_contexts: dict[tuple[str, str | None], Any] = {}  # one Data Context per GX project and warehouse, per process
 
-    Read afresh on every call (about 50 ms, against seconds for importing GX), so that what another
-    process changed under the lock is seen, and no engine of a previous warehouse is reused. With
-    `bind_warehouse`, the URL variable names the current warehouse and the data source exists.
+
+def get_context(*, bind_warehouse: bool = True):
+    """The file Data Context on the GX project under `$MINQING_HOME/gx`. Call it inside `exclusive()`.
+
+    One per process for each project folder and warehouse (reading the project costs a fifth of a
+    second, against about 0.3 s for a small validation): a context is never reused for another
+    warehouse, so no engine of a previous warehouse serves the next. Within a process the suites,
+    validation definitions and checkpoints are written by `run_suite` before each run, so what
+    another process wrote under the lock is overwritten, not relied on. With `bind_warehouse`, the
+    URL variable names the current warehouse and the data source exists.
     """
     import great_expectations as gx
 
-    if bind_warehouse:
-        os.environ[URL_VARIABLE] = sqlalchemy_url(warehouse.url())
-    context = gx.get_context(mode="file", project_root_dir=project_dir())
-    _quiet(context)
+    url = sqlalchemy_url(warehouse.url()) if bind_warehouse else None
+    key = (str(project_dir()), url)
+    if url:
+        os.environ[URL_VARIABLE] = url
+    context = _contexts.get(key)
+    if context is None:
+        context = gx.get_context(mode="file", project_root_dir=project_dir())
+        _quiet(context)
+        _contexts[key] = context
     if bind_warehouse and DATASOURCE not in context.data_sources.all():
         context.data_sources.add_postgres(name=DATASOURCE, connection_string="${" + URL_VARIABLE + "}")
     return context
@@ -208,14 +222,14 @@ class SuiteRun:
 
 def run_suite(suite_name: str, asset_name: str, query: str, expectations: Iterable, *, run_name: str,
               result_format: dict | str = "SUMMARY", expectation_parameters: dict | None = None,
-              update_docs: bool = True) -> SuiteRun:
+              update_docs: bool = False) -> SuiteRun:
     """Validate the rows of `query` in the warehouse against `expectations`, through a Checkpoint.
 
     The suite, the validation definition and the checkpoint are named `suite_name` and kept in the
     GX project (updated when the expectations or the result format change); the result is stored
-    in the GX validation store and the Data Docs are updated, unless `update_docs` is false: then
-    the caller passes `SuiteRun.docs_resources` of several runs to one `update_data_docs` (each
-    update rebuilds the site's index over every stored result, a cost that grows with the days).
+    in the GX validation store; with `update_docs` the Data Docs are updated too (each update
+    rebuilds the site's index over every stored result, a cost that grows with the days, so the
+    pipeline leaves it to `build_data_docs`; `SuiteRun.docs_resources` can go to `update_data_docs`).
     """
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
@@ -370,7 +384,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def validate_table(schema: str, table: str, suite_name: str, expectations: Iterable, run_name: str,
                    file_column: str | None = None, after_file_id: int | None = None,
-                   update_docs: bool = True) -> TableValidation:
+                   update_docs: bool = False) -> TableValidation:
     """Validate a table (e.g. a dbt mart) in the warehouse and store the results in ops: the whole
     table, or with `file_column` and `after_file_id` only its rows from files newer than that one
     (a large incremental fact table, whose older rows were validated when they came).

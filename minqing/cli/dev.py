@@ -59,7 +59,7 @@ def register(sub) -> None:
                    help="days of history generated for the forecast's backtest (0: no backtest)")
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("bench", help="measure ingest, validation, the daily run and dbt through cosmos at city scale")
+    p = sub.add_parser("bench", help="measure a street's day, and ingest, validation, the daily run and dbt through cosmos at city scale")
     p.add_argument("--json", action="store_true", help="one JSON object with every figure")
     p.add_argument("--rows", type=int, help="rows of the large hotline export (default 200000)")
     p.add_argument("--daily-rows", type=int, help="new rows of the measured city-day (default 60000)")
@@ -71,6 +71,12 @@ def register(sub) -> None:
     p.add_argument("--history-repeats", type=int, help="daily runs per history size (median; default 1)")
     p.add_argument("--cosmos-repeats", type=int, help="runs of the dbt stage each way (median; default 1)")
     p.add_argument("--threads", type=int, help="dbt threads, the same for both ways (default 2)")
-    p.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    p.add_argument("--street-days", type=int,
+                   help="street-days measured through `minqing run`, each in a fresh process (median; default 3; 0: none)")
+    p.add_argument("--street-history-days", type=int,
+                   help="days of the generated street month run before them, in one run (default 27)")
+    p.add_argument("--no-street-dag", action="store_true",
+                   help="skip the street-day through the daily DAG (dag.test(), about as long as its tasks' start-up)")
+    p.add_argument("--keep", action="store_true", help="keep the bench databases afterwards")
     p.add_argument("--dbt-select", help="limit the cosmos-vs-command-line step to these dbt nodes (tests use it)")
     p.set_defaults(func=_cmd_bench)

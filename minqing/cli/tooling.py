@@ -1,4 +1,4 @@
-"""dbt and Airflow by hand: the manifest, the docs site, local DAG runs."""
+"""dbt, GX and Airflow by hand: the manifest, the docs sites, local DAG runs."""
 
 from __future__ import annotations
 
@@ -24,6 +24,13 @@ def _cmd_dbt_docs(args) -> int:
     return 0
 
 
+def _cmd_data_docs(args) -> int:
+    from quality import build_data_docs
+
+    print(build_data_docs())
+    return 0
+
+
 def _cmd_airflow(args) -> int:
     from minqing import orchestration
 
@@ -46,6 +53,10 @@ def register(sub) -> None:
 
     p = sub.add_parser("dbt-docs", help="generate the dbt docs site under $MINQING_HOME/dbt/docs")
     p.set_defaults(func=_cmd_dbt_docs)
+
+    p = sub.add_parser("data-docs", help="render the GX Data Docs of every stored validation under $MINQING_HOME/gx "
+                                         "(runs do not: the site's index grows with the history)")
+    p.set_defaults(func=_cmd_data_docs)
 
     p = sub.add_parser("airflow", help="run a DAG locally with dag.test(), or print the local Airflow environment")
     p.add_argument("action", choices=["test", "env"])

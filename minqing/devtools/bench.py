@@ -19,6 +19,12 @@ It makes its own data and its own database (`<warehouse>_bench`, dropped afterwa
    DAG with the project's task group) against one `dbt build` from the command line, same threads
    (`cosmos_vs_cli`).
 
+0. `street_day`: a street's morning, the run its users have every day: a generated street month
+   (`minqing generate`, about a hundred new records a day over three channels) in a database of its
+   own, its first `street_history_days` in one run, then each of the next `street_days` days through
+   `minqing run` in a fresh process (wall clock, what the user waits: `street_day_seconds`), and the
+   day after them through the daily DAG with `dag.test()` (`street_day_dag_seconds`).
+
 Each timing is the median of `repeats` runs (the history steps: `history_repeats`). Nothing here
 asserts a speed: `tests/e2e/test_bench.py` runs the same code on tiny sizes for correctness only.
 """
@@ -52,7 +58,7 @@ from minqing import config, warehouse
 HOTLINE_HEADER = list(HOTLINE_CONTRACT.header)
 # The export's first day; history lies before it, the measured city-day after the export.
 BENCH_DAY = dt.date(2026, 9, 1)
-TARGETS = {"ingest_vs_copy": 2.0, "validate_vs_load": 0.5, "daily_10m_vs_1m": 1.5, "cosmos_vs_cli": 1.5,
+TARGETS = {"street_day_seconds": 15.0, "street_day_dag_seconds": 60.0, "ingest_vs_copy": 2.0, "validate_vs_load": 0.5, "daily_10m_vs_1m": 1.5, "cosmos_vs_cli": 1.5,
            "reload_vs_load": 0.2, "daily_10m_s": 60.0}
 
 
@@ -140,11 +146,12 @@ def write_export(path: Path, rows: int, day: dt.date, base: list[dict], seed: in
 # --- the bench database ----------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def bench_database(keep: bool = False):
-    """A new database beside the warehouse's, migrated; WAREHOUSE_URL points at it meanwhile."""
+def bench_database(keep: bool = False, suffix: str = "bench"):
+    """A new database beside the warehouse's (`<name>_<suffix>`), migrated; WAREHOUSE_URL points at it
+    meanwhile."""
     server = warehouse.url()
     params = conninfo_to_dict(server)
-    name = f"{params.get('dbname') or 'minqing'}_bench"
+    name = f"{params.get('dbname') or 'minqing'}_{suffix}"
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
@@ -380,18 +387,78 @@ def _classify_round(url: str, texts: int) -> dict:
 
 # --- the benchmark ---------------------------------------------------------------------------------
 
+STREET_START = dt.date(2026, 7, 1)  # the generated street month's first day
+
+
+def _street_day(result: BenchResult, seed: int, work: Path, days: int, history_days: int, dag: bool,
+                keep: bool) -> None:
+    """0: a street's day through `minqing run` (each measured day in a fresh process) and through the DAG."""
+    from minqing import orchestration
+    from minqing.devtools import generate
+
+    landing = work / "street"
+    generate.generate(landing, days=history_days + days + int(dag), seed=seed, start=STREET_START)
+    with bench_database(keep, suffix="bench_street") as url:
+        env = {**os.environ, "WAREHOUSE_URL": url}
+        command = [sys.executable, "-m", "minqing.cli", "run", "--landing", str(landing), "--date"]
+
+        def run_day(day: dt.date) -> float:
+            started = time.perf_counter()
+            done = subprocess.run([*command, day.isoformat()], env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"minqing run --date {day} failed: {done.stderr[-2000:]}")
+            return time.perf_counter() - started
+
+        first = STREET_START + dt.timedelta(days=history_days - 1)
+        result.progress(f"bench: a street's first {history_days} days in one run ...")
+        run_day(first)
+        samples, rows = [], []
+        for n in range(days):
+            day = first + dt.timedelta(days=1 + n)
+            result.progress(f"bench: a street-day through minqing run ({day}) ...")
+            before = _raw_rows(url)
+            samples.append(run_day(day))
+            rows.append(_raw_rows(url) - before)
+        if samples:
+            result.figures["street_day_seconds"] = _median(result, "street_day", samples)
+            result.figures["street_day_new_rows"] = round(statistics.median(rows))
+        if dag:
+            day = first + dt.timedelta(days=1 + days)
+            result.progress(f"bench: a street-day through the daily DAG, dag.test() ({day}) ...")
+            run_at = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(6), config.BEIJING)
+            started = time.perf_counter()
+            done = orchestration.run_dag_test("minqing_daily", run_at, env=orchestration.dag_test_env(
+                url, extra={"LANDING_DIR": str(landing)}))
+            seconds = time.perf_counter() - started
+            if done.returncode != 0 or not done.summary or done.summary.get("state") != "success":
+                raise RuntimeError(f"the DAG's street-day failed: {done.line() if done.summary else done.stderr[-2000:]}")
+            result.figures["street_day_dag_seconds"] = _median(result, "street_day_dag", [seconds])
+            result.figures["street_day_dag_tasks"] = done.summary["tasks"]
+
+
+def _raw_rows(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("select (select count(*) from raw.hotline_work_orders) + (select count(*) from "
+                            "raw.miniprogram_tickets) + (select count(*) from raw.reception_entries)").fetchone()[0]
+
+
 def run(rows: int = 200_000, daily_rows: int = 60_000, histories: tuple[int, ...] = (100_000, 300_000),
         repeats: int = 3, history_repeats: int = 1, cosmos_repeats: int = 1, threads: int = 2,
-        seed: int = 11, keep: bool = False, dbt_select: str | None = None, progress=print) -> BenchResult:
+        seed: int = 11, keep: bool = False, dbt_select: str | None = None, street_days: int = 3,
+        street_history_days: int = 27, street_dag: bool = True, progress=print) -> BenchResult:
     from minqing import pipeline
 
     histories = tuple(sorted(histories))
     result = BenchResult(settings={
         "rows": rows, "daily_rows": daily_rows, "histories": list(histories), "repeats": repeats,
         "history_repeats": history_repeats, "cosmos_repeats": cosmos_repeats, "threads": threads,
-        "cpus": os.cpu_count(), "dbt_select": dbt_select, "warehouse": "embedded" if warehouse.is_embedded() else "WAREHOUSE_URL",
+        "cpus": os.cpu_count(), "dbt_select": dbt_select, "street_days": street_days,
+        "street_history_days": street_history_days, "street_dag": street_dag, "warehouse": "embedded" if warehouse.is_embedded() else "WAREHOUSE_URL",
         "started_at": dt.datetime.now(config.BEIJING).isoformat(timespec="seconds")}, progress=progress)
     os.environ.setdefault("MINQING_DBT_THREADS", str(threads))
+    if street_days or street_dag:
+        with tempfile.TemporaryDirectory(prefix="minqing-bench-street-") as tmp:
+            _street_day(result, seed, Path(tmp), street_days, street_history_days, street_dag, keep)
     with tempfile.TemporaryDirectory(prefix="minqing-bench-") as tmp, bench_database(keep) as url:
         work = Path(tmp)
         progress(f"bench: data ({rows:,} rows of hotline export) ...")
@@ -517,6 +584,8 @@ def table(result: BenchResult) -> str:
         if key in s:
             lines.append(f"{label:<44}{s[key]:>10.2f}   {figure}")
 
+    row(f"street-day, minqing run ({f.get('street_day_new_rows')} new rows)", "street_day", "a fresh process each")
+    row(f"street-day, daily DAG with dag.test() ({f.get('street_day_dag_tasks')} tasks)", "street_day_dag")
     row("ingest (parse, normalise, hash, COPY)", "ingest", f"{f['ingest_rows_per_s']:,} rows/s, {f['ingest_mb_per_s']} MB/s")
     row("psql \\copy of the same rows, normalised", "copy", f"{f['copy_rows_per_s']:,} rows/s")
     row("GX validation of those rows", "validate")
@@ -531,7 +600,7 @@ def table(result: BenchResult) -> str:
     row(f"dbt build, command line ({result.settings['threads']} threads)", "dbt_cli")
     row("dbt stage through Airflow + cosmos", "cosmos")
     lines.append("")
-    for name in ("ingest_vs_copy", "validate_vs_load", "reload_vs_load", "daily_large_vs_small",
+    for name in ("street_day_seconds", "street_day_dag_seconds", "ingest_vs_copy", "validate_vs_load", "reload_vs_load", "daily_large_vs_small",
                  "daily_10m_vs_1m", "cosmos_vs_cli"):
         if name in f:
             target = TARGETS.get(name)
@@ -549,6 +618,9 @@ def main(args) -> int:
     given = {"rows": args.rows, "daily_rows": args.daily_rows, "repeats": args.repeats,
              "history_repeats": args.history_repeats, "cosmos_repeats": args.cosmos_repeats, "threads": args.threads,
              "histories": tuple(int(h) for h in args.histories.split(",")) if args.histories else None}
+    given.update(street_days=args.street_days, street_history_days=args.street_history_days)
+    if args.no_street_dag:
+        given["street_dag"] = False
     result = run(**{k: v for k, v in given.items() if v is not None}, keep=args.keep, dbt_select=args.dbt_select,
                  progress=(lambda m: print(m, file=sys.stderr)))
     if args.json:

@@ -112,7 +112,7 @@ def _where_to_look(url: str, verbose: bool = False) -> list[str]:
     """A screen's worth: totals of the landing files and rows, the warehouse, the marts in one line,
     the docs, the briefing last. `verbose`: a line per landing file and per mart too."""
     from ingestion.loader import CHANNELS
-    from quality import data_docs_index
+    from quality import build_data_docs
 
     with warehouse.connect() as conn:
         per_file = conn.execute(
@@ -152,7 +152,7 @@ def _where_to_look(url: str, verbose: bool = False) -> list[str]:
                  + ("" if verbose else " (-v: per table)"))
     if verbose:
         lines += [f"  {name:<32} {count:>8} rows" for name, count in counts.items()]
-    lines.append(f"GX Data Docs: {data_docs_index()}")
+    lines.append(f"GX Data Docs: {build_data_docs()}")
     docs = config.home() / "dbt" / "docs" / "index.html"
     lines.append(f"dbt docs: {docs if docs.exists() else 'run `minqing dbt-docs` to build them'}")
     briefings = sorted(config.briefing_dir().glob("briefing_*.html"))

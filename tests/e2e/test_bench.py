@@ -16,8 +16,13 @@ from minqing.devtools import bench
 def test_bench_runs_every_step_and_reports_every_figure(fresh_warehouse, capsys):
     assert cli.main(["bench", "--json", "--rows", "300", "--daily-rows", "120", "--histories", "200,2000",
                      "--repeats", "1", "--history-repeats", "1", "--cosmos-repeats", "1",
-                     "--dbt-select", "stg_hotline__work_orders"]) == 0
+                     "--dbt-select", "stg_hotline__work_orders",
+                     "--street-days", "1", "--street-history-days", "2", "--no-street-dag"]) == 0
     report = json.loads(capsys.readouterr().out)
+    # a street-day: a generated street's third day through `minqing run` in a fresh process
+    assert report["seconds"]["street_day"] > 0 and report["street_day_new_rows"] > 0
+    assert report["street_day_seconds"] == report["seconds"]["street_day"]
+    assert "street_day_dag_seconds" not in report  # --no-street-dag
     assert report["rows_loaded"] + report["rows_quarantined"] == 300
     for name in ("ingest", "copy", "validate", "reload", "daily_at_200", "daily_at_2000", "full_refresh",
                  "dbt_cli", "cosmos"):
@@ -51,7 +56,7 @@ def test_bench_runs_every_step_and_reports_every_figure(fresh_warehouse, capsys)
             assert f"(target ≤ {target}: {verdict})" in text, name
     # the bench database is gone; the warehouse it ran beside is untouched
     with psycopg.connect(fresh_warehouse) as conn:
-        assert conn.execute("select count(*) from pg_database where datname like '%\\_bench'").fetchone()[0] == 0
+        assert conn.execute("select count(*) from pg_database where datname like '%\\_bench%'").fetchone()[0] == 0
 
 
 def test_export_rows_are_unique_work_orders(tmp_path):

@@ -124,4 +124,4 @@ def test_no_test_of_a_model_built_after_the_forecast_reads_a_node_built_before(m
                   and any(p not in after and not p.startswith("source.")
                           for p in manifest["nodes"][t]["depends_on"]["nodes"])]
     assert not straddling, straddling
-    assert set(manifest["selectors"]) == {"before_forecast", "after_forecast"}
+    assert set(manifest["selectors"]) == {"before_forecast", "after_forecast", "before_forecast_seeds_loaded"}
