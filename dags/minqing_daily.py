@@ -5,7 +5,7 @@
         -> dbt_after_forecast (sentiment code, early warnings, briefing) -> publish
 
 Each run is for one day: the Beijing day before its logical date (`orch.day_of_run`). Ingest takes
-the files due by that day, and every dbt task builds as of its end (`as_of` var), so records dated
+the files due by that day, and every dbt task builds as of its end (`MINQING_AS_OF`), so records dated
 later count from their own day on. A channel whose batch fails validation is held back
 (`minqing held list`) and does not hold back the others: `classify` runs once every channel is
 done, whatever became of it, the briefing shows the held channel, and the run ends failed so that

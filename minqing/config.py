@@ -65,6 +65,9 @@ ENVIRONMENT = (
              "the browser that prints the briefing's PDF"),
     Variable("MINQING_AIRFLOW_CONN_ID", "`minqing_warehouse`",
              "the Airflow connection the DAGs take the warehouse from (when WAREHOUSE_URL is unset)"),
+    Variable("MINQING_COSMOS_MODE", "`watcher`",
+             "how the DAGs run dbt through cosmos: `watcher` (one `dbt build` per task group, each model a "
+             "sensor task that follows it) or `local` (one `dbt build` per model task)"),
     Variable("MINQING_TASK_RETRIES", "`2` (`0` in local `dag.test()` runs)", "retries of each DAG task"),
 )
 _NAMES = frozenset(v.name for v in ENVIRONMENT)
@@ -118,6 +121,15 @@ def landing_dir(override: str | os.PathLike | None = None) -> Path:
 def briefing_dir(override: str | os.PathLike | None = None) -> Path:
     """Where the briefing DAG writes the daily briefing: BRIEFING_DIR, else $MINQING_HOME/briefings."""
     return Path(override or env("BRIEFING_DIR") or home() / "briefings").resolve()
+
+
+DBT_THREADS_DEFAULT = 2  # also dbt_project/profiles.yml's default (tests/unit/test_settings.py)
+
+
+def dbt_threads() -> int:
+    """dbt's threads (MINQING_DBT_THREADS): what profiles.yml reads on the command line, and what the
+    DAGs give cosmos' profile."""
+    return int(env("MINQING_DBT_THREADS") or DBT_THREADS_DEFAULT)
 
 
 def eval_file() -> Path:

@@ -40,7 +40,7 @@ def day_of_run(logical_date: dt.datetime | None) -> dt.date:
 
 
 def run_as_of(logical_date: dt.datetime | None) -> str:
-    """The moment a run builds its marts as of: the end of its day (the `as_of` var of its dbt tasks)."""
+    """The moment a run builds its marts as of: the end of its day (MINQING_AS_OF of its dbt tasks)."""
     from minqing.pipeline import as_of_for
 
     return as_of_for(day_of_run(logical_date))
@@ -140,7 +140,8 @@ class DagTestRun(subprocess.CompletedProcess):
     """The finished `dag.test()` process (returncode, stdout, stderr as subprocess.run gives them) and
     `summary`: what its DAG run came to, from the child's marker line — dag_id, run_id, logical_date,
     day (the run's data day, `day_of_run`), state, tasks (task instances), task_states (count per
-    state), succeeded, failed (failed and upstream_failed), skipped, failed_tasks (their task ids),
+    state), succeeded, failed (failed and upstream_failed), skipped, failed_tasks (the failed ones' ids),
+    unfinished (task id → state of those neither succeeded, skipped nor failed: upstream_failed, …),
     seconds (wall clock of dag.test()) — or None when the child printed none (it crashed first)."""
 
     summary: dict | None = None
@@ -197,6 +198,7 @@ def _dag_test_main(dag_id: str, logical_date: str) -> int:
     summary = {"dag_id": dag_id, "run_id": None, "logical_date": logical_date,
                "day": day_of_run(moment).isoformat(), "state": "import_errors",
                "tasks": 0, "task_states": {}, "succeeded": 0, "failed": 0, "skipped": 0, "failed_tasks": [],
+               "unfinished": {},
                "seconds": 0.0}
 
     def report(code: int) -> int:
@@ -237,7 +239,9 @@ def _dag_test_main(dag_id: str, logical_date: str) -> int:
                    failed=states.get("failed", 0) + states.get("upstream_failed", 0),
                    skipped=states.get("skipped", 0),
                    failed_tasks=sorted(ti.task_id for ti in instances
-                                       if str(getattr(ti.state, "value", ti.state)) == "failed"))
+                                       if str(getattr(ti.state, "value", ti.state)) == "failed"),
+                   unfinished={ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in instances
+                               if str(getattr(ti.state, "value", ti.state)) not in ("success", "skipped", "failed")})
     print(f"dag {dag_id} run {logical_date}: {state}")
     return report(0 if state.endswith("success") else 1)
 

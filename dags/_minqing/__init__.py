@@ -15,6 +15,7 @@ from psycopg.conninfo import make_conninfo
 
 from minqing import config
 from minqing.orchestration import CONN_ID, MANIFEST, ensure_manifest, run_as_of
+from minqing.transform import AS_OF_VARIABLE
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,10 @@ def default_args() -> dict:
     }
 
 
-# dbt's `as_of` in every dbt task, rendered per run from its logical date (`dbt_task_group` registers
-# run_as_of as the DAG's macro `minqing_as_of`)
-DBT_VARS = {"as_of": "{{ minqing_as_of(logical_date) }}"}
+# the run's as-of moment in every dbt task's environment (MINQING_AS_OF, macros/as_of.sql), rendered per
+# run from its logical date (`dbt_task_group` registers run_as_of as the DAG's macro `minqing_as_of`);
+# not a dbt var, which would make every task re-parse the project
+DBT_ENV = {AS_OF_VARIABLE: "{{ minqing_as_of(logical_date) }}"}
 
 
 def use_warehouse_connection() -> None:
@@ -74,15 +76,57 @@ def published_marts() -> tuple[str, ...]:
 
 def dbt_task_group(group_id: str, selector: str | None = None, select: list[str] | None = None, **kwargs):
     """The dbt project's nodes of a selector of dbt_project/selectors.yml (or the `select`ed nodes) as
-    Airflow tasks — one `dbt build` of a model and its tests per task — rendered from the manifest."""
+    Airflow tasks, rendered from the manifest: a task per model (and, in watcher mode, per model's
+    tests) following one `dbt build` of the selection, or one `dbt build` per model (local mode)."""
     group = _cosmos_task_group(group_id, selector, select, **kwargs)
     group.dag.user_defined_macros = {**(group.dag.user_defined_macros or {}), "minqing_as_of": run_as_of}
+    if cosmos_mode() == "watcher":
+        _producer_first(group)
     return group
+
+
+def _producer_first(group) -> None:
+    """In a task group cosmos leaves the sensors of the first models unconnected to the build they
+    follow (it connects them only in a DbtDag). `dag.test()` runs one task at a time, so a sensor
+    picked first would wait for a build that never starts. As cosmos does in a DbtDag: the build is
+    upstream of the first models' sensors, which run when it did not fail (`none_failed`: on a retry
+    the build is skipped and they read the statuses of its first attempt; a failed model's sensor
+    retries by building that model alone). Edges are added; no rendered task is removed."""
+    from airflow.sdk import TriggerRule
+    from cosmos.constants import PRODUCER_WATCHER_DONE_TASK_ID, PRODUCER_WATCHER_TASK_ID
+
+    tasks = {task.task_id: task for task in group.dag.tasks if task.task_id.startswith(f"{group.group_id}.")}
+    producer = tasks[f"{group.group_id}.{PRODUCER_WATCHER_TASK_ID}"]
+    gateway = f"{group.group_id}.{PRODUCER_WATCHER_DONE_TASK_ID}"
+    for task_id, task in tasks.items():
+        if task is producer or task_id == gateway or set(task.upstream_task_ids) & set(tasks):
+            continue
+        producer >> task
+        task.trigger_rule = TriggerRule.NONE_FAILED
+
+
+COSMOS_MODES = ("watcher", "local")
+
+
+def cosmos_mode() -> str:
+    """MINQING_COSMOS_MODE: `watcher` (the default) or `local`."""
+    mode = (config.env("MINQING_COSMOS_MODE") or "watcher").strip().lower()
+    if mode not in COSMOS_MODES:
+        raise ValueError(f"MINQING_COSMOS_MODE is {mode!r}; expected one of {', '.join(COSMOS_MODES)}")
+    return mode
+
+
+def _execution_mode(modes):
+    """WATCHER: one `dbt build` of the task group's selection (the producer task), with dbt's threads,
+    and per model a sensor task that takes its status — as fast as one build, still one task per
+    model in the UI; a failed model's sensor retries by building that model alone, as LOCAL would.
+    LOCAL: one `dbt build` per model task (about a second of start-up each)."""
+    return modes.WATCHER if cosmos_mode() == "watcher" else modes.LOCAL
 
 
 def _cosmos_task_group(group_id: str, selector: str | None, select: list[str] | None, **kwargs):
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, SeedRenderingBehavior, TestBehavior
     from cosmos.profiles import PostgresUserPasswordProfileMapping
 
     if not MANIFEST.exists():
@@ -94,22 +138,29 @@ def _cosmos_task_group(group_id: str, selector: str | None, select: list[str] | 
         profile_config=ProfileConfig(
             profile_name="minqing",
             target_name="default",
-            profile_mapping=PostgresUserPasswordProfileMapping(conn_id=CONN_ID, profile_args={"schema": DBT_SCHEMA}),
+            profile_mapping=PostgresUserPasswordProfileMapping(
+                conn_id=CONN_ID, profile_args={"schema": DBT_SCHEMA, "threads": config.dbt_threads()}),
         ),
-        execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER),
+        execution_config=ExecutionConfig(execution_mode=_execution_mode(ExecutionMode),
+                                         invocation_mode=InvocationMode.DBT_RUNNER),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             selector=selector,  # cosmos reads YAML selectors from the manifest (1.15: not only with dbt ls)
             select=select or [],
-            # one `dbt build` per model, its own tests included: half the tasks of a run task and a
-            # test task per model, each of which pays ~1 s to start (BENCHMARKS.md)
-            test_behavior=TestBehavior.BUILD,
+            # WATCHER: the producer's `dbt build` runs every test; a test task per model follows its
+            # tests' results. LOCAL: one `dbt build` per model, its own tests included (half the tasks
+            # of a run and a test task per model, each of which pays ~1 s to start, BENCHMARKS.md)
+            test_behavior=TestBehavior.AFTER_EACH if cosmos_mode() == "watcher" else TestBehavior.BUILD,
             # a test reading several models runs in its own task after all of them
             should_detach_multiple_parents_tests=True,
+            # WATCHER: the seeds (reference data, loaded by the producer's build with their tests) get
+            # no task of their own — 34 tasks fewer, at half a second each in `dag.test()`
+            seed_rendering_behavior=SeedRenderingBehavior.NONE if cosmos_mode() == "watcher"
+            else SeedRenderingBehavior.ALWAYS,
             # cosmos' OpenLineage-style URIs are not valid Airflow 3 Assets (and a socket host has
             # none); the DAG publishes the marts' Assets itself, once they are validated
             emit_datasets=False,
         ),
-        operator_args={"install_deps": False, "quiet": True, "vars": DBT_VARS},
+        operator_args={"install_deps": False, "quiet": True, "env": DBT_ENV},
         **kwargs,
     )

@@ -13,7 +13,7 @@ import sys
 import psycopg
 import pytest
 
-from minqing import orchestration
+from minqing import config, orchestration, transform
 from minqing.config import BEIJING
 from minqing.devtools.generate import generate
 
@@ -29,7 +29,8 @@ def _airflow_python(code: str, env_extra: dict | None = None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_dag_folder_imports_without_errors_and_has_the_expected_shape():
+@pytest.mark.parametrize("mode", ["watcher", "local"])
+def test_dag_folder_imports_without_errors_and_has_the_expected_shape(mode):
     found = _airflow_python("""
 import json, time
 started = time.perf_counter()
@@ -47,7 +48,7 @@ print(json.dumps({
     'briefing_schedule': [a.name for a in bag.dags['minqing_briefing'].timetable.asset_condition.objects],
     'briefing_tasks': [t.task_id for t in bag.dags['minqing_briefing'].tasks],
 }))
-""", {"MINQING_TASK_RETRIES": "2"})  # the production default; local test runs set 0
+""", {"MINQING_TASK_RETRIES": "2", "MINQING_COSMOS_MODE": mode})  # the production default; local test runs set 0
     assert found["errors"] == {}
     assert set(PROJECT_DAGS) <= set(found["dags"])
     tasks = found["tasks"]
@@ -55,9 +56,23 @@ print(json.dumps({
         assert tasks[f"ingest_{channel}"] == [f"validate_{channel}"]
         assert tasks[f"validate_{channel}"] == ["classify"]
     dbt_tasks = [t for t in tasks if t.startswith("dbt_build.")]
-    # one `dbt build` task per model: the model and the tests that read only it and its ancestors
-    assert "dbt_build.fct_complaints_model_build" in dbt_tasks
-    assert not any(t.endswith((".run", ".test")) for t in dbt_tasks)
+    if mode == "watcher":
+        # one `dbt build` of the group (the producer) first, then a task per model and per model's
+        # tests that take their results from it
+        for group in ("dbt_build", "dbt_after_forecast"):
+            assert tasks["classify" if group == "dbt_build" else "forecast"] == [f"{group}.dbt_producer_watcher"]
+        assert "dbt_build.fct_complaints.test" in tasks["dbt_build.fct_complaints.run"]
+        downstream, todo = set(), ["dbt_build.dbt_producer_watcher"]
+        while todo:
+            for child in tasks[todo.pop()]:
+                if child not in downstream:
+                    downstream.add(child)
+                    todo.append(child)
+        assert set(dbt_tasks) - {"dbt_build.dbt_producer_watcher"} <= downstream
+    else:
+        # one `dbt build` task per model: the model and the tests that read only it and its ancestors
+        assert "dbt_build.fct_complaints_model_build" in dbt_tasks
+        assert not any(t.endswith((".run", ".test")) for t in dbt_tasks)
     # a test of several models runs after all of them, in its own task
     detached = "dbt_build.relationships_fct_complaints_community_id__community_id__ref_dim_community__test"
     assert detached in dbt_tasks
@@ -98,6 +113,10 @@ def _marts_fingerprint(url: str) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_daily_dag_runs_end_to_end_and_reruns_and_backfills_change_nothing(fresh_warehouse, tmp_path, monkeypatch):
+    """With the default cosmos mode (watcher: one `dbt build` per task group, a task per model and
+    per model's tests following it): a run, the briefing on its Asset, a re-run and a backfill leave
+    the same marts; a dbt test that fails fails the run before anything is published, and the next
+    run after the fault is fixed leaves the marts of a clean run."""
     landing = tmp_path / "landing"
     generate(landing, days=6, seed=5, per_day=20, start=dt.date(2026, 7, 1))
     monkeypatch.setenv("LANDING_DIR", str(landing))
@@ -130,3 +149,33 @@ def test_daily_dag_runs_end_to_end_and_reruns_and_backfills_change_nothing(fresh
     assert _marts_fingerprint(fresh_warehouse) == first
     with psycopg.connect(fresh_warehouse) as conn:
         assert conn.execute("select count(*) from ops.ingested_files").fetchone()[0] == loaded
+
+    # a label with a category that does not exist (written past `minqing review import`, which
+    # refuses it): the category tests fail, their tasks fail, nothing is published
+    with psycopg.connect(fresh_warehouse) as conn:
+        complaint_id, category = conn.execute(
+            "select complaint_id, category_code from marts.fct_complaints order by complaint_id limit 1").fetchone()
+        conn.execute("""insert into ops.classification_reviews (complaint_id, text_sha256, category_code, reviewed_by)
+                        values (%s, 'x', 'no_such_category', 'fault-injection')""", (complaint_id,))
+        conn.commit()
+    broken = orchestration.run_dag_test("minqing_daily", dt.datetime(2026, 7, 7, 6, tzinfo=BEIJING),
+                                        warehouse_url=fresh_warehouse)
+    assert broken.returncode != 0 and broken.summary["state"] == "failed", broken.line()
+    assert any(t.startswith("dbt_build.") for t in broken.summary["failed_tasks"]), broken.summary
+    assert broken.summary["unfinished"].get("publish") == "upstream_failed", broken.summary  # no Asset, no briefing
+
+    # labels are append-only: the fix is a newer, valid label; the next run publishes again, and its
+    # marts are what a full refresh (`minqing rebuild`) builds from the same data
+    with psycopg.connect(fresh_warehouse) as conn:
+        conn.execute("""insert into ops.classification_reviews (complaint_id, text_sha256, category_code, reviewed_by)
+                        values (%s, 'x', %s, 'a reviewer')""", (complaint_id, category))
+        conn.commit()
+    fixed = orchestration.run_dag_test("minqing_daily", dt.datetime(2026, 7, 7, 6, tzinfo=BEIJING),
+                                       warehouse_url=fresh_warehouse)
+    assert fixed.returncode == 0, fixed.summary or fixed.stderr[-5000:]
+    recovered = _marts_fingerprint(fresh_warehouse)
+    with config.overridden(WAREHOUSE_URL=fresh_warehouse):
+        rebuilt = transform.run_dbt("build", "--full-refresh", as_of=orchestration.run_as_of(
+            dt.datetime(2026, 7, 7, 6, tzinfo=BEIJING)))
+    assert rebuilt.success, rebuilt.failures
+    assert _marts_fingerprint(fresh_warehouse) == recovered

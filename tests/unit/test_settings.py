@@ -79,3 +79,8 @@ def test_python_and_dbt_count_days_in_the_same_time_zone():
     assert project["vars"]["time_zone"] == config.BEIJING.key
     for sql in (config.DBT_PROJECT_DIR / "models").rglob("*.sql"):  # SQL names the zone only through the var
         assert config.BEIJING.key not in sql.read_text(encoding="utf-8"), sql.name
+
+
+def test_dbt_threads_default_is_the_profiles_default():
+    profiles = (config.DBT_PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8")
+    assert f"env_var('MINQING_DBT_THREADS', '{config.DBT_THREADS_DEFAULT}')" in profiles
