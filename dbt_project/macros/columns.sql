@@ -21,3 +21,12 @@
         {{- ",\n        " if not loop.last }}
     {%- endfor -%}
 {%- endmacro %}
+
+{#- `count(*) filter (where <condition>)::integer as <name>` for each [name, condition] pair,
+    comma-separated (a condition of none counts every row): the counts of a daily aggregate's cell. -#}
+{% macro counted(pairs) -%}
+    {%- for name, condition in pairs -%}
+        count(*){{ ' filter (where ' ~ condition ~ ')' if condition else '' }}::integer as {{ name }}
+        {{- ",\n    " if not loop.last }}
+    {%- endfor -%}
+{%- endmacro %}

@@ -5,6 +5,7 @@
 -- the build's as-of moment; complaints received from it on are not counted yet. Contact limits:
 -- seeds/time_limits.csv (response_limit_hours by the category's time-limit basis).
 {{ config(materialized='table', indexes=[{"columns": ["received_date"]}]) }}
+{%- set grain = ['received_date', 'community_id', 'category_code', 'source_channel', 'is_cancelled'] %}
 
 with
 
@@ -47,20 +48,13 @@ complaints as (
 )
 
 select
-    received_date,
-    community_id,
-    category_code,
-    source_channel,
-    is_cancelled,
-    count(*)::integer as reports,
-    count(*) filter (where is_proactive)::integer as proactive_reports,
-    count(*) filter (where is_overdue)::integer as overdue_reports,
-    count(*) filter (where is_returned)::integer as returned_reports,
+    {{ grain | join(', ') }},
     -- due for contact: contacted already, or its contact deadline has passed at the as-of moment
-    count(*) filter (where responded_at is not null or contact_deadline <= as_of_at)::integer
-        as due_for_contact_reports,
-    count(*) filter (where (responded_at is not null or contact_deadline <= as_of_at)
-                       and responded_at <= contact_deadline)::integer as contacted_in_time_reports,
+    {%- set due = 'responded_at is not null or contact_deadline <= as_of_at' %}
+    {{ counted([
+        ['reports', none], ['proactive_reports', 'is_proactive'], ['overdue_reports', 'is_overdue'],
+        ['returned_reports', 'is_returned'], ['due_for_contact_reports', due],
+        ['contacted_in_time_reports', '(' ~ due ~ ') and responded_at <= contact_deadline']]) }},
     {{ return_visit_counts('reports') }}
 from complaints
-group by received_date, community_id, category_code, source_channel, is_cancelled
+group by {{ grain | join(', ') }}

@@ -8,12 +8,9 @@
 -- complainant" is decided per cell, exactly as per report. open / overdue_open: the state at the build's
 -- as-of moment. Complaints received from the as-of moment on are not counted yet.
 {{ config(materialized='table', indexes=[{"columns": ["received_date"]}]) }}
+{%- set grain = ['received_date', 'community_id', 'category_code', 'address_key', 'complainant_key'] %}
 
 with
-
-as_of as (
-    select {{ as_of() }} as as_of_at
-),
 
 complaints as (
     select
@@ -26,19 +23,14 @@ complaints as (
         complaints.status not in ('closed', 'cancelled') as is_open,
         complaints.due_at < as_of.as_of_at as is_past_due
     from {{ ref('fct_complaints') }} as complaints
-    cross join as_of
+    cross join (select {{ as_of() }} as as_of_at) as as_of
     where complaints.received_at < as_of.as_of_at
 )
 
 select
-    received_date,
-    community_id,
-    category_code,
-    address_key,
-    complainant_key,
-    count(*)::integer as reports,
-    count(*) filter (where is_proactive)::integer as proactive_reports,
-    count(*) filter (where is_open)::integer as open_reports,
-    count(*) filter (where is_open and is_past_due)::integer as overdue_open_reports
+    {{ grain | join(', ') }},
+    {{ counted([
+        ['reports', none], ['proactive_reports', 'is_proactive'], ['open_reports', 'is_open'],
+        ['overdue_open_reports', 'is_open and is_past_due']]) }}
 from complaints
-group by received_date, community_id, category_code, address_key, complainant_key
+group by {{ grain | join(', ') }}

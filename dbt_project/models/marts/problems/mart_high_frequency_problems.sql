@@ -32,16 +32,16 @@
 
 with
 
-as_of as (
-    select {{ as_of() }} as as_of_at
-),
-
 reports as (
     -- reports per day × community × category × building × complainant (fct_daily_reports_by_key; open
     -- and overdue at the as-of moment)
     select *
     from {{ ref('fct_daily_reports_by_key') }}
     where community_id <> 'unresolved'
+),
+
+as_of as (
+    select {{ as_of() }} as as_of_at
 ),
 
 data_start as (
