@@ -655,7 +655,7 @@ def test_two_pipeline_runs_never_interleave(fresh_warehouse, tmp_path, monkeypat
     monkeypatch.setattr(pipeline, "ingest_channel", ingest_channel)
     monkeypatch.setattr(pipeline, "validate_channel", record("validate", dict))
     monkeypatch.setattr(pipeline, "classify", record("classify", 0))
-    monkeypatch.setattr(pipeline, "build_marts", record("dbt", lambda: {"nodes": 0}))
+    monkeypatch.setattr(pipeline, "build_marts", record("dbt", lambda: {"nodes": 0, "seeds_reused": False}))
     monkeypatch.setattr(pipeline, "forecast", record("forecast", dict))
     monkeypatch.setattr(pipeline, "build_after_forecast", record("dbt after forecast", lambda: {"nodes": 0}))
 

@@ -60,5 +60,5 @@ def test_a_non_editable_install_finds_its_dbt_project_seeds_migrations_templates
     assert found["migrations"] == len(list((ROOT / "minqing" / "migrations").glob("*.sql")))
     assert found["channels"] == ["hotline", "miniprogram", "reception"]
     manifest = json.loads(Path(found["manifest"]).read_text(encoding="utf-8"))
-    assert set(manifest["selectors"]) == {"before_forecast", "after_forecast"}
+    assert set(manifest["selectors"]) == {"before_forecast", "after_forecast", "before_forecast_seeds_loaded"}
     assert sum(n["resource_type"] == "model" for n in manifest["nodes"].values()) >= 30
