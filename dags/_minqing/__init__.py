@@ -116,14 +116,6 @@ def cosmos_mode() -> str:
     return mode
 
 
-def _execution_mode(modes):
-    """WATCHER: one `dbt build` of the task group's selection (the producer task), with dbt's threads,
-    and per model a sensor task that takes its status — as fast as one build, still one task per
-    model in the UI; a failed model's sensor retries by building that model alone, as LOCAL would.
-    LOCAL: one `dbt build` per model task (about a second of start-up each)."""
-    return modes.WATCHER if cosmos_mode() == "watcher" else modes.LOCAL
-
-
 def _cosmos_task_group(group_id: str, selector: str | None, select: list[str] | None, **kwargs):
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, SeedRenderingBehavior, TestBehavior
@@ -131,6 +123,11 @@ def _cosmos_task_group(group_id: str, selector: str | None, select: list[str] | 
 
     if not MANIFEST.exists():
         raise FileNotFoundError(f"{MANIFEST} is missing: run `minqing dbt-manifest` (or `make install`) first")
+    # WATCHER: one `dbt build` of the group's selection (the producer task) with dbt's threads, and per
+    # model a task that takes its status — as fast as one build, still a task per model in the UI; a
+    # failed model's task retries by building that model alone. LOCAL: one `dbt build` per model task
+    # (about a second of start-up each).
+    watcher = cosmos_mode() == "watcher"
     return DbtTaskGroup(
         group_id=group_id,
         project_config=ProjectConfig(dbt_project_path=config.DBT_PROJECT_DIR, manifest_path=MANIFEST,
@@ -141,7 +138,7 @@ def _cosmos_task_group(group_id: str, selector: str | None, select: list[str] | 
             profile_mapping=PostgresUserPasswordProfileMapping(
                 conn_id=CONN_ID, profile_args={"schema": DBT_SCHEMA, "threads": config.dbt_threads()}),
         ),
-        execution_config=ExecutionConfig(execution_mode=_execution_mode(ExecutionMode),
+        execution_config=ExecutionConfig(execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
                                          invocation_mode=InvocationMode.DBT_RUNNER),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
@@ -150,13 +147,12 @@ def _cosmos_task_group(group_id: str, selector: str | None, select: list[str] | 
             # WATCHER: the producer's `dbt build` runs every test; a test task per model follows its
             # tests' results. LOCAL: one `dbt build` per model, its own tests included (half the tasks
             # of a run and a test task per model, each of which pays ~1 s to start, BENCHMARKS.md)
-            test_behavior=TestBehavior.AFTER_EACH if cosmos_mode() == "watcher" else TestBehavior.BUILD,
+            test_behavior=TestBehavior.AFTER_EACH if watcher else TestBehavior.BUILD,
             # a test reading several models runs in its own task after all of them
             should_detach_multiple_parents_tests=True,
             # WATCHER: the seeds (reference data, loaded by the producer's build with their tests) get
             # no task of their own — 34 tasks fewer, at half a second each in `dag.test()`
-            seed_rendering_behavior=SeedRenderingBehavior.NONE if cosmos_mode() == "watcher"
-            else SeedRenderingBehavior.ALWAYS,
+            seed_rendering_behavior=SeedRenderingBehavior.NONE if watcher else SeedRenderingBehavior.ALWAYS,
             # cosmos' OpenLineage-style URIs are not valid Airflow 3 Assets (and a socket host has
             # none); the DAG publishes the marts' Assets itself, once they are validated
             emit_datasets=False,
