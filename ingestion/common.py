@@ -45,6 +45,67 @@ class ReadResult:
         return len(self.records) + len(self.rejected)
 
 
+# --- reading a file in chunks ----------------------------------------------------------------------
+
+@dataclass
+class Layout:
+    """What a reader learns from the top of a file before its records: where the records start
+    (`body_start`, a byte offset, and `first_line`, the line number there), how the rest may be cut
+    into chunks that each parse on their own (`split`: `csv` at record boundaries, `lines` at line
+    ends, `whole`: not at all), and what its parser needs from the top (`state`: the header, the
+    encoding). `empty_reason`: why the file counts as empty when it turns out to hold no record."""
+
+    detail: dict
+    split: str  # csv | lines | whole
+    body_start: int = 0
+    first_line: int = 1
+    state: dict = field(default_factory=dict)
+    empty_reason: str | None = None
+
+
+@dataclass
+class CutShort(Rejected):
+    """A rejected entry that ends the file's reading: the rows after it cannot be told apart
+    (a broken CSV record), so the reader accounts for all of them in this one entry. Whoever reads
+    the file in chunks appends the text of the chunks after this one to `raw_content`."""
+
+
+HEAD_BYTES = 4 << 20  # what a reader sees of a file to decide its encoding and read its header
+
+
+def read_whole(layout_of, parse, data: bytes, name: str) -> ReadResult:
+    """A file read in one piece by a reader's `layout_of(head, name, size)` and `parse(body,
+    first_line, layout, last)`: what the loader does chunk by chunk, for a file in memory."""
+    layout = layout_of(data[:HEAD_BYTES], name, len(data))
+    result = ReadResult(detail=layout.detail)
+    for item in parse(data[layout.body_start:], layout.first_line, layout, True):
+        if isinstance(item, Rejected):
+            result.rejected.append(item)
+        else:
+            result.records.append(item)
+    if not result.rows_in and layout.empty_reason:
+        raise FileError(layout.empty_reason)
+    return result
+
+
+def line_count(data: bytes) -> int:
+    """Lines as a text reader with universal newlines counts them (`\\r\\n`, `\\r` and `\\n` each end
+    one): what `csv.reader.line_num` counts. The three are ASCII and never inside a UTF-8 or
+    GB18030 character."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+def offset_after_lines(data: bytes, lines: int) -> int:
+    """The byte offset just after the first `lines` lines of `data` (counted as `line_count` does)."""
+    seen, offset = 0, 0
+    for _, match in zip(range(lines), _LINE_END.finditer(data)):
+        seen, offset = seen + 1, match.end()
+    return offset if seen == lines else len(data)  # the last line ends with the data
+
+
 # --- text ----------------------------------------------------------------------------------------
 
 UTF8, GB18030 = "utf-8", "gb18030"

@@ -6,13 +6,15 @@ UTF-8, UTF-8 with BOM or GB18030; RFC 4180 quoting with commas, quotes and line 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
 
 import unicodedata
 
-from ingestion.common import FileError, ReadResult, Rejected, RowError, clean, decode, header_name, parse_datetime
+from ingestion.common import (GB18030, UTF8, CutShort, FileError, Layout, ReadResult, Rejected, RowError, clean, decode, header_name,
+                              offset_after_lines, parse_datetime, read_whole)
 from ingestion.contracts import hotline as contract
 from ingestion.contracts.hotline import CONTRACT
 from minqing import privacy
@@ -62,17 +64,20 @@ def _record(row: dict[str, str | None]) -> dict:
     return record
 
 
-def read(data: bytes, name: str) -> ReadResult:
-    text, encoding = decode(data)
-    result = ReadResult(detail={"encoding": encoding})
-    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise FileError("the file is empty: no header row") from None
-    except csv.Error as exc:
-        raise FileError(f"the header row cannot be parsed as CSV: {exc}") from None
-    header = [header_name(h, COLUMNS) for h in header]
+def layout_of(head: bytes, name: str, size: int) -> Layout:
+    """The encoding (decided on the first HEAD_BYTES, cut at a line end, or the whole file when it is
+    smaller) and the header; the records follow it and are cut into chunks at record boundaries."""
+    whole = size <= len(head)
+    seen = head if whole else head[:head.rfind(b"\n") + 1] or head
+    text, encoding = decode(seen)
+    header, header_lines = _header(text)
+    if encoding == UTF8 and any(c not in header for c in REQUIRED):
+        # Text mostly of rare characters can read as more plausible in broken UTF-8 than in GB18030:
+        # a header that is the contract's in GB18030 settles it.
+        alternative = seen.decode(GB18030, errors="replace")
+        with contextlib.suppress(FileError):
+            if all(c in (found := _header(alternative))[0] for c in REQUIRED):
+                encoding, (header, header_lines) = GB18030, found
     duplicated = sorted({h for h in header if h and header.count(h) > 1})
     if duplicated:
         raise FileError(f"the header names {', '.join(duplicated)} more than once; the columns are ambiguous")
@@ -82,51 +87,96 @@ def read(data: bytes, name: str) -> ReadResult:
             f"not a work-order export: the header lacks {', '.join(missing)} (found: {', '.join(header)[:300]})"
         )
     extras = [h for h in header if h not in COLUMNS]
-    result.detail["extra_columns"] = extras
+    bom = 3 if encoding == "utf-8-sig" else 0
+    return Layout(detail={"encoding": encoding, "extra_columns": extras}, split="csv",
+                  body_start=bom + offset_after_lines(head[bom:], header_lines), first_line=header_lines + 1,
+                  # the header's names are keys of `extra`: a NUL in them is in every record
+                  state={"header": header, "extras": extras, "values_from_text": not any("\x00" in h for h in header),
+                         "codec": "gb18030" if encoding == "gb18030" else "utf-8"})
 
+
+def _header(text: str) -> tuple[list[str], int]:
+    """The header row's names as the contract spells them, and the lines it takes."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise FileError("the file is empty: no header row") from None
+    except csv.Error as exc:
+        raise FileError(f"the header row cannot be parsed as CSV: {exc}") from None
+    return [header_name(h, COLUMNS) for h in header], reader.line_num
+
+
+class _Lines:
+    """The lines of a text, remembering those read since `mark()`: the record being parsed."""
+
+    def __init__(self, text: str):
+        self._lines = iter(io.StringIO(text, newline=""))
+        self.since: list[str] = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.since.append(line)
+        return line
+
+    def mark(self) -> None:
+        self.since.clear()
+
+    def rest(self) -> str:
+        return "".join(self.since) + "".join(self._lines)
+
+
+def parse(body: bytes, first_line: int, layout: Layout, last: bool):
+    """The records of a chunk of the export (whole records, starting at line `first_line`): a record
+    dict or a Rejected each, in file order."""
+    header, extras = layout.state["header"], layout.state["extras"]
+    encoding = layout.detail["encoding"]
+    text = body.decode(layout.state["codec"], errors="replace")
     undecodable = "\ufffd" in text
-    line = reader.line_num
+    lines = _Lines(text)
+    reader = csv.reader(lines, strict=False)
+    base = first_line - 1
+    line = base
     while True:
         start = line + 1
+        lines.mark()
         try:
             fields = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
             # The csv module cannot resume after a broken record: account for the rest in one entry.
-            rest = text.splitlines()[start - 1 :]
-            result.rejected.append(
-                Rejected(start, "\n".join(rest), f"CSV cannot be parsed from line {start} on: {exc}")
-            )
+            yield CutShort(start, "\n".join(lines.rest().splitlines()), f"CSV cannot be parsed from line {start} on: {exc}")
             break
-        line = reader.line_num
+        line = base + reader.line_num
         if not any(f.strip() for f in fields):
             continue  # a blank line is not a record
         if len(fields) != len(header):
-            result.rejected.append(
-                Rejected(start, _raw_line(fields), f"the row has {len(fields)} fields where the header has {len(header)}; "
-                                     "probably an unquoted comma or a missing column",
-                         source_record_id=clean(fields[header.index("工单编号")]) if len(fields) > header.index("工单编号") else None)
-            )
+            yield Rejected(start, _raw_line(fields), f"the row has {len(fields)} fields where the header has {len(header)}; "
+                                 "probably an unquoted comma or a missing column",
+                           source_record_id=clean(fields[header.index("工单编号")]) if len(fields) > header.index("工单编号") else None)
             continue
         row = dict(zip(header, fields))
         if undecodable and any("\ufffd" in f for f in fields):
-            result.rejected.append(
-                Rejected(start, _raw_line(fields), f"the row holds bytes that are not valid {encoding.upper()} (the export is damaged "
-                                                        "here); the file's other rows are loaded",
-                         source_record_id=clean(row.get("工单编号")))
-            )
+            yield Rejected(start, _raw_line(fields), f"the row holds bytes that are not valid {encoding.upper()} (the export is damaged "
+                                                  "here); the file's other rows are loaded",
+                           source_record_id=clean(row.get("工单编号")))
             continue
         try:
             record = _record(row)
         except RowError as exc:
-            result.rejected.append(Rejected(start, _raw_line(fields), str(exc),
-                                            source_record_id=clean(row.get("工单编号"))))
+            yield Rejected(start, _raw_line(fields), str(exc), source_record_id=clean(row.get("工单编号")))
             continue
         record["row_number"] = start
         record["extra"] = {h: row[h] for h in extras if h and row[h] not in ("", None)} or None
-        result.records.append(record)
-    return result
+        yield record
+
+
+def read(data: bytes, name: str) -> ReadResult:
+    return read_whole(layout_of, parse, data, name)
 
 
 def _raw_line(fields: list[str]) -> str:

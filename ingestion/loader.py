@@ -25,43 +25,41 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
-import re
 import logging
-import math
 import os
+import re
 import stat
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from types import ModuleType
+from typing import BinaryIO, Iterable
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ingestion import hotline, miniprogram, reception
-from ingestion.common import FileError, ReadResult, Rejected, decode
+from ingestion import chunks
+from ingestion.chunks import Period, storable_json, storable_text
+from ingestion.common import FileError, Rejected, decode
 from ingestion.contracts import CONTRACTS, Contract
 from minqing import privacy, warehouse
-from minqing.config import BEIJING, settings
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Channel:
-    """A channel as the loader needs it: its contract and its reader."""
+    """A channel as the loader needs it: its contract and its reader (`layout_of`, `parse`)."""
 
     contract: Contract
-    read: Callable[[bytes, str], ReadResult]
+    reader: ModuleType
 
     @property
     def name(self) -> str:
         return self.contract.channel
 
 
-CHANNELS = {name: Channel(CONTRACTS[name], reader.read)
-            for name, reader in (("hotline", hotline), ("miniprogram", miniprogram), ("reception", reception))}
+CHANNELS = {name: Channel(CONTRACTS[name], reader) for name, reader in chunks.READERS.items()}
 _QUARANTINE_COLUMNS = ("file_id", "channel", "path", "sheet", "row_number", "source_record_id", "raw_content",
                        "reason")
 
@@ -85,15 +83,6 @@ class FileReport:
 
 _DAY_IN_PATH = re.compile(r"(?<!\d)(20\d{2})-?(\d{2})-?(\d{2})(?!\d)")
 _MONTH_IN_PATH = re.compile(r"(?<!\d)(20\d{2})-?(\d{2})(?!\d)")
-
-
-@dataclass(frozen=True)
-class Period:
-    """The days a delivery covers, told by the date in its path."""
-
-    first: dt.date
-    last: dt.date
-    cadence: str  # daily | monthly
 
 
 def delivery_period(relative: str) -> Period | None:
@@ -126,36 +115,6 @@ def _safe_date(year: str, month: str, day: str) -> dt.date | None:
         return None
 
 
-def _record_day(value) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return (value.astimezone(BEIJING) if value.tzinfo else value).date()
-    return value if isinstance(value, dt.date) else None
-
-
-def _hold_back_future_records(channel: Channel, result: ReadResult, period: Period | None) -> None:
-    """Move to the rejected every record dated implausibly far past the last day its delivery covers
-    (ingestion.days_past_delivery in settings.yml): a July workbook's entry of 5 August, a 16 July
-    export's order received on the 20th. A record a day or so ahead (an export written after
-    midnight) is loaded and counts from its own day on."""
-    if period is None:
-        return
-    allowed = settings()["ingestion"]["days_past_delivery"]
-    limit = period.last + dt.timedelta(days=allowed)
-    kept = []
-    for record in result.records:
-        day = _record_day(record.get(channel.contract.dated_by))
-        if day is not None and day > limit:
-            result.rejected.append(Rejected(
-                record.get("row_number"), json.dumps(record, ensure_ascii=False, default=str),
-                f"{channel.contract.dated_by} is {day}, {(day - period.last).days} days after the last day this file covers "
-                f"({period.last}, from its name); more than the {allowed} allowed (ingestion.days_past_delivery): "
-                f"check the date in the source, or deliver the record in the file of its own day",
-                sheet=record.get("sheet"), source_record_id=record.get(channel.contract.record_id)))
-        else:
-            kept.append(record)
-    result.records = kept
-
-
 def _landed_at(path: Path) -> dt.datetime:
     """When the file arrived in the landing folder: its modification time."""
     return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
@@ -184,8 +143,14 @@ def discover(landing: Path, channels: Iterable[str] | None = None,
     return found
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def _fingerprint(file: BinaryIO) -> tuple[str, int, bytes]:
+    """(SHA-256, size, the first bytes) of a file, read once in blocks: memory stays small for any size."""
+    digest, size, first = hashlib.sha256(), 0, b""
+    while block := file.read(1 << 20):
+        digest.update(block)
+        first = first or block[:_PREVIEW_BYTES]
+        size += len(block)
+    return digest.hexdigest(), size, first
 
 
 def _lock_key(sha: str) -> int:
@@ -209,29 +174,16 @@ def _copy_rows(cur: psycopg.Cursor, table: str, columns: Iterable[str], rows: It
             copy.write_row(row)
 
 
-def _table_rows(contract: Contract, records: list[dict], file_id: int):
-    """The records as rows of the channel's table: the file's id, JSON columns as JSON text."""
-    columns = contract.column_names
-    json_columns = [i for i, c in enumerate(columns) if c in contract.json_columns]
-    for record in records:
-        row = [file_id if c == "file_id" else record.get(c) for c in columns]
-        for i in json_columns:
-            if row[i] is not None:
-                row[i] = json.dumps(row[i], ensure_ascii=False, default=str)
-        yield row
-
-
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes; OSError when it cannot be read. Opened without blocking, so that a named
-    pipe in the landing folder is refused instead of stalling the run."""
+def _open(path: Path) -> BinaryIO:
+    """The file, open for reading; OSError when it cannot be read. Opened without blocking, so that a
+    named pipe in the landing folder is refused instead of stalling the run."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "not a regular file"
             raise OSError(f"it is {kind}, not a file with content")
-        with os.fdopen(os.dup(fd), "rb") as file:
-            return file.read()
+        return os.fdopen(os.dup(fd), "rb")
     finally:
         os.close(fd)
 
@@ -243,132 +195,152 @@ def _unreadable_reason(path: Path, exc: OSError) -> str:
         what = str(exc)
     else:
         what = f"{exc.strerror} (errno {exc.errno})"
-    return _storable_text(f"the file cannot be read: {what}; nothing was loaded from it, "
+    return storable_text(f"the file cannot be read: {what}; nothing was loaded from it, "
                           "and the next run tries again")
+
+
+class _NothingNew(Exception):
+    """Content seen before without records, read again, and again without records: a sighting."""
 
 
 def load_file(conn: psycopg.Connection, channel: Channel, path: Path, relative: str) -> FileReport:
     try:
-        data = _read_bytes(path)
+        file = _open(path)
     except OSError as exc:
         return FileReport(relative, channel.name, "unreadable", 0, 0, 0, None, reason=_unreadable_reason(path, exc))
-    sha = _sha256(data)
-    # Content without records is read again: a reader fixed since may now find its records.
-    seen = _known(conn, channel.name, sha, relative)
-    period = delivery_period(relative)
-    if seen is None or seen[2] == 0:
-        result, reason = _read(channel, data, relative, period)
-    with conn.transaction():
-        conn.execute("select pg_advisory_xact_lock(%s)", (_lock_key(sha),))
-        seen = _known(conn, channel.name, sha, relative)  # another process may have loaded it meanwhile
-        if seen is not None and (seen[2] > 0 or not result.rows_in):
+    with file:
+        try:
+            sha, size, first = _fingerprint(file)
+        except OSError as exc:
+            return FileReport(relative, channel.name, "unreadable", 0, 0, 0, None,
+                              reason=_unreadable_reason(path, exc))
+        with conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(%s)", (_lock_key(sha),))  # one load of a content at a time
+            seen = _known(conn, channel.name, sha, relative)
+            if seen is None or seen[2] == 0:
+                # Content without records is read again: a reader fixed since may now find its records.
+                try:
+                    with conn.transaction():
+                        return _store(conn, channel, file, path, relative, sha, size, first, again=seen is not None)
+                except _NothingNew:
+                    pass
             file_id, original, _ = seen
-            conn.execute(
-                """insert into ops.file_sightings (path, sha256, file_id) values (%s, %s, %s)
-                   on conflict (path, sha256) do update set file_id = excluded.file_id""",
-                (relative, sha, file_id),
-            )
+            _sighted(conn, relative, sha, file_id)
             return FileReport(relative, channel.name, "duplicate", 0, 0, 0, sha,
                               duplicate_of=None if original == relative else original, file_id=file_id)
-        loaded, rejected = len(result.records), len(result.rejected)
-        status = "loaded" if loaded or (reason is None and not rejected) else "quarantined"
-        if reason is None and status == "quarantined":
-            reason = "every record of the file was quarantined; see raw.quarantine for each row's reason"
-        file_id = conn.execute(
-            """insert into ops.ingested_files
-                   (sha256, channel, path, size_bytes, status, rows_in, rows_loaded, rows_quarantined, reason, detail,
-                    landed_at, covers_from, covers_to)
-               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning file_id""",
-            (sha, channel.name, relative, len(data), status, loaded + rejected, loaded, rejected, reason,
-             Jsonb(result.detail), _landed_at(path), period and period.first, period and period.last),
-        ).fetchone()[0]
-        conn.execute(
-            """insert into ops.file_sightings (path, sha256, file_id) values (%s, %s, %s)
-               on conflict (path, sha256) do update set file_id = excluded.file_id""",
-            (relative, sha, file_id))
+
+
+def _sighted(conn: psycopg.Connection, relative: str, sha: str, file_id: int) -> None:
+    conn.execute(
+        """insert into ops.file_sightings (path, sha256, file_id) values (%s, %s, %s)
+           on conflict (path, sha256) do update set file_id = excluded.file_id""",
+        (relative, sha, file_id))
+
+
+def _store(conn: psycopg.Connection, channel: Channel, file: BinaryIO, path: Path, relative: str, sha: str,
+           size: int, first: bytes, again: bool) -> FileReport:
+    """Read the file chunk by chunk into the channel's table (one COPY, open while the next chunks are
+    parsed) and its rejected rows into raw.quarantine: the file's record first, its counts once read.
+    A file that cannot be read (FileError) keeps none of its rows and is quarantined whole, with the
+    reason. Raises _NothingNew for content seen before that again holds no record (`again`)."""
+    period = delivery_period(relative)
+    # The counts are provisional until the file is read: one row in makes the content key that of content
+    # with records (`<channel>:<sha256>`), which no other delivery holds, or this one would be a duplicate.
+    file_id = conn.execute(
+        """insert into ops.ingested_files
+               (sha256, channel, path, size_bytes, status, rows_in, rows_loaded, rows_quarantined, reason, detail,
+                landed_at, covers_from, covers_to)
+           values (%s, %s, %s, %s, 'loaded', 1, 1, 0, null, '{}', %s, %s, %s) returning file_id""",
+        (sha, channel.name, relative, size, _landed_at(path), period and period.first, period and period.last),
+    ).fetchone()[0]
+    loaded = rejected = 0
+    detail: dict = {}
+    reason = None
+    try:
+        with conn.transaction():  # a file found unreadable halfway keeps none of its rows
+            if not relative.lower().endswith(channel.contract.suffixes):
+                raise FileError(f"unexpected file type in {channel.name}/: expected "
+                                f"{' or '.join(channel.contract.suffixes)}")
+            layout = channel.reader.layout_of(chunks.head(file), relative, size)
+            detail = layout.detail
+            with _Sink(conn, channel, file_id, relative) as sink:
+                for part in chunks.parts(channel.name, file, layout, period, file_id, size):
+                    sink.add(part)
+            if not sink.loaded + sink.rejected and layout.empty_reason:
+                raise FileError(layout.empty_reason)
+            loaded, rejected = sink.loaded, sink.rejected
+    except FileError as exc:
+        reason = storable_text(str(exc))  # it may quote the file (a header with NUL)
+    if again and not loaded + rejected:
+        raise _NothingNew
+    if reason is not None:
         with conn.cursor() as cur:
-            _copy_rows(cur, channel.contract.table, channel.contract.column_names,
-                       _table_rows(channel.contract, result.records, file_id))
-            quarantine = [(file_id, channel.name, relative, q.sheet, q.row_number, q.source_record_id,
-                           q.raw_content, q.reason) for q in result.rejected]
-            if reason is not None and not result.rejected:
-                quarantine.append((file_id, channel.name, relative, None, None, None,
-                                   _preview(data), f"whole file quarantined: {reason}"))
-            _copy_rows(cur, "raw.quarantine", _QUARANTINE_COLUMNS, quarantine)
+            _copy_rows(cur, "raw.quarantine", _QUARANTINE_COLUMNS,
+                       [(file_id, channel.name, relative, None, None, None, _preview(first),
+                         f"whole file quarantined: {reason}")])
+    status = "loaded" if loaded or (reason is None and not rejected) else "quarantined"
+    if reason is None and status == "quarantined":
+        reason = "every record of the file was quarantined; see raw.quarantine for each row's reason"
+    conn.execute(
+        """update ops.ingested_files set status = %s, rows_in = %s, rows_loaded = %s, rows_quarantined = %s,
+                  reason = %s, detail = %s where file_id = %s""",
+        (status, loaded + rejected, loaded, rejected, reason, Jsonb(storable_json(detail)), file_id))
+    _sighted(conn, relative, sha, file_id)
     return FileReport(relative, channel.name, status, loaded + rejected, loaded, rejected, sha, reason=reason,
                       file_id=file_id)
 
 
-def _read(channel: Channel, data: bytes, relative: str, period: Period | None) -> tuple[ReadResult, str | None]:
-    """Parse a file; move records PostgreSQL cannot store (NUL, lone surrogates), and records dated
-    implausibly past the delivery's period, to the rejected."""
-    if not relative.lower().endswith(channel.contract.suffixes):
-        return ReadResult(), (f"unexpected file type in {channel.name}/: expected "
-                              f"{' or '.join(channel.contract.suffixes)}")
-    try:
-        result = channel.read(data, relative)
-    except FileError as exc:
-        return ReadResult(), _storable_text(str(exc))  # it may quote the file (a header with NUL)
-    storable = []
-    for record in result.records:
-        problem = _unstorable(list(record.values()))  # the keys are the reader's own column names
-        if problem:
-            result.rejected.append(Rejected(record.get("row_number"), _storable_text(json.dumps(
-                record, ensure_ascii=False, default=str)), problem, sheet=record.get("sheet")))
-        else:
-            storable.append(record)
-    result.records = storable
-    _hold_back_future_records(channel, result, period)
-    for rejected in result.rejected:
-        rejected.raw_content = _storable_text(rejected.raw_content)
-        rejected.source_record_id = _storable_text(rejected.source_record_id)
-        rejected.reason = _storable_text(rejected.reason)
-        rejected.sheet = _storable_text(rejected.sheet)
-    result.detail = _storable_json(result.detail)
-    return result, None
+class _Sink:
+    """One COPY into the channel's table for a whole file, fed part by part; the rejected rows go
+    into raw.quarantine whenever QUARANTINE_BATCH of them wait (the COPY is ended and begun again
+    around them: a connection runs one COPY at a time), and at the end."""
 
+    QUARANTINE_BATCH = 10_000
 
-def _unstorable(value) -> str | None:
-    if isinstance(value, str):
-        if "\x00" in value:
-            return "the record holds a NUL character, which is not text; the export is corrupt"
+    def __init__(self, conn: psycopg.Connection, channel: Channel, file_id: int, relative: str):
+        self._cursor = conn.cursor()
+        self._statement = (f"copy {channel.contract.table} ({', '.join(channel.contract.column_names)}) "
+                           "from stdin")
+        self._channel, self._file_id, self._relative = channel.name, file_id, relative
+        self._copy = self._writer = None
+        self._waiting: list[Rejected] = []
+        self.loaded = self.rejected = 0
+
+    def __enter__(self) -> "_Sink":
+        return self
+
+    def add(self, part: chunks.Part) -> None:
+        if part.copy_data:
+            if self._copy is None:
+                self._copy = self._cursor.copy(self._statement)  # a context manager, entered here
+                self._writer = self._copy.__enter__()
+            self._writer.write(part.copy_data)
+        self.loaded += part.loaded
+        self.rejected += len(part.rejected)
+        self._waiting += part.rejected
+        if len(self._waiting) >= self.QUARANTINE_BATCH:
+            self._flush()
+
+    def _end_copy(self, *exc) -> None:
+        copy, self._copy = self._copy, None
+        if copy is not None:
+            copy.__exit__(*exc)
+
+    def _flush(self) -> None:
+        self._end_copy(None, None, None)
+        waiting, self._waiting = self._waiting, []
+        _copy_rows(self._cursor, "raw.quarantine", _QUARANTINE_COLUMNS,
+                   ((self._file_id, self._channel, self._relative, q.sheet, q.row_number, q.source_record_id,
+                     q.raw_content, q.reason) for q in waiting))
+
+    def __exit__(self, *exc) -> None:
         try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return "the record holds an invalid Unicode character (a lone surrogate)"
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return "the record holds NaN or Infinity, which is not JSON"
-    if isinstance(value, dict):
-        value = [*value.keys(), *value.values()]
-    if isinstance(value, list):
-        # the texts checked joined, in one pass (a record is some twenty of them), then the containers
-        # and numbers; None, datetimes and the like are always storable
-        texts, others = [], []
-        for item in value:
-            if isinstance(item, str):
-                texts.append(item)
-            elif isinstance(item, (float, dict, list)):
-                others.append(item)
-        return _unstorable("".join(texts)) or next((p for v in others if (p := _unstorable(v))), None)
-    return None
-
-
-def _storable_text(text: str | None) -> str | None:
-    if text is None:
-        return None
-    return text.replace("\x00", "\ufffd").encode("utf-8", errors="replace").decode("utf-8")
-
-
-def _storable_json(value):
-    """A reader's detail (column names, sheet titles) with NUL and lone surrogates replaced, for jsonb."""
-    if isinstance(value, str):
-        return _storable_text(value)
-    if isinstance(value, dict):
-        return {_storable_text(str(k)): _storable_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_storable_json(v) for v in value]
-    return value
+            if exc[0] is None:
+                self._flush()
+            else:
+                self._end_copy(*exc)
+        finally:
+            self._cursor.close()
 
 
 def _path_text(relative: Path) -> str:
@@ -377,9 +349,12 @@ def _path_text(relative: Path) -> str:
     return decode(os.fsencode(relative.as_posix()))[0]
 
 
+_PREVIEW_BYTES = 2000
+
+
 def _preview(data: bytes) -> str:
     """What a person needs to recognise an unreadable file; its full bytes stay in the landing folder."""
-    return _storable_text(data[:2000].decode("utf-8", errors="replace"))
+    return storable_text(data[:_PREVIEW_BYTES].decode("utf-8", errors="replace"))
 
 
 def ingest(landing: Path, *, channels: Iterable[str] | None = None, day: dt.date | None = None,

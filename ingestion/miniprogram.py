@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from ingestion.common import FileError, ReadResult, Rejected, RowError, clean, parse_datetime
+from ingestion.common import Layout, ReadResult, Rejected, RowError, clean, parse_datetime, read_whole
 from ingestion.contracts.miniprogram import CONTRACT, FIELDS, RESIDENT_DEMAND_TYPES, TIME_FORMS
 from minqing import privacy
 
@@ -119,19 +119,23 @@ def _record(ticket: dict) -> dict:
     return record
 
 
-def read(data: bytes, name: str) -> ReadResult:
-    """Every line of the pull, each decoded on its own as UTF-8 (the feed's only encoding): a line
-    that is not valid UTF-8 is quarantined, and the lines around it are read."""
-    if not data.strip():
-        raise FileError("the file is empty: no ticket lines")
-    result = ReadResult(detail={"encoding": "utf-8"})
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-        result.detail["encoding"] = "utf-8-sig"
-    lines = data.split(b"\n")
-    last = len(lines)
-    cut_off = not data.endswith(b"\n")
-    for number, raw in enumerate(lines, start=1):
+def layout_of(head: bytes, name: str, size: int) -> Layout:
+    """One ticket per line, cut into chunks at line ends; a UTF-8 byte-order mark is passed over."""
+    bom = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    return Layout(detail={"encoding": "utf-8-sig" if bom else "utf-8"}, split="lines", body_start=bom,
+                  empty_reason="the file is empty: no ticket lines")
+
+
+def parse(body: bytes, first_line: int, layout: Layout, last: bool):
+    """Every line of a chunk of the pull (whole lines, the first numbered `first_line`), each decoded
+    on its own as UTF-8 (the feed's only encoding): a line that is not valid UTF-8 is quarantined,
+    and the lines around it are read. The file's last line may be cut off."""
+    lines = body.split(b"\n")
+    if not last:
+        lines.pop()  # a chunk other than the last ends with a line end: nothing follows it
+    final = first_line + len(lines) - 1
+    cut_off = last and not body.endswith(b"\n")
+    for number, raw in enumerate(lines, start=first_line):
         if not raw.strip():
             continue
         ticket = None
@@ -142,7 +146,7 @@ def read(data: bytes, name: str) -> ReadResult:
             except UnicodeDecodeError as exc:
                 raise RowError(
                     "the last line is cut off inside a character (the pull broke off); it will come again in the next pull"
-                    if number == last and cut_off else
+                    if number == final and cut_off else
                     f"the line is not valid UTF-8 (byte {exc.start} of the line, {raw[exc.start:exc.start + 4]!r}); "
                     "the feed sends UTF-8 only") from None
             try:
@@ -152,7 +156,7 @@ def read(data: bytes, name: str) -> ReadResult:
             except (ValueError, RecursionError) as exc:  # ValueError: also an integer of > 4300 digits
                 raise RowError(
                     "the last line is cut off (the pull broke off); it will come again in the next pull"
-                    if number == last and cut_off else f"the line is not valid JSON ({exc})"
+                    if number == final and cut_off else f"the line is not valid JSON ({exc})"
                 ) from None
             if not isinstance(ticket, dict):
                 raise RowError(f"the line is JSON but not a ticket object ({type(ticket).__name__})")
@@ -161,8 +165,11 @@ def read(data: bytes, name: str) -> ReadResult:
             record = _record(ticket)
         except RowError as exc:
             ticket_id = _text(ticket.get("ticket_id")) if isinstance(ticket, dict) else None
-            result.rejected.append(Rejected(number, line, str(exc), source_record_id=ticket_id))
+            yield Rejected(number, line, str(exc), source_record_id=ticket_id)
             continue
         record["row_number"] = number
-        result.records.append(record)
-    return result
+        yield record
+
+
+def read(data: bytes, name: str) -> ReadResult:
+    return read_whole(layout_of, parse, data, name)

@@ -19,7 +19,8 @@ import openpyxl
 
 import msoffcrypto
 
-from ingestion.common import FileError, ReadResult, Rejected, RowError, clean, decode, header_name, parse_date
+from ingestion.common import (FileError, Layout, ReadResult, Rejected, RowError, clean, decode, header_name, parse_date,
+                              read_whole)
 from ingestion.contracts.reception import CONTRACT, SUMMARY_COLUMNS, SUMMARY_MARKERS
 from minqing import privacy
 
@@ -228,12 +229,23 @@ def _read_csv(data: bytes, name: str, result: ReadResult) -> None:
         raise FileError(f"no header row with 日期 and 反映问题 in the first {HEADER_SEARCH_ROWS} lines")
 
 
-def read(data: bytes, name: str) -> ReadResult:
-    if not data.strip():
+def layout_of(head: bytes, name: str, size: int) -> Layout:
+    """A workbook (or a hand-kept CSV) is read whole: a month's register of one community."""
+    return Layout(detail={}, split="whole", state={"name": name})
+
+
+def parse(body: bytes, first_line: int, layout: Layout, last: bool):
+    if not body.strip():
         raise FileError("the file is empty")
-    result = ReadResult()
+    name = layout.state["name"]
+    result = ReadResult(detail=layout.detail)
     if name.lower().endswith(".csv"):
-        _read_csv(data, name, result)
+        _read_csv(body, name, result)
     else:
-        _read_workbook(data, name, result)
-    return result
+        _read_workbook(body, name, result)
+    yield from result.records
+    yield from result.rejected
+
+
+def read(data: bytes, name: str) -> ReadResult:
+    return read_whole(layout_of, parse, data, name)

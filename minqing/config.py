@@ -10,6 +10,7 @@ the new key of `rotate-hash-key --new-key-env`) are read through `secret_from()`
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import secrets
 from dataclasses import dataclass
@@ -57,6 +58,9 @@ ENVIRONMENT = (
              "`dbt_project/profiles.yml`)"),
     Variable("MINQING_CLASSIFY_WORKERS", "one per CPU",
              "processes that classify a large round of new texts (20,000 or more); smaller rounds stay in one process"),
+    Variable("MINQING_INGEST_WORKERS", "one per CPU",
+             "processes that parse a large delivery (16 MB or more) while the loader COPYs what they parsed; "
+             "smaller files are parsed in the loader's process"),
     Variable("MINQING_CLASSIFIER_MODEL", "`minqing/analytics/classifier_data/category_model.zip`",
              "the classifier's learned stage (an artefact of `minqing classifier train`)"),
     Variable("MINQING_EVAL_FILE", "`../shared/eval/real_messages.tsv`",
@@ -130,6 +134,14 @@ def dbt_threads() -> int:
     """dbt's threads (MINQING_DBT_THREADS): what profiles.yml reads on the command line, and what the
     DAGs give cosmos' profile."""
     return int(env("MINQING_DBT_THREADS") or DBT_THREADS_DEFAULT)
+
+
+def worker_processes(variable: str) -> int:
+    """Processes for parallel work: the variable's value, else one per CPU; one inside a daemonic
+    process (a multiprocessing worker), which may not start processes of its own."""
+    if multiprocessing.current_process().daemon:
+        return 1
+    return max(1, int(env(variable) or os.cpu_count() or 1))
 
 
 def eval_file() -> Path:

@@ -72,19 +72,16 @@ import itertools
 import json
 import logging
 import math
-import multiprocessing
-import os
 import sys
 import threading
 import unicodedata
-from collections import Counter, defaultdict, deque
-from concurrent.futures import ProcessPoolExecutor
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from ingestion.contracts import complaint_texts_sql
-from minqing import config, warehouse
+from minqing import config, parallel, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -514,11 +511,8 @@ def _classify_batch(batch: list[tuple[str, str]]) -> list[tuple]:
 
 
 def _workers() -> int:
-    """Processes for a large round: MINQING_CLASSIFY_WORKERS, else one per CPU; one in a daemonic
-    process (a multiprocessing worker), which may not start processes of its own."""
-    if multiprocessing.current_process().daemon:
-        return 1
-    return max(1, int(config.env("MINQING_CLASSIFY_WORKERS") or os.cpu_count() or 1))
+    """Processes for a large round (MINQING_CLASSIFY_WORKERS, else one per CPU)."""
+    return config.worker_processes("MINQING_CLASSIFY_WORKERS")
 
 
 def _classified_batches(pending, workers: int):
@@ -533,21 +527,10 @@ def _classified_batches(pending, workers: int):
         for batch in batches:
             yield len(batch), _classify_batch(batch)
         return
-    # Forked workers inherit the rules and jieba's dictionary, loaded here first (and nothing else of
-    # this process runs in them). Not spawned: a spawned worker imports the caller's __main__ again,
-    # which would re-run a script that calls the pipeline without a main guard.
-    rules()
+    rules()  # loaded here first: the forked workers inherit the rules and jieba's dictionary
     model()
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        in_flight: deque = deque()
-        for batch in batches:
-            in_flight.append((len(batch), pool.submit(_classify_batch, batch)))
-            if len(in_flight) >= 2 * workers:
-                size, future = in_flight.popleft()
-                yield size, future.result()
-        while in_flight:
-            size, future = in_flight.popleft()
-            yield size, future.result()
+    for batch, result in parallel.in_order(_classify_batch, batches, workers):
+        yield len(batch), result
 
 
 def classify_pending(conn, workers: int | None = None) -> int:

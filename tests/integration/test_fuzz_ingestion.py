@@ -34,9 +34,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from ingestion import hotline, miniprogram, reception
+from ingestion import chunks, hotline, miniprogram, reception
 from minqing import privacy
-from ingestion.common import FileError, ReadResult, RowError, decode, parse_datetime
+from ingestion.common import CutShort, FileError, ReadResult, RowError, decode, parse_datetime
 from ingestion.loader import ingest
 from minqing import config
 
@@ -507,6 +507,48 @@ def test_hostile_hotline_csv(data):
 def test_hostile_reception_csv(data):
     content, _ = data.draw(hostile_csv("reception"))
     read("reception", content, NAMES["reception_csv"])
+
+
+def _chunked(channel: str, data: bytes, chunk_bytes: int, processes: int = 1):
+    """The file as the loader reads it, in chunks of `chunk_bytes`: its COPY text, rows loaded and
+    rejected rows (a CutShort entry's text to its first 1,000 characters: the rest is capped)."""
+    file = io.BytesIO(data)
+    layout = chunks.READERS[channel].layout_of(chunks.head(file), NAMES[channel], len(data))
+    got = list(chunks.parts(channel, file, layout, None, 1, len(data), processes=processes, chunk_bytes=chunk_bytes))
+    rejected = [(r.row_number, r.reason, r.source_record_id,
+                 r.raw_content[:1000] if isinstance(r, CutShort) else r.raw_content) for p in got for r in p.rejected]
+    return b"".join(p.copy_data for p in got), sum(p.loaded for p in got), rejected
+
+
+@settings(FUZZ, max_examples=300)
+@given(st.data())
+def test_a_file_read_in_chunks_is_the_file_read_whole(data):
+    """Cut anywhere the chunker cuts (records across chunk ends, quoted line breaks, CRLF, a cut-off
+    last line, a broken record), the rows and rejections are those of the file read in one piece."""
+    channel = data.draw(st.sampled_from(["hotline", "miniprogram"]))
+    content, _ = data.draw(hostile_csv("hotline") if channel == "hotline" else hostile_jsonl())
+    try:
+        whole = _chunked(channel, content, 1 << 40)
+    except FileError:
+        return  # refused at its header: there are no chunks
+    assert _chunked(channel, content, data.draw(st.integers(1, 400))) == whole
+
+
+def test_a_large_file_parsed_by_workers_is_the_file_parsed_here(monkeypatch):
+    rows = [_order_row(i) for i in range(3000)]
+    content = ("\ufeff" + ",".join(HOTLINE_COLUMNS) + "\r\n" + "\r\n".join(rows) + "\r\n").encode("utf-8")
+    monkeypatch.setattr(chunks, "PARALLEL_MIN_BYTES", 0)
+    here = _chunked("hotline", content, 10_000, processes=1)
+    assert here[1] == 3000 - 300 and len(here[2]) == 300
+    assert _chunked("hotline", content, 10_000, processes=2) == here
+
+
+def _order_row(i: int) -> str:
+    """A work order whose text holds a quoted line break, a doubled quote and a comma; every tenth
+    is missing its 来电时间."""
+    values = {"工单编号": f"GD{i:013d}", "来源": "12345", "来电时间": "" if i % 10 == 0 else "2026-07-15 08:03:11",
+              "诉求内容": f'"第{i}件，楼道""灯""坏了\n三天了"', "更新时间": "2026-07-15 09:00:00"}
+    return ",".join(values.get(c, "") for c in HOTLINE_COLUMNS)
 
 
 @settings(FUZZ, max_examples=200)

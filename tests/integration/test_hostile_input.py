@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import types
 from pathlib import Path
 
 from msoffcrypto.format.ooxml import OOXMLFile
@@ -18,7 +19,7 @@ import psycopg
 import pytest
 
 from ingestion import loader, miniprogram
-from ingestion.common import FileError, ReadResult
+from ingestion.common import FileError
 from ingestion.loader import ingest
 from minqing import pipeline
 
@@ -133,10 +134,11 @@ def test_content_quarantined_whole_loads_once_the_reader_can_read_it(fresh_wareh
     write(root / "hotline/hotline_20260715.csv", HEADER + "\n" + _order("GD2026071500001") + "\n")
     real = loader.CHANNELS["hotline"]
 
-    def broken(data: bytes, name: str) -> ReadResult:
+    def broken(head: bytes, name: str, size: int):
         raise FileError("a reader bug: nothing can be read")
 
-    monkeypatch.setitem(loader.CHANNELS, "hotline", dataclasses.replace(real, read=broken))
+    monkeypatch.setitem(loader.CHANNELS, "hotline",
+                        dataclasses.replace(real, reader=types.SimpleNamespace(layout_of=broken)))
     (first,) = ingest(root, progress=False)
     assert first.status == "quarantined"
     (again,) = ingest(root, progress=False)  # still broken: the same verdict, nothing new recorded
