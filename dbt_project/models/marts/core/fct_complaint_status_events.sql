@@ -5,7 +5,11 @@
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
         pre_hook="{{ reset_when_settings_change([]) }}",
-        post_hook="{{ remember_settings([]) }}"
+        post_hook=[
+            "{{ remember_settings([]) }}",
+            "create index if not exists fct_complaint_status_events_complaint_id on {{ this }} (complaint_id)",
+            "create index if not exists fct_complaint_status_events_event_at on {{ this }} (event_at)",
+        ]
     )
 }}
 -- Every status change of every complaint as its own row: from the hotline's successive versions
@@ -13,7 +17,8 @@
 -- from the mini-program's own event lists. Raw keeps every version, so an event, once seen, is
 -- rebuilt by every run; incrementally only records touched by newly loaded files are recomputed.
 -- A released held file (older than the watermark) or a new hashing key rebuilds it whole
--- (macros/incremental.sql).
+-- (macros/incremental.sql). Indexed by complaint and by moment: the daily aggregates read the returns
+-- of the days they rebuild, and those since their last build (macros/daily_scope.sql).
 {%- set incremental = is_incremental() and not settings_changed([]) %}
 
 with

@@ -8,6 +8,8 @@
 -- or of the hashing key, empties the table first and the build rebuilds every row
 -- (macros/incremental.sql); `dbt build --full-refresh` does the same. A table built before a column
 -- of the watermarks existed (category_reviewed_at) is rebuilt whole once, its new columns filled.
+-- Its triggers note the days of the rows each build deletes and inserts, for the daily aggregates
+-- (macros/daily_scope.sql).
 {%- set seeds = ['status_codes', 'source_values', 'reception_methods', 'community_aliases', 'issue_categories', 'time_limits', 'hotline_category_map'] %}
 {%- set setting_vars = ['street_name', 'rating_resolved_min', 'rating_satisfied_min', 'rating_basically_satisfied_min'] %}
 {{ config(
@@ -25,7 +27,8 @@
         "{{ reset_when_settings_change(" ~ seeds ~ ", " ~ setting_vars ~ ") }}",
         "{{ drop_no_longer_demands() }}",
     ],
-    post_hook=["{{ remember_settings(" ~ seeds ~ ", " ~ setting_vars ~ ") }}"],
+    post_hook=["{{ remember_settings(" ~ seeds ~ ", " ~ setting_vars ~ ") }}", "{{ note_complaint_days() }}",
+               "create index if not exists fct_complaints_dispatched_at on {{ this }} (dispatched_at)"],
 ) }}
 -- depends_on: {{ ref('int_complaints__latest') }}, {{ ref('stg_ops__text_classifications') }}, {{ ref('stg_ops__classification_reviews') }}, {{ ref('status_codes') }}, {{ ref('source_values') }}, {{ ref('reception_methods') }}, {{ ref('community_aliases') }}, {{ ref('issue_categories') }}, {{ ref('time_limits') }}, {{ ref('hotline_category_map') }}
 {%- set incremental = is_incremental() and not settings_changed(seeds, setting_vars)

@@ -4,7 +4,14 @@
 -- counting the complaints again. Flags that depend on time (overdue, due for contact) are evaluated at
 -- the build's as-of moment; complaints received from it on are not counted yet. Contact limits:
 -- seeds/time_limits.csv (response_limit_hours by the category's time-limit basis).
-{{ config(materialized='table', indexes=[{"columns": ["received_date"]}]) }}
+--
+-- Incremental: a build deletes and builds again only the day × community × category cells that may differ
+-- since the last one (those fct_complaints changed, those the as-of moment passed a deadline of, those of a return);
+-- the others stay as they were, and the result equals a full rebuild (macros/daily_scope.sql).
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
+          indexes=[{"columns": ["received_date"]}],
+          pre_hook="{{ prepare_daily_scope() }}", post_hook="{{ remember_daily_scope() }}") }}
+-- depends_on: {{ ref('time_limits') }}, {{ ref('fct_complaints') }}, {{ ref('fct_complaint_status_events') }}, {{ source('ops', 'complaint_day_changes') }}, {{ source('ops', 'aggregate_watermarks') }}, {{ source('ops', 'aggregate_scope') }}
 {%- set grain = ['received_date', 'community_id', 'category_code', 'source_channel', 'is_cancelled'] %}
 
 with
@@ -18,9 +25,11 @@ response_limits as (
 ),
 
 returned as (
-    select distinct complaint_id
-    from {{ ref('fct_complaint_status_events') }}
-    where event_type = 'returned' and event_at < {{ as_of() }}
+    select distinct events.complaint_id
+    from {{ ref('fct_complaint_status_events') }} as events
+    join {{ ref('fct_complaints') }} as complaints using (complaint_id)
+    where events.event_type = 'returned' and events.event_at < {{ as_of() }}
+      and {{ in_daily_scope('complaints') }}
 ),
 
 complaints as (
@@ -45,6 +54,7 @@ complaints as (
     left join response_limits using (time_limit_basis)
     left join returned using (complaint_id)
     where complaints.received_at < as_of.as_of_at
+      and {{ in_daily_scope('complaints') }}
 )
 
 select

@@ -7,7 +7,12 @@
 -- unknown. Each cell holds one address and one complainant, so "a repeat of its building or of its
 -- complainant" is decided per cell, exactly as per report. open / overdue_open: the state at the build's
 -- as-of moment. Complaints received from the as-of moment on are not counted yet.
-{{ config(materialized='table', indexes=[{"columns": ["received_date"]}]) }}
+-- Incremental as fct_daily_complaint_counts: only the cells that may differ since the last build are
+-- built again (macros/daily_scope.sql).
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
+          indexes=[{"columns": ["received_date"]}],
+          pre_hook="{{ prepare_daily_scope() }}", post_hook="{{ remember_daily_scope() }}") }}
+-- depends_on: {{ ref('time_limits') }}, {{ ref('fct_complaints') }}, {{ ref('fct_complaint_status_events') }}, {{ source('ops', 'complaint_day_changes') }}, {{ source('ops', 'aggregate_watermarks') }}, {{ source('ops', 'aggregate_scope') }}
 {%- set grain = ['received_date', 'community_id', 'category_code', 'address_key', 'complainant_key'] %}
 
 with
@@ -25,6 +30,7 @@ complaints as (
     from {{ ref('fct_complaints') }} as complaints
     cross join (select {{ as_of() }} as as_of_at) as as_of
     where complaints.received_at < as_of.as_of_at
+      and {{ in_daily_scope('complaints') }}
 )
 
 select
