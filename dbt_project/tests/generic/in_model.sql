@@ -4,13 +4,15 @@
     (macros/relations.sql), so the test has one parent and cosmos runs it only with the model it
     checks, in the group after the forecast. -#}
 {% test in_model(model, column_name, to, field, also=[]) %}
-select checked.{{ column_name }}
-from {{ model }} as checked
-where checked.{{ column_name }} is not null
-  -- an anti-join: `not in (subquery)` is a nested loop once the subquery outgrows work_mem (a
-  -- complaint id checked against fct_complaints ran for minutes at 160,000 complaints)
-  and not exists (select from {{ relation_of(to) }} as target where target.{{ field }} = checked.{{ column_name }})
+with checked as (
+    select {{ column_name }} as value from {{ model }} where {{ column_name }} is not null
+)
+select value
+from checked
+-- an anti-join: `not in (subquery)` is a nested loop once the subquery outgrows work_mem (a
+-- complaint id checked against fct_complaints ran for minutes at 160,000 complaints)
+where not exists (select from {{ relation_of(to) }} as target where target.{{ field }} = checked.value)
   {%- for value in also %}
-  and checked.{{ column_name }} <> '{{ value }}'
+  and value <> '{{ value }}'
   {%- endfor %}
 {% endtest %}
