@@ -42,7 +42,7 @@ from ingestion import chunks
 from ingestion.chunks import Period, storable_json, storable_text
 from ingestion.common import FileError, Rejected, decode
 from ingestion.contracts import CONTRACTS, Contract
-from minqing import privacy, warehouse
+from minqing import config, privacy, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -381,6 +381,10 @@ def ingest(landing: Path, *, channels: Iterable[str] | None = None, day: dt.date
     # do not queue on that row for the length of a load; inside the load, it is only read.
     with warehouse.connect(autocommit=True) as conn:
         privacy.check(conn)
+        # The raw tables' month partitions of the run's day and the months ahead exist before their
+        # rows arrive (migration 0015); rows of other months land in the default and move at the next call.
+        conn.execute("select ops.ensure_raw_partitions(%s, %s)", (day or dt.datetime.now(config.BEIJING).date(),
+                     config.settings()["ingestion"]["raw_partition_months_ahead"]))
     with warehouse.connect() as conn, conn.transaction():
         privacy.check(conn)
         for name, path in iterator:

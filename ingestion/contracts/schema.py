@@ -68,7 +68,7 @@ class Contract:
     suffixes: tuple[str, ...]
     table: str  # schema-qualified raw table
     columns: tuple[Column, ...]
-    key_columns: tuple[str, ...]  # the raw table's primary key
+    key_columns: tuple[str, ...]  # a row's identity (the raw table's primary key adds dated_by, its partition column)
     record_id: str  # the column naming the record (copied to raw.quarantine.source_record_id)
     dated_by: str  # the column holding the moment or day a record belongs to
     required: tuple[str, ...]  # source headers a file cannot be read without
