@@ -166,7 +166,7 @@ def build_marts(as_of: str | None = None) -> dict:
     outcome = transform.build(as_of=as_of, selector=BEFORE_FORECAST, reuse_seeds=True)
     if not outcome.success:
         raise RuntimeError("dbt build failed: " + "; ".join(f"{f['node']}: {f['message']}" for f in outcome.failures))
-    return {"nodes": len(outcome.results), "seeds_reused": outcome.seeds_reused}
+    return {"nodes": len(outcome.results), "seeds_reused": outcome.seeds_reused, "slowest": outcome.slowest()}
 
 
 def forecast() -> dict:
@@ -182,7 +182,7 @@ def build_after_forecast(as_of: str | None = None) -> dict:
     if not outcome.success:
         raise RuntimeError("dbt build after the forecast failed: " +
                            "; ".join(f"{f['node']}: {f['message']}" for f in outcome.failures))
-    return {"nodes": len(outcome.results)}
+    return {"nodes": len(outcome.results), "slowest": outcome.slowest()}
 
 
 def publish_briefing(out_dir: str | Path | None = None, briefing_date: dt.date | None = None) -> dict:
@@ -208,6 +208,7 @@ class RunSummary:
     forecast: dict = field(default_factory=dict)
     deliveries: list[str] = field(default_factory=list)  # missing, late and held deliveries (warnings)
     seconds: dict = field(default_factory=dict)  # wall time per stage
+    slowest_nodes: dict = field(default_factory=dict)  # dbt's slowest nodes of the run: seconds each
 
     def lines(self) -> list[str]:
         loaded = sum(f["rows_loaded"] for f in self.files)
@@ -303,10 +304,14 @@ def _run(landing: str | Path | None, day: dt.date | None, as_of: str | None) -> 
         stage("classify")
         built = build_marts(as_of)
         summary.dbt_nodes, summary.seeds_reused = built["nodes"], built["seeds_reused"]
+        summary.slowest_nodes.update(built["slowest"])
         stage("dbt")
         summary.forecast = forecast()
         stage("forecast")
-        summary.dbt_nodes += build_after_forecast(as_of)["nodes"]
+        after = build_after_forecast(as_of)
+        summary.dbt_nodes += after["nodes"]
+        summary.slowest_nodes = dict(sorted({**summary.slowest_nodes, **after["slowest"]}.items(),
+                                            key=lambda item: item[1], reverse=True)[:10])
         stage("dbt_after_forecast")
         summary.deliveries = delivery_warnings(summary.run_day)
     except BaseException as exc:

@@ -47,6 +47,11 @@ class DbtOutcome:
     def failures(self) -> list[dict]:
         return [r for r in self.results if r["status"] in ("error", "fail", "runtime error")]
 
+    def slowest(self, n: int = 10) -> dict[str, float]:
+        """The `n` nodes that took longest (seconds each, dbt's own timing of the node), slowest first."""
+        ranked = sorted(self.results, key=lambda r: r.get("seconds", 0.0), reverse=True)[:n]
+        return {r["node"].split(".", 2)[-1]: r.get("seconds", 0.0) for r in ranked}
+
 
 def dbt_arguments(*args: str, target_dir: Path | None = None) -> list[str]:
     """A dbt command's arguments (`args[0]` the subcommand) on the project, its artifacts under
@@ -70,7 +75,8 @@ def run_dbt(*args: str, as_of: str | None = None, target_dir: Path | None = None
     results = []
     if outcome.result is not None and hasattr(outcome.result, "results"):
         for r in outcome.result.results:
-            results.append({"node": r.node.unique_id, "status": str(r.status), "message": r.message})
+            results.append({"node": r.node.unique_id, "status": str(r.status), "message": r.message,
+                            "seconds": round(r.execution_time or 0.0, 3)})
     return DbtOutcome(command, bool(outcome.success), results)
 
 

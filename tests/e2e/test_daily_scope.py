@@ -1,4 +1,5 @@
-"""The daily aggregates rebuild only the days that may differ (issue 17), and the marts end as a full
+"""The daily aggregates rebuild only the days that may differ and the complaint grades only the complaints
+that may (issue 17), and the marts end as a full
 rebuild would make them: a generated week run day by day through the real pipeline — work orders
 updated over days, a re-sent file, the reception workbooks at the week's end — and one work order whose
 newer version moves it to another day, then `dbt build --full-refresh` at the same moment; the
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.slow
 
 START, DAYS = dt.date(2026, 7, 1), 12
 AGGREGATES = ("marts.fct_daily_complaint_counts", "marts.fct_daily_reports_by_key")
+FOLLOWERS = (*AGGREGATES, "marts.mart_complaint_grades")  # the marts that rebuild what fct_complaints changed
 
 
 def _moved_order(month, day: dt.date) -> str:
@@ -60,7 +62,7 @@ def test_day_by_day_equals_a_full_rebuild(fresh_warehouse, tmp_path):
             f"select count(distinct received_date) filter (where xmin::text <> newest), "
             f"count(distinct received_date) filter (where xmin::text = newest) "
             f"from {table}, (select max(xmin::text::bigint)::text as newest from {table}) n").fetchone()
-            for table in AGGREGATES}
+            for table in FOLLOWERS}
     incremental = fingerprint(fresh_warehouse)
 
     with psycopg.connect(fresh_warehouse) as conn:
@@ -68,7 +70,7 @@ def test_day_by_day_equals_a_full_rebuild(fresh_warehouse, tmp_path):
                                "from ops.complaint_day_changes").fetchone()
         marks = dict(conn.execute("select relation, through_change_id from ops.aggregate_watermarks").fetchall())
     assert changes[0] > changes[1] >= 1  # the first build of fct_complaints was whole; the others noted days
-    assert set(marks) == set(AGGREGATES) and all(marks.values())
+    assert set(marks) == set(FOLLOWERS) and all(marks.values())
     outcome = transform.run_dbt("build", "--full-refresh")
     assert outcome.success, outcome.failures
     rebuilt = fingerprint(fresh_warehouse)

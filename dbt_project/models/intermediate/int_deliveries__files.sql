@@ -15,13 +15,7 @@ expected as (
 ),
 
 record_days as (
-    select
-        file_id,
-        source_channel,
-        count(*) as records,
-        max({{ bj_date('received_at') }}) as newest_day
-    from {{ ref('int_complaint_versions') }}
-    group by file_id, source_channel
+    select * from {{ ref('int_deliveries__file_records') }}
 ),
 
 matched as (

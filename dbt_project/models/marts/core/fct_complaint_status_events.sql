@@ -113,6 +113,7 @@ ticket_events as (
         on tickets.source_channel = 'miniprogram'
         and tickets.source_record_id = events.ticket_id
         and tickets.version_updated_at = events.version_updated_at
+        and tickets.file_id = events.file_id
     where events.event_at is not null
 ),
 

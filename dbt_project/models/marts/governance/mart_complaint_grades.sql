@@ -4,6 +4,21 @@
 -- that of the 'complaint' rows of seeds/sentiment_thresholds.csv: week), and is raised by what is true
 -- of the complaint itself — overdue, returned, a repeat report from the same address, rated 不满意 —
 -- by the levels the seed gives each (rule 'raise'), up to red.
+--
+-- Incremental: a build grades again only the complaints whose grade may differ since the last one — those
+-- fct_complaints rebuilt, the later reports of their address and category, those the as-of moment reached,
+-- those of a base grade that changed (macros/grade_scope.sql) — and keeps the others; the result equals
+-- a full rebuild. A change of the seeds the grades read rebuilds every row (macros/incremental.sql).
+{%- set seeds = ['sentiment_thresholds', 'communities', 'issue_categories'] %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook=["{{ reset_when_settings_change(" ~ seeds ~ ") }}", "{{ prepare_grade_scope(" ~ seeds ~ ") }}"],
+    post_hook=["{{ remember_settings(" ~ seeds ~ ") }}", "{{ remember_grade_scope() }}"],
+) }}
+{%- set whole = grades_whole(seeds) %}
+-- depends_on: {{ ref('sentiment_thresholds') }}, {{ ref('communities') }}, {{ ref('issue_categories') }}, {{ ref('fct_complaints') }}, {{ ref('fct_complaint_status_events') }}, {{ ref('mart_sentiment_code') }}, {{ source('ops', 'complaint_day_changes') }}, {{ source('ops', 'aggregate_watermarks') }}, {{ source('ops', 'complaint_grade_scope') }}, {{ source('ops', 'complaint_grade_bases') }}
 
 with
 
@@ -24,15 +39,28 @@ settings as (
             as raise_dissatisfied
 ),
 
+complaints as (
+    -- the complaints received by the as-of moment: a later one is graded from its own day on; the repeat
+    -- flag found here in a whole build, else by the pre-hook (macros/grade_scope.sql)
+    select
+        complaints.*,
+        {%- if whole %}
+        {{ repeat_address_flag('complaints', "(select repeat_window_days from settings) * interval '1 day'") }} as is_repeat_address_found
+        {%- else %}
+        scope.is_repeat_address as is_repeat_address_found
+        {%- endif %}
+    from {{ ref('fct_complaints') }} as complaints
+    {%- if not whole %}
+    join {{ source('ops', 'complaint_grade_scope') }} as scope using (complaint_id)
+    {%- endif %}
+    where complaints.received_at < {{ as_of() }}
+),
+
 returned as (
     select distinct complaint_id
     from {{ ref('fct_complaint_status_events') }}
     where event_type = 'returned' and event_at < {{ as_of() }}
-),
-
-complaints as (
-    -- the complaints received by the as-of moment: a later one is graded from its own day on
-    select * from {{ ref('fct_complaints') }} where received_at < {{ as_of() }}
+      and complaint_id in (select complaint_id from complaints)
 ),
 
 flagged as (
@@ -52,13 +80,7 @@ flagged as (
         complaints.category_reviewed_at,
         coalesce(complaints.is_overdue, false) as is_overdue,
         returned.complaint_id is not null as is_returned,
-        -- the report just before it from the same address and category (the latest earlier one) is
-        -- within the window exactly when any earlier one is
-        coalesce(complaints.address_key not like '%:?'
-            and lag(complaints.received_at) over (
-                    partition by complaints.address_key, complaints.category_code
-                    order by complaints.received_at, complaints.complaint_id)
-                >= complaints.received_at - settings.repeat_window_days * interval '1 day', false) as is_repeat_address,
+        complaints.is_repeat_address_found as is_repeat_address,
         coalesce(complaints.satisfaction = 'dissatisfied', false) as is_dissatisfied,
         settings.*
     from complaints

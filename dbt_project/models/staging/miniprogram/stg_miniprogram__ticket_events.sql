@@ -15,6 +15,7 @@ status_codes as (
 events as (
     select
         tickets.ticket_id,
+        tickets.file_id,
         tickets.updated_at as version_updated_at,
         event.ordinality as event_position,
         event.value ->> 'status' as event_status_raw,
