@@ -234,6 +234,9 @@ class RunSummary:
             f"{self.forecast.get('early_warnings', 0)} early warnings",
             f"time:     {', '.join(f'{stage} {seconds:.1f} s' for stage, seconds in self.seconds.items())}",
         ]
+        if self.slowest_nodes:  # where dbt's time went (its own timing of each node)
+            lines.append("slowest:  " + ", ".join(f"{node} {seconds:.1f} s"
+                                                  for node, seconds in list(self.slowest_nodes.items())[:5]))
         lines += [f"WARNING:  {notice}" for notice in self.deliveries]
         return lines
 

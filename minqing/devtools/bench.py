@@ -446,7 +446,13 @@ def _street_day(result: BenchResult, seed: int, work: Path, days: int, history_d
             done = subprocess.run([*command, day.isoformat()], env=env, capture_output=True, text=True)
             if done.returncode != 0:
                 raise RuntimeError(f"minqing run --date {day} failed: {done.stderr[-2000:]}")
-            return time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            # where the day's time went, as the run printed it (its stages, dbt's slowest nodes)
+            for line in done.stdout.splitlines():
+                for label, figure in (("time:", "street_day_stages"), ("slowest:", "street_day_slowest_nodes")):
+                    if line.startswith(label):
+                        result.figures[figure] = line.removeprefix(label).strip()
+            return seconds
 
         first = STREET_START + dt.timedelta(days=history_days - 1)
         result.progress(f"bench: a street's first {history_days} days in one run ...")

@@ -183,7 +183,9 @@ def _advisory_waiters(monitor: psycopg.Connection, key: int) -> int:
 
 
 def _heap_size(monitor: psycopg.Connection, table: str) -> int:
-    return monitor.execute("select pg_relation_size(%s::regclass)", (table,)).fetchone()[0]
+    """The bytes of the table's heap, its month partitions' summed (migration 0015)."""
+    return monitor.execute("select coalesce(sum(pg_relation_size(relid)), 0) from pg_partition_tree(%s::regclass)",
+                           (table,)).fetchone()[0]
 
 
 @contextlib.contextmanager
@@ -655,9 +657,9 @@ def test_two_pipeline_runs_never_interleave(fresh_warehouse, tmp_path, monkeypat
     monkeypatch.setattr(pipeline, "ingest_channel", ingest_channel)
     monkeypatch.setattr(pipeline, "validate_channel", record("validate", dict))
     monkeypatch.setattr(pipeline, "classify", record("classify", 0))
-    monkeypatch.setattr(pipeline, "build_marts", record("dbt", lambda: {"nodes": 0, "seeds_reused": False}))
+    monkeypatch.setattr(pipeline, "build_marts", record("dbt", lambda: {"nodes": 0, "seeds_reused": False, "slowest": {}}))
     monkeypatch.setattr(pipeline, "forecast", record("forecast", dict))
-    monkeypatch.setattr(pipeline, "build_after_forecast", record("dbt after forecast", lambda: {"nodes": 0}))
+    monkeypatch.setattr(pipeline, "build_after_forecast", record("dbt after forecast", lambda: {"nodes": 0, "slowest": {}}))
 
     summaries, errors = {}, {}
 
