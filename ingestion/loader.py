@@ -85,6 +85,23 @@ _DAY_IN_PATH = re.compile(r"(?<!\d)(20\d{2})-?(\d{2})-?(\d{2})(?!\d)")
 _MONTH_IN_PATH = re.compile(r"(?<!\d)(20\d{2})-?(\d{2})(?!\d)")
 
 
+def _ensure_partitions(conn: psycopg.Connection, relatives: list[str], day: dt.date | None) -> None:
+    """The raw tables' month partitions exist before rows arrive (migration 0015): the run's month
+    (its day, else today) and ingestion.raw_partition_months_ahead after it, and every month the
+    files' names say they cover (a backfill's, a late file's). Rows of any other month (a file whose
+    name has no date, a record dated outside its file's period) land in the default partition and
+    move into their month's partition at the next call."""
+    months = set()
+    for period in filter(None, map(delivery_period, relatives)):
+        month = period.first.replace(day=1)
+        while month <= period.last:
+            months.add(month)
+            month = (month + dt.timedelta(days=32)).replace(day=1)
+    ahead = config.settings()["ingestion"]["raw_partition_months_ahead"]
+    for month, months_ahead in [((day or dt.datetime.now(config.BEIJING).date()), ahead), *((m, 0) for m in sorted(months))]:
+        conn.execute("select ops.ensure_raw_partitions(%s, %s)", (month, months_ahead))
+
+
 def delivery_period(relative: str) -> Period | None:
     """A daily file (`…20260715…`, `…2026-07-15…`) covers its day, a monthly workbook (`…202607…`)
     its month; a path naming several days or months covers from the first to the last; a path
@@ -381,10 +398,7 @@ def ingest(landing: Path, *, channels: Iterable[str] | None = None, day: dt.date
     # do not queue on that row for the length of a load; inside the load, it is only read.
     with warehouse.connect(autocommit=True) as conn:
         privacy.check(conn)
-        # The raw tables' month partitions of the run's day and the months ahead exist before their
-        # rows arrive (migration 0015); rows of other months land in the default and move at the next call.
-        conn.execute("select ops.ensure_raw_partitions(%s, %s)", (day or dt.datetime.now(config.BEIJING).date(),
-                     config.settings()["ingestion"]["raw_partition_months_ahead"]))
+        _ensure_partitions(conn, [_path_text(path.relative_to(landing)) for _, path in files], day)
     with warehouse.connect() as conn, conn.transaction():
         privacy.check(conn)
         for name, path in iterator:

@@ -31,9 +31,18 @@
                  >= {{ alias }}.received_at - {{ window }}, false)
 {%- endmacro %}
 
-{#- True when this build grades every complaint. -#}
+{#- True when this build grades every complaint: a new table, changed settings, a rebuilt or rewound
+    fct_complaints (daily_scope_state), or more changed complaints since the last build than the vars
+    grades_whole_above_share of fct_complaints' rows and grades_whole_above_rows (a backfill, a history
+    loaded at once), where finding the scope complaint by complaint costs more than grading them all. -#}
 {% macro grades_whole(seeds) -%}
-    {{ return(not is_incremental() or daily_scope_state()['all'] or settings_changed(seeds)) }}
+    {%- if not is_incremental() or settings_changed(seeds) -%}{{ return(true) }}{%- endif -%}
+    {%- set state = daily_scope_state() -%}
+    {%- if state['all'] -%}{{ return(true) }}{%- endif -%}
+    {%- set rows = run_query("select greatest(reltuples, 0) from pg_class where oid = '" ~ ref('fct_complaints') ~ "'::regclass").columns[0].values()[0] -%}
+    {%- set changed = state['newest'] - state['through'] -%}
+    {{ return((changed | float) > (var('grades_whole_above_rows') | float)
+              and (changed | float) > (rows | float) * (var('grades_whole_above_share') | float)) }}
 {%- endmacro %}
 
 {#- SQL: the base grades of complaints now, one row per period × community × category. -#}

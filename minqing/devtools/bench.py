@@ -278,6 +278,8 @@ def _grow_history(url: str, total: int, per_day: int, first: bool = False) -> in
     if total > have or first:
         pipeline.classify()
         pipeline.build_marts()
+        pipeline.forecast()
+        pipeline.build_after_forecast()
     return max(total, have)
 
 
