@@ -7,7 +7,8 @@
           which fct_complaints rebuilds every run): its triggers note the complaint in
           ops.complaint_day_changes (migrations 0014, 0016);
       (b) such a row (old or new) is of its address and category and came in before it, within the
-          repeat window: the report before it may be another one now;
+          repeat window: the report before it may be another one now (looked for among complaints
+          received before the last build's moment: the later ones are graded by (c));
       (c) the as-of moment reached it (received since the last build's moment) or a return of it;
       (d) its base grade or its reasons changed: ops.complaint_grade_bases keeps the base grades the last
           build used. Only its base changed (its row and those of its address are as they were), so it
@@ -78,6 +79,7 @@
     join {{ ref('fct_complaints') }} as later
         on later.address_key = changes.address_key and later.category_code = changes.category_code
         and later.received_at > changes.received_at and later.received_at <= changes.received_at + {{ window }}
+        and later.received_at < {{ since }}  {# those received since are graded anyway (below) #}
     where changes.address_key not like '%:?'
     union
     select complaint_id from {{ ref('fct_complaints') }}
