@@ -65,7 +65,6 @@
     {%- set since = state['since'] %}
     {%- set thresholds = ref('sentiment_thresholds') %}
     {%- set window = "(select value from " ~ thresholds ~ " where grade_level = 'complaint' and component = 'repeat_window_days' and rule = 'parameter') * interval '1 day'" %}
-    {%- set grain = "(select min(period_grain) from " ~ thresholds ~ " where grade_level = 'complaint')" %}
     insert into {{ source('ops', 'complaint_grade_scope') }} (complaint_id)
     with changes as (
         select complaint_id, received_at, address_key, category_code
