@@ -72,7 +72,19 @@ ENVIRONMENT = (
     Variable("MINQING_COSMOS_MODE", "`watcher`",
              "how the DAGs run dbt through cosmos: `watcher` (one `dbt build` per task group, each model a "
              "sensor task that follows it) or `local` (one `dbt build` per model task)"),
+    Variable("MINQING_DAILY_RUN_AT", "`06:00`", "the Beijing time the daily DAG runs every morning, on the day "
+             "before's deliveries"),
+    Variable("MINQING_DAILY_DEADLINE", "`08:00`", "the Beijing time the daily run must be finished by (before "
+             "the dispatch meeting): a Deadline Alert sends the run's alert when it is not"),
     Variable("MINQING_TASK_RETRIES", "`2` (`0` in local `dag.test()` runs)", "retries of each DAG task"),
+    Variable("MINQING_TASK_RETRY_DELAY", "`120`", "seconds before a DAG task's first retry (doubling after, "
+             "at most 30 minutes)"),
+    Variable("MINQING_ALERT_EMAIL_TO", "unset: no alert e-mail",
+             "the recipients of the pipeline's alerts by e-mail, separated by commas (see *Alerts*)"),
+    Variable("MINQING_ALERT_SMTP_CONN_ID", "`smtp_default`", "the Airflow connection alert e-mail is sent through"),
+    Variable("MINQING_ALERT_WEBHOOK_CONN_ID", "`minqing_alert_webhook`",
+             "the Airflow connection of the group robot (DingTalk, WeCom, Feishu) or JSON webhook alerts are "
+             "posted to; without that connection, no webhook"),
 )
 _NAMES = frozenset(v.name for v in ENVIRONMENT)
 _SET_IN_PROCESS: dict[str, str] = {}  # settings a step set for this process, over the environment's
@@ -159,14 +171,20 @@ def hash_key() -> bytes:
     value = env("MINQING_HASH_KEY")
     if value:
         return value.encode("utf-8")
-    path = home() / "secrets" / "hash_key"
+    return local_secret("hash_key").encode("utf-8")
+
+
+def local_secret(name: str) -> str:
+    """A random secret created once under $MINQING_HOME/secrets/<name> (mode 0600) and reused: the
+    hash key of a developer machine, the local Airflow's JWT secret and admin password."""
+    path = home() / "secrets" / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.parent.chmod(0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
-    return path.read_text().strip().encode("utf-8")
+    return path.read_text().strip()
 
 
 @lru_cache(maxsize=1)

@@ -27,6 +27,7 @@ PERSON = PersonKey("complainant_key", phone="complainant_phone", name="complaina
 
 CONTRACT = Contract(
     channel="hotline",
+    label_zh="12345/400热线",
     folder="hotline",
     suffixes=(".csv",),
     table="raw.hotline_work_orders",

@@ -22,6 +22,7 @@ PERSON = PersonKey("user_key", phone="user_phone", name="user_nickname", account
 
 CONTRACT = Contract(
     channel="miniprogram",
+    label_zh="物业小程序",
     folder="miniprogram",
     suffixes=(".jsonl",),
     table="raw.miniprogram_tickets",

@@ -16,6 +16,7 @@ PERSON = PersonKey("resident_key", phone="resident_contact", name="resident_name
 
 CONTRACT = Contract(
     channel="reception",
+    label_zh="社区接待日登记",
     folder="reception",
     suffixes=(".xlsx", ".csv"),
     table="raw.reception_entries",

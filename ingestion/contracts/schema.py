@@ -64,6 +64,7 @@ class PersonKey:
 @dataclass(frozen=True)
 class Contract:
     channel: str
+    label_zh: str  # the channel's name for people (alerts, held files)
     folder: str  # the landing folder's name
     suffixes: tuple[str, ...]
     table: str  # schema-qualified raw table

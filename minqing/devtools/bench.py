@@ -472,7 +472,7 @@ def _street_day(result: BenchResult, seed: int, work: Path, days: int, history_d
         if dag:
             day = first + dt.timedelta(days=1 + days)
             result.progress(f"bench: a street-day through the daily DAG, dag.test() ({day}) ...")
-            run_at = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(6), config.BEIJING)
+            run_at = orchestration.logical_date_for(day)
             started = time.perf_counter()
             done = orchestration.run_dag_test("minqing_daily", run_at, env=orchestration.dag_test_env(
                 url, extra={"LANDING_DIR": str(landing)}))

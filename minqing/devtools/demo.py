@@ -41,7 +41,7 @@ def run(args) -> int:
     print(f"{steps - 1}/{steps} running the Airflow DAGs with dag.test() for {last_day} (a few minutes): "
           f"{orchestration.DAILY_DAG_ID} (ingest, validate, classify, dbt through cosmos, forecast, the models "
           f"after it, publish), then {orchestration.BRIEFING_DAG_ID} (scheduled on the published briefing mart)")
-    run_at = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(6), config.BEIJING)
+    run_at = orchestration.logical_date_for(last_day)
     run_lines = []
     env = orchestration.dag_test_env(extra={"LANDING_DIR": str(landing)})  # the DAGs read the demo's landing
     for dag_id in (orchestration.DAILY_DAG_ID, orchestration.BRIEFING_DAG_ID):

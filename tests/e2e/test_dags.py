@@ -17,6 +17,8 @@ from minqing import config, orchestration, transform
 from minqing.config import BEIJING
 from minqing.devtools.generate import generate
 
+from conftest import marts_fingerprint
+
 PROJECT_DAGS = ("minqing_daily", "minqing_briefing")
 
 
@@ -47,6 +49,8 @@ print(json.dumps({
     'outlets': [a.name for a in dag.get_task('publish').outlets],
     'briefing_schedule': [a.name for a in bag.dags['minqing_briefing'].timetable.asset_condition.objects],
     'briefing_tasks': [t.task_id for t in bag.dags['minqing_briefing'].tasks],
+    'report_rule': str(dag.get_task('report').trigger_rule.value),
+    'deadline': [d.interval.total_seconds() for d in (dag.deadline if isinstance(dag.deadline, list) else [dag.deadline])],
 }))
 """, {"MINQING_TASK_RETRIES": "2", "MINQING_COSMOS_MODE": mode})  # the production default; local test runs set 0
     assert found["errors"] == {}
@@ -73,10 +77,14 @@ print(json.dumps({
         # one `dbt build` task per model: the model and the tests that read only it and its ancestors
         assert "dbt_build.fct_complaints_model_build" in dbt_tasks
         assert not any(t.endswith((".run", ".test")) for t in dbt_tasks)
-    # a test of several models runs after all of them, in its own task
+    # local mode: a test of several models runs after all of them, in its own task; watcher mode: in
+    # the one build, its result in its models' test tasks (no task that waits on a status never written)
     detached = "dbt_build.relationships_fct_complaints_community_id__community_id__ref_dim_community__test"
-    assert detached in dbt_tasks
-    assert all(tasks[t] or t in dbt_tasks for t in tasks if t != "publish")
+    assert (detached in dbt_tasks) == (mode == "local")
+    # `report` is the one last task: whatever happened before, it runs, records the run and alerts
+    assert tasks["publish"] == ["report"] and tasks["report"] == []
+    assert all(tasks[t] or t in dbt_tasks for t in tasks if t != "report")
+    assert found["report_rule"] == "all_done" and found["deadline"] == [7200.0]
     # publish waits for the last dbt group: a failed model or test (what each mart promises) stops it
     feeds_publish = [t for t in tasks if "publish" in tasks[t]]
     assert feeds_publish and all(t.startswith("dbt_after_forecast.") for t in feeds_publish)
@@ -90,7 +98,8 @@ print(json.dumps({
     assert found["briefing_schedule"] == ["marts.rpt_dispatch_briefing"]
     assert found["briefing_tasks"] == ["render_briefing"]
     assert found["timetable"] == "CronTriggerTimetable"
-    assert all(retries == 2 and backoff for retries, backoff in found["retries"].values())
+    assert all(retries == 2 and backoff for task, (retries, backoff) in found["retries"].items() if task != "report")
+    assert found["retries"]["report"][0] == 0  # it fails the run on purpose: no retry
     print(f"DAG folder parsed in {found['seconds']:.1f} s")
 
 
@@ -104,22 +113,19 @@ def test_a_runs_day_is_the_beijing_day_before_its_logical_date_as_airflow_hands_
         assert orchestration.run_as_of(logical_date) == "2026-07-07T00:00:00+08:00"
 
 
-def _marts_fingerprint(url: str) -> dict[str, str]:
-    tables = ("fct_complaints", "fct_complaint_status_events", "dim_community")
-    with psycopg.connect(url) as conn:
-        return {t: conn.execute(f"select md5(coalesce(string_agg(x::text, '|' order by x::text), '')) "
-                                f"from marts.{t} x").fetchone()[0] for t in tables}
-
-
 @pytest.mark.slow
-def test_daily_dag_runs_end_to_end_and_reruns_and_backfills_change_nothing(fresh_warehouse, tmp_path, monkeypatch):
+def test_daily_dag_runs_end_to_end_and_reruns_and_backfills_change_nothing(fresh_warehouse, tmp_path, monkeypatch,
+                                                                           alert_robot):
     """With the default cosmos mode (watcher: one `dbt build` per task group, a task per model and
     per model's tests following it): a run, the briefing on its Asset, a re-run and a backfill leave
-    the same marts; a dbt test that fails fails the run before anything is published, and the next
-    run after the fault is fixed leaves the marts of a clean run."""
+    the same marts; a dbt test that fails fails the run before anything is published and sends the
+    run's one alert (to a JSON webhook here), and the next run after the fault is fixed leaves the
+    marts of a clean run."""
     landing = tmp_path / "landing"
     generate(landing, days=6, seed=5, per_day=20, start=dt.date(2026, 7, 1))
     monkeypatch.setenv("LANDING_DIR", str(landing))
+    monkeypatch.setenv("AIRFLOW_CONN_MINQING_ALERT_WEBHOOK", json.dumps(
+        {"conn_type": "http", "host": alert_robot.url("/hooks/minqing"), "extra": {"kind": "json"}}))
 
     last = orchestration.run_dag_test("minqing_daily", dt.datetime(2026, 7, 7, 6, tzinfo=BEIJING),
                                       warehouse_url=fresh_warehouse)
@@ -128,7 +134,7 @@ def test_daily_dag_runs_end_to_end_and_reruns_and_backfills_change_nothing(fresh
         complaints = conn.execute("select count(*) from marts.fct_complaints").fetchone()[0]
         loaded = conn.execute("select count(*) from ops.ingested_files").fetchone()[0]
     assert complaints > 0 and loaded > 0
-    first = _marts_fingerprint(fresh_warehouse)
+    first = marts_fingerprint(fresh_warehouse)
 
     briefings = tmp_path / "briefings"
     monkeypatch.setenv("BRIEFING_DIR", str(briefings))
@@ -141,12 +147,12 @@ def test_daily_dag_runs_end_to_end_and_reruns_and_backfills_change_nothing(fresh
     again = orchestration.run_dag_test("minqing_daily", dt.datetime(2026, 7, 7, 6, tzinfo=BEIJING),
                                        warehouse_url=fresh_warehouse)
     assert again.returncode == 0, (again.stdout + again.stderr)[-5000:]
-    assert _marts_fingerprint(fresh_warehouse) == first
+    assert marts_fingerprint(fresh_warehouse) == first
 
     backfill = orchestration.run_dag_test("minqing_daily", dt.datetime(2026, 7, 3, 6, tzinfo=BEIJING),
                                           warehouse_url=fresh_warehouse)
     assert backfill.returncode == 0, (backfill.stdout + backfill.stderr)[-5000:]
-    assert _marts_fingerprint(fresh_warehouse) == first
+    assert marts_fingerprint(fresh_warehouse) == first
     with psycopg.connect(fresh_warehouse) as conn:
         assert conn.execute("select count(*) from ops.ingested_files").fetchone()[0] == loaded
 
@@ -163,6 +169,18 @@ def test_daily_dag_runs_end_to_end_and_reruns_and_backfills_change_nothing(fresh
     assert broken.returncode != 0 and broken.summary["state"] == "failed", broken.line()
     assert any(t.startswith("dbt_build.") for t in broken.summary["failed_tasks"]), broken.summary
     assert broken.summary["unfinished"].get("publish") == "upstream_failed", broken.summary  # no Asset, no briefing
+    assert "report" in broken.summary["failed_tasks"]  # the last task ran, and failed the run on purpose
+    failures = [json.loads(r["body"]) for r in alert_robot.requests]
+    failures = [a for a in failures if "日报运行失败" in a["subject"]]
+    assert len(failures) == 1, failures  # one alert for the run
+    alert = failures[0]
+    assert alert["day"] == "2026-07-06" and alert["run_id"] == broken.summary["run_id"]
+    assert any("dbt_build." in line and "失败" in line for line in alert["lines"]), alert["lines"]
+    assert any("简报与民情码未发布" in line for line in alert["lines"]), alert["lines"]
+    with psycopg.connect(fresh_warehouse) as conn:
+        recorded = conn.execute("select state, summary from ops.pipeline_runs where run_name = %s",
+                                (broken.summary["run_id"],)).fetchone()
+    assert recorded[0] == "failed" and recorded[1]["failed_tasks"], recorded
 
     # labels are append-only: the fix is a newer, valid label; the next run publishes again, and its
     # marts are what a full refresh (`minqing rebuild`) builds from the same data
@@ -173,9 +191,9 @@ def test_daily_dag_runs_end_to_end_and_reruns_and_backfills_change_nothing(fresh
     fixed = orchestration.run_dag_test("minqing_daily", dt.datetime(2026, 7, 7, 6, tzinfo=BEIJING),
                                        warehouse_url=fresh_warehouse)
     assert fixed.returncode == 0, fixed.summary or fixed.stderr[-5000:]
-    recovered = _marts_fingerprint(fresh_warehouse)
+    recovered = marts_fingerprint(fresh_warehouse)
     with config.overridden(WAREHOUSE_URL=fresh_warehouse):
         rebuilt = transform.run_dbt("build", "--full-refresh", as_of=orchestration.run_as_of(
             dt.datetime(2026, 7, 7, 6, tzinfo=BEIJING)))
     assert rebuilt.success, rebuilt.failures
-    assert _marts_fingerprint(fresh_warehouse) == recovered
+    assert marts_fingerprint(fresh_warehouse) == recovered

@@ -17,6 +17,8 @@ LAYERS = [
     ("minqing.cli", 4),
     ("minqing.orchestration", 3),
     ("minqing.pipeline", 3),
+    ("minqing.run_alerts", 3),  # what a daily run's alert says, from the pipeline's records
+    ("minqing.airflow_stack", 3),  # a real local Airflow (`minqing airflow up`, the scheduler tests)
     ("ingestion.contracts", 1),
     ("minqing.analytics", 2),
     ("minqing.publishing", 2),
