@@ -1,16 +1,19 @@
-"""minqing_daily — every morning at 06:00 Beijing time, the day before's complaints:
+"""minqing_daily — every morning at 06:00 Beijing time (MINQING_DAILY_RUN_AT), the day before's complaints:
 
     ingest_<channel> -> validate_<channel>   (hotline, miniprogram, reception, in parallel)
         -> classify -> dbt_build (cosmos: each model, then its tests) -> forecast
-        -> dbt_after_forecast (sentiment code, early warnings, briefing) -> publish
+        -> dbt_after_forecast (sentiment code, early warnings, briefing) -> publish -> report
 
 Each run is for one day: the Beijing day before its logical date (`orch.day_of_run`). Ingest takes
 the files due by that day, and every dbt task builds as of its end (`MINQING_AS_OF`), so records dated
 later count from their own day on. A channel whose batch fails validation is held back
 (`minqing held list`) and does not hold back the others: `classify` runs once every channel is
-done, whatever became of it, the briefing shows the held channel, and the run ends failed so that
-someone looks. `publish` updates the
-Assets of the published marts, which the briefing DAG is scheduled on.
+done, whatever became of it, the briefing shows the held channel. `publish` updates the Assets of the
+published marts, which the briefing DAG is scheduled on. `report`, last whatever happened, puts the
+run on record and sends its one alert (minqing.run_alerts) when a task or check failed, a channel was
+held back or a delivery is missing or late; the run ends failed when a task failed or a channel is
+held, so that someone looks. A run not finished by the deadline (MINQING_DAILY_DEADLINE,
+08:00) sends the same kind of alert through a Deadline Alert.
 
 Backfill a month: `airflow dags backfill minqing_daily --start-date 2026-07-02 --end-date 2026-08-01`.
 Each run takes the landing files due by its day; re-runs and backfills leave the same warehouse.
@@ -33,6 +36,7 @@ from minqing import pipeline
     catchup=False,
     max_active_runs=1,  # runs of the same DAG never overlap on the warehouse
     default_args=glue.default_args(),
+    deadline=glue.deadline_alert(),  # finished before the dispatch meeting, or an alert
     tags=["minqing", "ingest", "dbt"],
     doc_md=__doc__,
 )
@@ -40,13 +44,14 @@ def minqing_daily():
     validated = []
     for channel in pipeline.CHANNELS:
 
-        @task(task_id=f"ingest_{channel}")
+        # lineage (README: Lineage): the channel's landing folder in, its raw table out
+        @task(task_id=f"ingest_{channel}", inlets=[glue.landing_asset(channel)], outlets=[glue.raw_asset(channel)])
         def ingest(channel: str = channel) -> list[dict]:
             glue.use_warehouse_connection()
             day = orch.day_of_run(get_current_context().get("logical_date"))
             return pipeline.ingest_channel(channel, day=day)
 
-        @task(task_id=f"validate_{channel}")
+        @task(task_id=f"validate_{channel}", inlets=[glue.raw_asset(channel)])
         def validate(reports: list[dict], channel: str = channel) -> dict:
             # every loaded file still awaiting validation, not only this run's (`reports`): a file
             # loaded by `minqing ingest` alone, or by a run whose validation failed, is checked here
@@ -55,31 +60,35 @@ def minqing_daily():
 
         validated.append(validate(ingest()))
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task(trigger_rule=TriggerRule.ALL_DONE, inlets=[glue.raw_asset(channel) for channel in pipeline.CHANNELS],
+          outlets=[glue.table_asset("ops.text_classifications")])
     def classify() -> int:
         glue.use_warehouse_connection()
         return pipeline.classify()
 
-    @task
+    @task(inlets=[glue.mart_asset("fct_community_category_daily")], outlets=[glue.table_asset("ops.forecasts")])
     def forecast() -> dict:
         glue.use_warehouse_connection()
         return pipeline.forecast()
 
     @task(outlets=[glue.mart_asset(name) for name in glue.published_marts()])
     def publish() -> dict:
-        # the briefing shows a held channel; the run is on record as failed while any file it held is
+        # every mart built and checked: the Assets the briefing DAG is scheduled on are updated
+        return {"published": len(glue.published_marts())}
+
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    def report() -> dict:
+        # last, whatever happened before: the run on record, its one alert when something went wrong
+        # (a failed task or check, a held channel, a missing or late delivery); the run ends failed
+        # when a task failed or a channel is held
         glue.use_warehouse_connection()
-        context = get_current_context()
-        held = pipeline.held_in_run(context["run_id"])
-        pipeline.record_run(context["run_id"], orch.day_of_run(context.get("logical_date")), "airflow",
-                            "failed" if held else "success", {"held_file_ids": held})
-        return {"held_file_ids": held}
+        return glue.report_run(get_current_context())
 
     # what reads the forecast (sentiment code, early warnings, briefing) is built after it: the two
     # selectors of dbt_project/selectors.yml
     dbt_build = glue.dbt_task_group("dbt_build", selector=pipeline.BEFORE_FORECAST)
     early_warnings = glue.dbt_task_group("dbt_after_forecast", selector=pipeline.AFTER_FORECAST)
-    validated >> classify() >> dbt_build >> forecast() >> early_warnings >> publish()
+    validated >> classify() >> dbt_build >> forecast() >> early_warnings >> publish() >> report()
 
 
 minqing_daily()

@@ -14,12 +14,18 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
+import logging
 import os
+import socket
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
 import pytest
+from aiosmtpd.controller import Controller
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ingestion import hotline
@@ -82,6 +88,31 @@ def fresh_warehouse(server_url, monkeypatch):
         yield url
 
 
+def marts_fingerprint(url: str, tables=("fct_complaints", "fct_complaint_status_events", "dim_community"),
+                      without: tuple[str, ...] = ()) -> dict[str, str]:
+    """A hash of every row of these marts: two warehouses (or one before and after) built the same.
+    `without`: columns left out, e.g. `source_file_id`, whose numbers follow the order the files were
+    loaded in (parallel ingest tasks under a scheduler, one after another in `dag.test()`)."""
+    row = "(to_jsonb(x) - %s::text[])::text" if without else "x::text"
+    with psycopg.connect(url) as conn:
+        return {t: conn.execute(f"select md5(coalesce(string_agg({row}, '|' order by {row}), '')) from marts.{t} x",
+                                (list(without), list(without)) if without else ()).fetchone()[0] for t in tables}
+
+
+def differing_columns(url_a: str, url_b: str, table: str) -> list[str]:
+    """The columns of marts.<table> whose values (as a multiset, each column alone) differ between two
+    warehouses: what a failed fingerprint comparison is about."""
+    def per_column(url):
+        with psycopg.connect(url) as conn:
+            columns = [c for (c,) in conn.execute(
+                "select column_name from information_schema.columns where table_schema = 'marts' and table_name = %s",
+                (table,))]
+            return {c: conn.execute(f'select md5(coalesce(string_agg("{c}"::text, \'|\' order by "{c}"::text), \'\')) '
+                                    f"from marts.{table}").fetchone()[0] for c in columns}
+    a, b = per_column(url_a), per_column(url_b)
+    return sorted(c for c in a.keys() | b.keys() if a.get(c) != b.get(c))
+
+
 @pytest.fixture(autouse=True)
 def _hash_key(monkeypatch):
     """A fixed HMAC key so that tests are deterministic and never touch a developer's key file."""
@@ -110,3 +141,91 @@ def write_csv(path: Path, header: list[str], rows: list[dict]) -> None:
     writer.writerows(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(out.getvalue(), encoding="utf-8")
+
+
+# -- alert receivers (tests/integration/test_alerts.py, tests/e2e/test_dags.py, the scheduler test) ----------------------------------------------------------------------------------------
+
+class _FreePortController(Controller):
+    """aiosmtpd's threaded server on a port the OS chooses (its own `port=0` cannot trigger itself)."""
+
+    def _create_server(self):
+        sock = socket.socket()
+        sock.bind((self.hostname, 0))
+        self.port = sock.getsockname()[1]
+        return self.loop.create_server(self._factory_invoker, sock=sock, ssl=self.ssl_context)
+
+
+class _Mailbox:
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 Message accepted"
+
+
+@pytest.fixture()
+def smtp_server():
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    mailbox = _Mailbox()
+    controller = _FreePortController(mailbox, hostname="127.0.0.1", ready_timeout=5)
+    controller.start()
+    mailbox.port = controller.port
+    try:
+        yield mailbox
+    finally:
+        controller.stop()
+
+
+class _Robot:
+    """Records each POST and answers with `answer` (a robot's JSON)."""
+
+    def __init__(self, server):
+        self.server = server
+        self.requests: list[dict] = []
+        self.answer: dict = {"errcode": 0, "errmsg": "ok"}
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+
+@contextlib.contextmanager
+def _robot_server():
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            state.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+            answer = json.dumps(state.answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state = _Robot(server)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture()
+def alert_robot():
+    """An HTTP server on 127.0.0.1 that records each POST and answers as a group robot does."""
+    with _robot_server() as robot:
+        yield robot
+
+
+@pytest.fixture(scope="module")
+def alert_robot_module():
+    """The same, for a module's tests together (the real-scheduler tests)."""
+    with _robot_server() as robot:
+        yield robot

@@ -14,12 +14,13 @@ import pendulum
 from psycopg.conninfo import make_conninfo
 
 from minqing import config
-from minqing.orchestration import CONN_ID, MANIFEST, ensure_manifest, run_as_of
+from minqing.orchestration import CONN_ID, MANIFEST, daily_run_at, ensure_manifest, run_as_of
 from minqing.transform import AS_OF_VARIABLE
 
 log = logging.getLogger(__name__)
 
-SCHEDULE_CRON = "0 6 * * *"  # every morning at 06:00 Beijing time, before the dispatch meeting
+# every morning at MINQING_DAILY_RUN_AT (06:00) Beijing time, before the meeting
+SCHEDULE_CRON = f"{daily_run_at().minute} {daily_run_at().hour} * * *"
 TIME_ZONE = config.BEIJING.key  # the schedule's clock: Beijing time
 START_DATE = pendulum.datetime(2026, 6, 1, tz=TIME_ZONE)  # the first day the DAGs may run for
 DBT_SCHEMA = "analytics"  # dbt's target schema; models land in staging / intermediate / marts
@@ -31,14 +32,75 @@ def mart_asset(name: str):
     return Asset(name=f"marts.{name}", uri=f"postgres://warehouse:5432/minqing/marts/{name}", group="minqing_marts")
 
 
+# The datasets of the Python tasks, as Assets in their inlets and outlets: Airflow's OpenLineage
+# provider names them in the tasks' events (README: Lineage), through the converters the postgres and
+# common-io providers register for postgres:// and file://. Tables are named as `mart_asset` names a mart.
+
+def table_asset(table: str):
+    """A warehouse table, `schema.name` (raw.hotline_work_orders, ops.forecasts)."""
+    from airflow.sdk import Asset
+
+    schema, name = table.split(".")
+    return Asset(name=table, uri=f"postgres://warehouse:5432/minqing/{schema}/{name}", group=f"minqing_{schema}")
+
+
+def raw_asset(channel: str):
+    """The raw table of a channel, as its contract names it: what its ingest task writes."""
+    from ingestion.contracts import CONTRACTS
+
+    return table_asset(CONTRACTS[channel].table)
+
+
+def landing_asset(channel: str):
+    """The landing folder of a channel (its contract's folder under LANDING_DIR): what its ingest task
+    reads. Named by its URI: with LANDING_DIR elsewhere it is another Asset (a name kept for a new URI
+    makes Airflow deactivate the Asset, and a task with an inactive Asset fails)."""
+    from airflow.sdk import Asset
+
+    from ingestion.contracts import CONTRACTS
+
+    return Asset(uri=(config.landing_dir() / CONTRACTS[channel].folder).as_uri(), group="minqing_landing")
+
+
 def default_args() -> dict:
     return {
         "owner": "minqing",
         "retries": int(config.env("MINQING_TASK_RETRIES") or "2"),
-        "retry_delay": dt.timedelta(minutes=2),
+        "retry_delay": dt.timedelta(seconds=int(config.env("MINQING_TASK_RETRY_DELAY") or "120")),
         "retry_exponential_backoff": True,
         "max_retry_delay": dt.timedelta(minutes=30),
     }
+
+
+def deadline_alert():
+    """The daily run must be finished by MINQING_DAILY_DEADLINE (08:00 Beijing), the morning after its
+    day: a Deadline Alert on the run's logical date (its scheduled start, MINQING_DAILY_RUN_AT) plus
+    the time between the two. A missed deadline runs `run_alerts.deadline_missed` in the
+    triggerer, which sends the run's alert (backfills of past days are not late: it skips them)."""
+    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+
+    from minqing.orchestration import deadline_after_start
+    from minqing.run_alerts import deadline_missed
+
+    return DeadlineAlert(reference=DeadlineReference.DAGRUN_LOGICAL_DATE, interval=deadline_after_start(),
+                         callback=AsyncCallback(deadline_missed), name="before_dispatch_meeting")
+
+
+def report_run(context) -> dict:
+    """The `report` task: the states of the run's other tasks from Airflow, then
+    `run_alerts.report_run`; fails the task (and so the run) when a task failed or a channel is held."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from minqing import orchestration, run_alerts
+
+    ti = context["ti"]
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+    outcome = run_alerts.report_run(ti.dag_id, ti.run_id, orchestration.day_of_run(context.get("logical_date")),
+                                    states, base_url=ti.log_url.split("/dags/", 1)[0], this_task=ti.task_id)
+    if outcome["failed"]:
+        raise AirflowFailException(f"{outcome['alert']}: failed tasks {outcome['failed_tasks'] or 'none'}, "
+                                   f"held files {outcome['held_file_ids'] or 'none'}")
+    return outcome
 
 
 # the run's as-of moment in every dbt task's environment (MINQING_AS_OF, macros/as_of.sql), rendered per
@@ -98,6 +160,14 @@ def _producer_first(group) -> None:
     tasks = {task.task_id: task for task in group.dag.tasks if task.task_id.startswith(f"{group.group_id}.")}
     producer = tasks[f"{group.group_id}.{PRODUCER_WATCHER_TASK_ID}"]
     gateway = f"{group.group_id}.{PRODUCER_WATCHER_DONE_TASK_ID}"
+    for task in tasks.values():
+        # Every sensor starts after the build has ended, its result already in XCom: nothing to wait
+        # for, so no deferral. Deferred, a sensor whose trigger fires at once races the executor under a
+        # real scheduler: the sensor of a detached multi-model test (whose result cosmos 1.15.1 looks up
+        # under a key the build never writes, so it always deferred) was retried and failed a run.
+        if hasattr(task, "deferrable") and task is not producer:
+            task.deferrable = False
+            task.timeout = SENSOR_TIMEOUT.total_seconds()  # a status that never comes fails, not waits a week
     for task_id, task in tasks.items():
         if task is producer or task_id == gateway or set(task.upstream_task_ids) & set(tasks):
             continue
@@ -106,6 +176,7 @@ def _producer_first(group) -> None:
 
 
 COSMOS_MODES = ("watcher", "local")
+SENSOR_TIMEOUT = dt.timedelta(minutes=15)
 
 
 def cosmos_mode() -> str:
@@ -148,8 +219,11 @@ def _cosmos_task_group(group_id: str, selector: str | None, select: list[str] | 
             # tests' results. LOCAL: one `dbt build` per model, its own tests included (half the tasks
             # of a run and a test task per model, each of which pays ~1 s to start, BENCHMARKS.md)
             test_behavior=TestBehavior.AFTER_EACH if watcher else TestBehavior.BUILD,
-            # a test reading several models runs in its own task after all of them
-            should_detach_multiple_parents_tests=True,
+            # LOCAL: a test reading several models runs in its own task after all of them (a model's own
+            # `dbt build` would run it before the other models are built). WATCHER: the one build runs
+            # it in dbt's order, and its result counts in its models' test tasks; a task of its own
+            # would wait on a status cosmos 1.15.1 never writes for it (`_producer_first`)
+            should_detach_multiple_parents_tests=not watcher,
             # WATCHER: the seeds (reference data, loaded by the producer's build with their tests) get
             # no task of their own — 34 tasks fewer, at half a second each in `dag.test()`
             seed_rendering_behavior=SeedRenderingBehavior.NONE if watcher else SeedRenderingBehavior.ALWAYS,

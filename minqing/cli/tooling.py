@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import shlex
 import sys
+import time
 
 from minqing import config
 from minqing.cli._common import _date
@@ -38,13 +39,49 @@ def _cmd_airflow(args) -> int:
         for key, value in orchestration.airflow_env().items():
             print(f"export {key}={shlex.quote(value)}")
         return 0
+    if args.action == "up":
+        return _airflow_up(args)
     day = args.date or dt.datetime.now(config.BEIJING).date() - dt.timedelta(days=1)
-    run_at = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(6), config.BEIJING)
-    done = orchestration.run_dag_test(args.dag, run_at)
+    done = orchestration.run_dag_test(args.dag, orchestration.logical_date_for(day))
     print(done.stdout[-4000:])
     if done.returncode != 0:
         print(done.stderr[-8000:], file=sys.stderr)
     return done.returncode
+
+
+def _airflow_up(args) -> int:
+    """The real stack in the foreground: api-server, scheduler, dag-processor, triggerer (LocalExecutor,
+    metadata in PostgreSQL) until Ctrl-C; the project's DAGs unpaused, a run of `--date` triggered."""
+    import signal
+
+    from minqing import orchestration
+    from minqing.airflow_stack import LocalAirflow
+
+    stack = LocalAirflow(home=config.home() / "airflow", port=args.port)
+    print(f"starting Airflow on {stack.base_url} (logs: {stack.home / 'logs'}) ...", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        stack.start()
+        client = stack.client()
+        for dag_id in (orchestration.DAILY_DAG_ID, orchestration.BRIEFING_DAG_ID):
+            client.wait_for_dag(dag_id)
+            client.unpause(dag_id)
+        print(f"Airflow is up: {stack.base_url}  user admin, "
+              f"password in {stack.password_file}")
+        if args.date:
+            run = client.trigger(orchestration.DAILY_DAG_ID, orchestration.logical_date_for(args.date))
+            print(f"triggered {run['dag_id']} {run['dag_run_id']} for {args.date}")
+        print("Ctrl-C stops every component.", flush=True)
+        while all(p.poll() is None for p in stack.processes.values()):
+            time.sleep(2)
+        print("a component exited: " + ", ".join(f"{n} ({p.returncode})" for n, p in stack.processes.items()
+                                                if p.poll() is not None), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        print("stopping Airflow ...", flush=True)
+        stack.stop()
 
 
 def register(sub) -> None:
@@ -58,8 +95,11 @@ def register(sub) -> None:
                                          "(runs do not: the site's index grows with the history)")
     p.set_defaults(func=_cmd_data_docs)
 
-    p = sub.add_parser("airflow", help="run a DAG locally with dag.test(), or print the local Airflow environment")
-    p.add_argument("action", choices=["test", "env"])
+    p = sub.add_parser("airflow", help="run a DAG locally with dag.test() (test), a real local Airflow until "
+                                       "Ctrl-C (up), or print the local Airflow environment (env)")
+    p.add_argument("action", choices=["test", "up", "env"])
     p.add_argument("--dag", default="minqing_daily")
-    p.add_argument("--date", type=_date, help="the day the run works on (default: yesterday)")
+    p.add_argument("--date", type=_date, help="the day the run works on (test: default yesterday; up: trigger "
+                                              "a daily run of this day)")
+    p.add_argument("--port", type=int, default=8080, help="up: the api-server's port on 127.0.0.1 (default 8080)")
     p.set_defaults(func=_cmd_airflow)
