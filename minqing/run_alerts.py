@@ -71,16 +71,16 @@ def gather(dag_id: str, run_id: str, day: dt.date, task_states: dict[str, str | 
     return facts
 
 
-def _task_link(facts: RunFacts, task_id: str) -> str:
-    if not facts.base_url:
-        return ""
-    return f"{facts.base_url.rstrip('/')}/dags/{facts.dag_id}/runs/{quote(facts.run_id, safe='')}/tasks/{task_id}"
-
-
-def _run_link(facts: RunFacts) -> str | None:
-    if not facts.base_url:
+def _run_page(base_url: str | None, dag_id: str, run_id: str) -> str | None:
+    """The run's page in the Airflow UI (None without the UI's address); a task's is below it."""
+    if not base_url:
         return None
-    return f"{facts.base_url.rstrip('/')}/dags/{facts.dag_id}/runs/{quote(facts.run_id, safe='')}"
+    return f"{base_url.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
+
+
+def _task_link(facts: RunFacts, task_id: str) -> str:
+    page = _run_page(facts.base_url, facts.dag_id, facts.run_id)
+    return f"{page}/tasks/{task_id}" if page else ""
 
 
 def _kind(task_id: str) -> str:
@@ -140,7 +140,7 @@ def compose(facts: RunFacts) -> Alert | None:
         first.append("联系未按时报送的渠道补报；文件到达后重跑当天（或等明早的运行）")
     lines += ["问题："] + [f"- {p}" for p in problems] + ["先做："] + [f"{i}. {f}" for i, f in enumerate(first, 1)]
     return Alert(subject=subject, lines=tuple(lines), day=facts.day, dag_id=facts.dag_id, run_id=facts.run_id,
-                 link=_run_link(facts))
+                 link=_run_page(facts.base_url, facts.dag_id, facts.run_id))
 
 
 def report_run(dag_id: str, run_id: str, day: dt.date, task_states: dict[str, str | None],
@@ -164,16 +164,15 @@ def report_run(dag_id: str, run_id: str, day: dt.date, task_states: dict[str, st
 def compose_late(dag_id: str, run_id: str, day: dt.date, deadline: dt.datetime, state: str | None,
                  base_url: str | None = None) -> Alert:
     """The alert of a run not finished by the deadline before the meeting."""
-    facts = RunFacts(dag_id, run_id, day, base_url=base_url)
     return Alert(
         subject=f"【民情】{day:%Y-%m-%d} 日报运行超时：{deadline:%H:%M} 前未完成",
         lines=(f"数据日：{day:%Y-%m-%d}（供{_meeting(day)}使用）；运行：{dag_id} {run_id}",
-               f"问题：",
+               "问题：",
                f"- 截至 {deadline:%m月%d日 %H:%M}（北京时间）运行仍未完成（状态：{state or '未知'}），简报可能赶不上调度会",
                "先做：",
                "1. 在 Airflow 界面查看这次运行卡在哪个任务（上面的链接）",
                "2. 若来不及，会上先用前一天的简报，并说明今日数据待补"),
-        day=day, dag_id=dag_id, run_id=run_id, link=_run_link(facts))
+        day=day, dag_id=dag_id, run_id=run_id, link=_run_page(base_url, dag_id, run_id))
 
 
 async def deadline_missed(context: dict | None = None, **_: object) -> None:

@@ -55,19 +55,21 @@ def _airflow_up(args) -> int:
     import signal
 
     from minqing import orchestration
-    from minqing.airflow_stack import LocalAirflow
+    from minqing.airflow_stack import ADMIN_USER, LocalAirflow
+
+    def stop_on_sigterm(*_):
+        raise KeyboardInterrupt  # SIGTERM stops the stack as Ctrl-C does
 
     stack = LocalAirflow(home=config.home() / "airflow", port=args.port)
     print(f"starting Airflow on {stack.base_url} (logs: {stack.home / 'logs'}) ...", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         stack.start()
         client = stack.client()
         for dag_id in (orchestration.DAILY_DAG_ID, orchestration.BRIEFING_DAG_ID):
             client.wait_for_dag(dag_id)
             client.unpause(dag_id)
-        print(f"Airflow is up: {stack.base_url}  user admin, "
-              f"password in {stack.password_file}")
+        print(f"Airflow is up: {stack.base_url}  user {ADMIN_USER}, password in {stack.password_file}")
         if args.date:
             run = client.trigger(orchestration.DAILY_DAG_ID, orchestration.logical_date_for(args.date))
             print(f"triggered {run['dag_id']} {run['dag_run_id']} for {args.date}")
