@@ -9,7 +9,8 @@
 -- (macros/incremental.sql); `dbt build --full-refresh` does the same. A table built before a column
 -- of the watermarks existed (category_reviewed_at) is rebuilt whole once, its new columns filled.
 -- Its triggers note the days of the rows each build deletes and inserts, for the daily aggregates
--- (macros/daily_scope.sql).
+-- (macros/daily_scope.sql). The complaints a build rebuilds are gathered first into an analysed temporary
+-- table (macros/incremental.sql: analysed_temp_table), so that the planner reaches them through the index.
 {%- set seeds = ['status_codes', 'source_values', 'reception_methods', 'community_aliases', 'issue_categories', 'time_limits', 'hotline_category_map'] %}
 {%- set setting_vars = ['street_name', 'rating_resolved_min', 'rating_satisfied_min', 'rating_basically_satisfied_min'] %}
 {{ config(
@@ -37,7 +38,7 @@
 with
 
 {% if incremental %}
-scope as (
+{%- set scope_sql %}
     select complaint_id
     from {{ ref('int_complaints__latest') }}
     where source_file_id > {{ watermark('source_file_id', '0') }}::bigint
@@ -54,14 +55,15 @@ scope as (
     select complaint_id
     from {{ ref('stg_ops__classification_reviews') }}
     where reviewed_at > {{ watermark('category_reviewed_at', "'-infinity'") }}::timestamptz
-),
+{% endset %}
+{%- set scope = analysed_temp_table('fct_complaints__scope', scope_sql) %}
 {% endif %}
 
 complaints as (
     select * from {{ ref('int_complaints__categorised') }}
     where is_resident_demand
     {% if incremental %}
-      and complaint_id in (select complaint_id from scope)
+      and complaint_id in (select complaint_id from {{ scope }})
     {% endif %}
 )
 
