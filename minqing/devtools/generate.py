@@ -6,6 +6,7 @@
     out/miniprogram/tickets_YYYYMMDD.jsonl                          daily API pulls
     out/reception/reception_<社区>_YYYYMM.xlsx (a few .csv)          monthly hand-kept logs
     out/.generate_manifest.json                                     what was written, and what a reader owes
+    out/.generate_problems.csv                                      which records report the same problem
 
 in the shapes of the source contract (`contracts/sources.md`), and returns the manifest.
 
@@ -20,7 +21,9 @@ How the data comes about:
 2. Residents of the 13 communities raise demands; a pool with stable phone numbers holds a few
    frequent callers, some demands repeat an earlier one of the same resident or report the same
    building or place again. Each demand goes to one channel: 12345, the 400 line, the
-   mini-program or a reception day / door-knocking round / patrol.
+   mini-program or a reception day / door-knocking round / patrol. A few new issues are made
+   near-misses of a recent one: the same building and category but another problem, or the same
+   problem in the same words at another building.
 3. Every work order and ticket gets its whole lifecycle of status events; a day's export holds
    the orders and tickets that changed that day, in their state at the end of it.
 4. The writers render every record with the contract's quirks at fixed rates, add a known number
@@ -37,7 +40,8 @@ and 合计 rows are not records, a cut-off last line is one), `bad` (records a r
 quarantine), `duplicate_of` (the original of a byte-identical re-delivery, else null) and some
 description (`covers`, `delivered_at`, `late`, `format`); then `totals`, `distinct` counts of work
 orders, tickets, reception entries and resident demands over the loadable records, and the
-ground-truth `categories` and `daily` counts of those resident demands.
+ground-truth `categories` and `daily` counts of those resident demands. The truth file
+(`problems_csv`) lists those resident demands one a row with the problem (issue) each reports.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ from minqing.devtools.generate_texts import (
 )
 
 MANIFEST_NAME = ".generate_manifest.json"
+PROBLEMS_NAME = ".generate_problems.csv"  # the ground truth: which records report the same problem
 STREET = "六里桥街道"
 DISTRICT = "丰台区"
 LINE_12345, LINE_400, MINIPROGRAM, RECEPTION = "12345", "400", "miniprogram", "reception"
@@ -115,7 +120,13 @@ RATES = {
     "reception_other_date_style": 0.15,     # per row
     "redelivery": 0.04,                     # per file: a byte-identical copy under another name
     "late": 0.03,                           # per daily file: delivered 2-5 days late
+    # per new issue: made a near-miss of a recent issue of the community (NEAR_MISS_DAYS), another
+    # problem that looks like it: the same building and category but another kind of problem ...
+    "near_miss_same_building": 0.04,
+    # ... or the same kind of problem (the same text templates) at another building
+    "near_miss_same_text": 0.04,
 }
+NEAR_MISS_DAYS = 10  # a near-miss follows an issue opened at most this many days before
 
 
 # --- communities -----------------------------------------------------------------------------------
@@ -563,6 +574,8 @@ class Issue:
     slots: dict
     address: str              # the part after the community name: 3号楼2单元502, 3号楼2单元, 小区东门
     reports: int = 0
+    near_miss_of: int | None = None  # the iid of the issue this one was made to look like, if any
+    near_miss: str | None = None     # how: "same_building" (another kind) or "same_text" (another building)
 
 
 @dataclass
@@ -592,20 +605,25 @@ def _kinds_for(category: str, community: Community) -> list[dict]:
 
 
 def _new_issue(rng: random.Random, iid: int, day: dt.date, community: Community, category: str,
-               resident: Resident) -> Issue:
-    kinds = _kinds_for(category, community)
-    weights = [1.0] * len(kinds)
-    if category == "heating":  # cold radiators in the season, fees and leaks outside it
-        cold = ("暖气不热", "暖气片冰凉")
-        in_season = heating_phase(day) >= 1.0
-        weights = [(4.0 if in_season else 0.1) if k["title"] in cold else 1.0 for k in kinds]
-    kind = rng.choices(kinds, weights=weights)[0]
+               resident: Resident, *, kind: dict | None = None, building: int | None = None,
+               not_at: str | None = None) -> Issue:
+    """A new issue the resident reports. A near-miss overrides the `kind` (else drawn), the `building`
+    of the bld slot (else the resident's, or any) and gives an address the issue must not have (`not_at`)."""
+    if kind is None:
+        kinds = _kinds_for(category, community)
+        weights = [1.0] * len(kinds)
+        if category == "heating":  # cold radiators in the season, fees and leaks outside it
+            cold = ("暖气不热", "暖气片冰凉")
+            in_season = heating_phase(day) >= 1.0
+            weights = [(4.0 if in_season else 0.1) if k["title"] in cold else 1.0 for k in kinds]
+        kind = rng.choices(kinds, weights=weights)[0]
     scope = kind["scope"]
     if scope == "building" and resident.building is None:
         scope = "public"
-    building = resident.building or rng.randint(1, community.buildings)
+    building = building or resident.building or rng.randint(1, community.buildings)
     other = rng.randint(1, community.buildings)
-    place = rng.choice(PLACES_VILLAGE if community.is_village else PLACES_ESTATE).format(bld=building, bld2=other)
+    places = [p.format(bld=building, bld2=other) for p in (PLACES_VILLAGE if community.is_village else PLACES_ESTATE)]
+    place = rng.choice([p for p in places if p != not_at])
     upstairs = (f"{int(resident.room) + 100}" if resident.building is not None
                 and resident.floor < community.top_floor else "")
     slots = {
@@ -623,9 +641,49 @@ def _new_issue(rng: random.Random, iid: int, day: dt.date, community: Community,
     return Issue(iid, community, category, kind, scope, resident, day, slots, address)
 
 
+def _near_miss(rng: random.Random, issue_rng: random.Random, iid: int, day: dt.date, community: Community,
+               open_issues: list[Issue], population: Population) -> Issue | None:
+    """Now and then (RATES near_miss_*) a new issue made to look like a recent one of the community
+    but another problem: the same category at the same building but another kind of problem
+    ("same_building"), or the same kind of problem, in the same words, at another building
+    ("same_text"). None when the draw says no or no such issue can be made. `rng` (a generator of
+    its own) decides and picks the issue neared; `issue_rng` draws the rest, as for any new issue."""
+    draw = rng.random()
+    same_building = RATES["near_miss_same_building"]
+    targets = [i for i in open_issues if (day - i.opened).days <= NEAR_MISS_DAYS]
+    if draw >= same_building + RATES["near_miss_same_text"] or not targets:
+        return None
+    target = rng.choice(targets)
+    building = target.slots["bld"]
+    if draw < same_building:
+        variant = "same_building"
+        kinds = [k for k in _kinds_for(target.category, community) if k["title"] != target.kind["title"]]
+        if not kinds:
+            return None
+        kind = rng.choice(kinds)
+    else:
+        variant, kind = "same_text", target.kind
+        if community.buildings < 2:
+            return None
+        while building == target.slots["bld"]:
+            building = rng.randint(1, community.buildings)
+    resident = population.neighbour(community, building, target.reporter)
+    issue = _new_issue(issue_rng, iid, day, community, target.category, resident, kind=kind, building=building,
+                       not_at=target.address if variant == "same_text" else None)
+    issue.near_miss_of, issue.near_miss = target.iid, variant
+    return issue
+
+
+def _place(issue: Issue) -> str:
+    """Where an issue is, as a reader of its reports would tell: the home, the building (whatever unit the
+    reporter named) or the public place."""
+    return f"building {issue.slots['bld']}" if issue.scope == "building" else issue.address
+
+
 def simulate(seed: int, calendar: Calendar, per_day: float, population: Population) -> list[Demand]:
     """Every resident demand of the run, in time order."""
     rng = _rng(seed, "demands")
+    near_miss_rng = _rng(seed, "near-misses")
     demands: list[Demand] = []
     recent: dict[str, list[Issue]] = {c.name: [] for c in COMMUNITIES}
     issue_count = 0
@@ -646,11 +704,23 @@ def simulate(seed: int, calendar: Calendar, per_day: float, population: Populati
                 building = issue.slots["bld"] if issue.scope == "building" else None
                 resident, repeat = population.neighbour(community, building, issue.reporter), "neighbour"
             else:
-                resident = population.pick(community)
-                category = _pick(rng, calendar.category_weights(day, community))
                 issue_count += 1
-                issue = _new_issue(rng, issue_count, day, community, category, resident)
-                recent[community.name].append(issue)
+                issue = _near_miss(near_miss_rng, rng, issue_count, day, community, open_issues, population)
+                if issue is None:
+                    resident = population.pick(community)
+                    category = _pick(rng, calendar.category_weights(day, community))
+                    issue = _new_issue(rng, issue_count, day, community, category, resident)
+                    # the same kind of problem at the same address within the month is the same problem,
+                    # reported again by whoever noticed it: nobody could tell two such issues apart, so
+                    # the truth does not hold two (near-misses differ on purpose, in kind or building)
+                    same = next((i for i in reversed(recent[community.name]) if i.category == issue.category
+                                 and i.kind["title"] == issue.kind["title"] and _place(i) == _place(issue)), None)
+                    if same is not None:
+                        issue_count -= 1
+                        issue, repeat = same, ("again" if resident is same.reporter else "neighbour")
+                if repeat is None:
+                    resident = issue.reporter
+                    recent[community.name].append(issue)
             issue.reports += 1
             channel = _choose_channel(rng, day, community, repeat)
             hours = NIGHT_HOUR_WEIGHTS if issue.category == "noise" else HOUR_WEIGHTS
@@ -1292,7 +1362,7 @@ class FileRecord:
     duplicate_of: str | None = None
     format: dict = field(default_factory=dict)
     bad_kinds: dict = field(default_factory=dict)
-    good_keys: list = field(default_factory=list)   # (kind, id, demand or None) per loadable record
+    good_keys: list = field(default_factory=list)   # (kind, id, Demand | Ticket | ReceptionEntry) per loadable record
 
     def manifest_entry(self) -> dict:
         entry = {"channel": self.channel, "records": self.records, "bad": self.bad, "duplicate_of": self.duplicate_of,
@@ -1537,7 +1607,7 @@ def write_reception(seed: int, landing: Landing, entries: list[ReceptionEntry], 
             path=path, channel="reception", records=len(book) + (1 if bad_row else 0), bad=1 if bad_row else 0,
             covers=f"{year}-{month:02d}", delivered_at=delivered,
             bad_kinds={"no_issue_text": 1} if bad_row else {},
-            good_keys=[("reception_entry", f"{path}#{n}", e.demand) for n, e in enumerate(book, start=1)], format=fmt,
+            good_keys=[("reception_entry", f"{path}#{n}", e) for n, e in enumerate(book, start=1)], format=fmt,
         ), data)
 
 
@@ -1747,13 +1817,14 @@ def deliver_mess(seed: int, landing: Landing) -> None:
 
 # --- the manifest -----------------------------------------------------------------------------------------------
 
-def build_manifest(landing: Landing, *, days: list[dt.date], seed: int, per_day: float) -> dict:
-    files = {f.path: f.manifest_entry() for f in landing.files}
-    originals = [f for f in landing.files if f.duplicate_of is None]
+def _loadable(landing: Landing) -> tuple[dict[str, Demand], dict[str, Ticket], dict[str, ReceptionEntry]]:
+    """The work orders, tickets and reception entries of the loadable records of the original files."""
     work_orders: dict[str, Demand] = {}
     tickets: dict[str, Ticket] = {}
-    entries: dict[str, Demand] = {}
-    for record in originals:
+    entries: dict[str, ReceptionEntry] = {}
+    for record in landing.files:
+        if record.duplicate_of is not None:
+            continue
         for kind, key, item in record.good_keys:
             if kind == "work_order":
                 work_orders.setdefault(key, item)
@@ -1761,8 +1832,15 @@ def build_manifest(landing: Landing, *, days: list[dt.date], seed: int, per_day:
                 tickets.setdefault(key, item)
             else:
                 entries[key] = item
+    return work_orders, tickets, entries
+
+
+def build_manifest(landing: Landing, *, days: list[dt.date], seed: int, per_day: float) -> dict:
+    files = {f.path: f.manifest_entry() for f in landing.files}
+    originals = [f for f in landing.files if f.duplicate_of is None]
+    work_orders, tickets, entries = _loadable(landing)
     demand_tickets = {k: t.demand for k, t in tickets.items() if t.demand is not None}
-    demands = list(work_orders.values()) + list(demand_tickets.values()) + list(entries.values())
+    demands = list(work_orders.values()) + list(demand_tickets.values()) + [e.demand for e in entries.values()]
     categories = Counter(d.category for d in demands)
     daily: dict[str, dict] = {}
     for day in days:
@@ -1806,6 +1884,8 @@ def build_manifest(landing: Landing, *, days: list[dt.date], seed: int, per_day:
             "reception_entries": len(entries), "resident_demands": len(demands),
             "repeat_demands": sum(1 for d in demands if d.repeat == "again"),
             "same_address_demands": sum(1 for d in demands if d.repeat == "neighbour"),
+            "problems": len({d.issue.iid for d in demands}),
+            "near_miss_issues": len({d.issue.iid for d in demands if d.issue.near_miss_of is not None}),
         },
         "categories": {c: categories[c] for c in CATEGORY_CODES},
         "daily": daily,
@@ -1814,14 +1894,46 @@ def build_manifest(landing: Landing, *, days: list[dt.date], seed: int, per_day:
             "bad: records a reader must quarantine; a duplicate file repeats its original's numbers",
             "distinct, categories, daily: over the loadable records of the original files; one resident demand per "
             "work order, per repair/complaint ticket and per reception entry (repeat calls count each time)",
+            f"{PROBLEMS_NAME}: those resident demands, one row each, with the problem (issue) each reports",
         ],
     }
+
+
+# --- the ground truth of problems ---------------------------------------------------------------------------
+
+PROBLEM_COLUMNS = ("channel", "record_key", "problem", "received_at", "community", "category", "building", "repeat",
+                   "near_miss_of", "near_miss")
+
+
+def problems_csv(landing: Landing) -> bytes:
+    """The truth file (PROBLEMS_NAME): one row per resident demand of the manifest (a loadable record of
+    an original file), in the order they came in, with the problem (the issue's iid) it reports.
+
+    record_key: the work order's 工单编号, the ticket_id, or a reception entry's date and 反映问题
+    cell as written ("2026-07-03|居民反映..."); received_at: Beijing time, ISO, no zone; building: the
+    issue's building number (its bld slot); repeat: again | neighbour | empty; near_miss_of: the
+    problem this one was made to look like, near_miss: same_building | same_text (empty otherwise)."""
+    work_orders, tickets, entries = _loadable(landing)
+    records = [("hotline", key, demand) for key, demand in work_orders.items()]
+    records += [("miniprogram", key, t.demand) for key, t in tickets.items() if t.demand is not None]
+    records += [("reception", f"{e.demand.day.isoformat()}|{e.values['反映问题']}", e.demand)
+                for e in entries.values()]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(PROBLEM_COLUMNS)
+    for channel, key, demand in sorted(records, key=lambda r: (r[2].did, r[0], r[1])):
+        issue = demand.issue
+        writer.writerow([channel, key, issue.iid, demand.at.isoformat(), demand.community.name, issue.category,
+                         issue.slots.get("bld") or "", demand.repeat or "",
+                         "" if issue.near_miss_of is None else issue.near_miss_of, issue.near_miss or ""])
+    return buffer.getvalue().encode("utf-8")
 
 
 # --- entry point ------------------------------------------------------------------------------------------------
 
 def _remove_previous(out: Path) -> None:
-    """Delete the files a previous run listed in its manifest (and only those)."""
+    """Delete the truth file and the files a previous run listed in its manifest (and only those)."""
+    (out / PROBLEMS_NAME).unlink(missing_ok=True)
     manifest = out / MANIFEST_NAME
     if not manifest.is_file():
         return
@@ -1865,10 +1977,12 @@ def generate(out: Path, days: int, seed: int = 7, per_day: int = 40, start: dt.d
     write_reception(seed, landing, entries, calendar.days)
     deliver_mess(seed, landing)
     manifest = build_manifest(landing, days=calendar.days, seed=seed, per_day=per_day)
+    problems = problems_csv(landing)
 
     out.mkdir(parents=True, exist_ok=True)
     _remove_previous(out)
     landing.write()
+    (out / PROBLEMS_NAME).write_bytes(problems)
     (out / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return manifest
 

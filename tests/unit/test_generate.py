@@ -19,7 +19,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from minqing.devtools.generate import MANIFEST_NAME, generate
+from minqing.devtools.generate import MANIFEST_NAME, PROBLEMS_NAME, generate
 
 CATEGORY_CODES = {
     "housing_leak", "drainage", "waterlogging", "road_facilities", "heating", "utilities", "property_service",
@@ -146,6 +146,24 @@ def read_file(out: Path, relative: str, channel: str) -> dict:
     return read_reception(data, relative)
 
 
+def read_problems(out: Path) -> list[dict]:
+    """The truth file: one dict per row, by its header."""
+    text = (out / PROBLEMS_NAME).read_bytes().decode("utf-8")
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def reception_day(value, year: int) -> dt.date:
+    """A reception row's 日期 in any of its forms (月日 forms take the workbook's year)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if m := re.fullmatch(r"(\d{1,2})月(\d{1,2})日", str(value).strip()):
+        return dt.date(year, int(m.group(1)), int(m.group(2)))
+    m = re.fullmatch(r"(\d{4})[.-](\d{1,2})[.-](\d{1,2})", str(value).strip())
+    return dt.date(*map(int, m.groups()))
+
+
 def tree(out: Path) -> dict[str, str]:
     return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(out.rglob("*")) if p.is_file()}
@@ -180,6 +198,7 @@ def test_same_arguments_same_bytes_another_seed_differs(tmp_path):
     second = generate(tmp_path / "b", days=12, seed=3, per_day=30)
     assert first == second
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
+    assert (tmp_path / "a" / PROBLEMS_NAME).read_bytes() == (tmp_path / "b" / PROBLEMS_NAME).read_bytes()
     assert any(name.endswith(".xlsx") for name in tree(tmp_path / "a"))  # the zip timestamps are fixed too
     generate(tmp_path / "c", days=12, seed=4, per_day=30)
     other = tree(tmp_path / "c")
@@ -193,6 +212,10 @@ def test_a_second_run_replaces_the_files_of_the_first(tmp_path):
     manifest = generate(tmp_path, days=3, seed=1)
     on_disk = {name for name in tree(tmp_path) if not name.startswith(".")}
     assert on_disk == set(manifest["files"])
+    assert {name for name in tree(tmp_path) if name.startswith(".")} == {MANIFEST_NAME, PROBLEMS_NAME}
+    rows = read_problems(tmp_path)  # the truth file is the second run's
+    assert len(rows) == manifest["distinct"]["resident_demands"]
+    assert max(r["received_at"][:10] for r in rows) <= manifest["parameters"]["end"]
 
 
 def test_rejects_nonsense_arguments(tmp_path):
@@ -215,8 +238,8 @@ def test_thirty_days_give_every_channel_a_month(tmp_path):
 def test_every_channel_folder_has_files_and_the_manifest_lists_exactly_them(month):
     out, manifest, _ = month
     on_disk = tree(out)
-    assert MANIFEST_NAME in on_disk
-    assert set(manifest["files"]) == {name for name in on_disk if name != MANIFEST_NAME}
+    assert MANIFEST_NAME in on_disk and PROBLEMS_NAME in on_disk
+    assert set(manifest["files"]) == {name for name in on_disk if name not in (MANIFEST_NAME, PROBLEMS_NAME)}
     for channel, pattern in (("hotline", r"hotline/(12345|400)_\d{8}(_resend)?\.csv"),
                              ("miniprogram", r"miniprogram/tickets_\d{8}(_retry)?\.jsonl"),
                              ("reception", r"reception/reception_.+_\d{6}(_副本)?\.(xlsx|csv)")):
@@ -240,9 +263,10 @@ def test_records_and_bad_of_every_file_are_what_the_file_holds(month):
     assert totals["files"] == len(manifest["files"])
 
 
-def test_distinct_counts_match_the_loadable_records(month):
-    _, manifest, parsed = month
-    orders, tickets, entries = set(), {}, 0
+def loadable_records(manifest, parsed) -> tuple[set, dict, list]:
+    """Over the files that are no re-delivery: the work order ids, the tickets (id -> type), and the
+    reception files with what the test's reader parsed of them."""
+    orders, tickets, reception = set(), {}, []
     for name, entry in manifest["files"].items():
         if entry["duplicate_of"]:
             continue
@@ -252,7 +276,14 @@ def test_distinct_counts_match_the_loadable_records(month):
         elif entry["channel"] == "miniprogram":
             tickets.update((t["ticket_id"], t["type"]) for t in got["good"])
         else:
-            entries += len(got["good"])
+            reception.append((name, got))
+    return orders, tickets, reception
+
+
+def test_distinct_counts_match_the_loadable_records(month):
+    _, manifest, parsed = month
+    orders, tickets, reception = loadable_records(manifest, parsed)
+    entries = sum(len(got["good"]) for _, got in reception)
     distinct = manifest["distinct"]
     demand_tickets = [t for t, kind in tickets.items() if kind in ("repair", "complaint")]
     assert distinct["work_orders"] == len(orders)
@@ -268,6 +299,81 @@ def test_distinct_counts_match_the_loadable_records(month):
     assert 0.15 <= 1 - len(demand_tickets) / len(tickets) <= 0.35
     # per_day is the mean of new resident demands per day
     assert 40 * 30 * 0.85 <= distinct["resident_demands"] <= 40 * 30 * 1.15
+
+
+# --- the ground truth of problems -------------------------------------------------------------------------------
+
+def test_the_truth_file_lists_every_resident_demand_record_once(month):
+    out, manifest, parsed = month
+    rows = read_problems(out)
+    assert list(rows[0]) == ["channel", "record_key", "problem", "received_at", "community", "category", "building",
+                             "repeat", "near_miss_of", "near_miss"]
+    assert len(rows) == manifest["distinct"]["resident_demands"]
+    # the records of the files, read independently: work order ids, repair/complaint ticket ids, and the
+    # reception entries as community, date and 反映问题 (a merged 日期 cell holds for the rows below it)
+    orders, tickets, reception = loadable_records(manifest, parsed)
+    entries = Counter()
+    for name, got in reception:
+        community, year = re.match(r"reception/reception_(.+)_(\d{4})\d{2}\.", name).groups()
+        day = None
+        for cells in got["good"]:
+            if cells[1] not in (None, ""):
+                day = reception_day(cells[1], int(year))
+            entries[(community, f"{day.isoformat()}|{cells[7]}")] += 1
+    listed = Counter((r["channel"], r["record_key"]) for r in rows)
+    assert {k for c, k in listed if c == "hotline"} == orders
+    assert {k for c, k in listed if c == "miniprogram"} == {t for t, kind in tickets.items()
+                                                            if kind in ("repair", "complaint")}
+    assert Counter((r["community"], r["record_key"]) for r in rows if r["channel"] == "reception") == entries
+    assert all(n == 1 for (channel, _), n in listed.items() if channel != "reception")
+    for row in rows:
+        assert row["community"] in COMMUNITIES and row["category"] in CATEGORY_CODES
+        assert row["repeat"] in ("", "again", "neighbour") and row["near_miss"] in ("", "same_building", "same_text")
+        assert dt.datetime.fromisoformat(row["received_at"]).tzinfo is None
+        assert row["building"] == "" or int(row["building"]) > 0
+    assert [r["received_at"] for r in rows] == sorted(r["received_at"] for r in rows)
+    assert Counter(r["category"] for r in rows) == +Counter(manifest["categories"])
+    assert manifest["distinct"]["problems"] == len({r["problem"] for r in rows}) < len(rows)
+    assert manifest["distinct"]["near_miss_issues"] == len({r["problem"] for r in rows if r["near_miss_of"]})
+
+
+def test_repeats_report_the_problem_of_an_earlier_demand(month):
+    out, manifest, _ = month
+    first: dict[str, dict] = {}
+    repeats = 0
+    for row in read_problems(out):
+        if row["repeat"]:
+            repeats += 1
+            original = first[row["problem"]]  # reported before, not as a repeat
+            assert original["repeat"] == "" and original["received_at"] < row["received_at"]
+            assert all(original[c] == row[c] for c in ("community", "category", "building", "near_miss_of"))
+        else:
+            assert row["problem"] not in first  # a problem's first report is its only one that is not a repeat
+            first[row["problem"]] = row
+    assert repeats == manifest["distinct"]["repeat_demands"] + manifest["distinct"]["same_address_demands"] > 0
+
+
+def test_near_misses_of_both_kinds_look_like_a_recent_problem_but_are_another(month):
+    out, _, _ = month
+    rows = read_problems(out)
+    first = {}
+    for row in rows:
+        first.setdefault(row["problem"], row)
+    near = {p: r for p, r in first.items() if r["near_miss_of"]}
+    kinds = Counter(r["near_miss"] for r in near.values())
+    assert kinds["same_building"] >= 5 and kinds["same_text"] >= 5, kinds
+    assert all(r["near_miss"] for r in near.values())
+    for problem, row in near.items():
+        assert row["near_miss_of"] != problem
+        neared = first.get(row["near_miss_of"])
+        if neared is None:
+            continue  # the issue it nears never reached a loadable record (a cut-off last line)
+        assert (neared["community"], neared["category"]) == (row["community"], row["category"])
+        assert (neared["building"] == row["building"]) == (row["near_miss"] == "same_building")
+        if not neared["repeat"] and not row["repeat"]:  # both first reports: opened 1-10 days apart
+            days = dt.date.fromisoformat(row["received_at"][:10]) - dt.date.fromisoformat(neared["received_at"][:10])
+            assert dt.timedelta(days=1) <= days <= dt.timedelta(days=10)
+    assert sum(1 for r in near.values() if r["near_miss_of"] in first) > len(near) * 0.9
 
 
 def test_redeliveries_are_byte_identical_and_sort_after_their_original(month):
