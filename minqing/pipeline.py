@@ -176,6 +176,14 @@ def forecast() -> dict:
     return forecast_step()
 
 
+def link(rebuild: bool = False) -> dict:
+    """Link the reports of one problem (minqing/analytics/linking.py): after fct_complaints is built,
+    before the models that read the problems. `rebuild`: link every report again (new rules)."""
+    from minqing.analytics.linking import link as link_reports
+
+    return link_reports(rebuild=rebuild).as_dict()
+
+
 def build_after_forecast(as_of: str | None = None) -> dict:
     """dbt build of the models that read the forecast, and of their tests."""
     outcome = transform.build(as_of=as_of, selector=AFTER_FORECAST)
@@ -206,6 +214,7 @@ class RunSummary:
     dbt_nodes: int = 0
     seeds_reused: bool = False  # the seed files were the ones already loaded: not loaded again
     forecast: dict = field(default_factory=dict)
+    linking: dict = field(default_factory=dict)
     deliveries: list[str] = field(default_factory=list)  # missing, late and held deliveries (warnings)
     seconds: dict = field(default_factory=dict)  # wall time per stage
     slowest_nodes: dict = field(default_factory=dict)  # dbt's slowest nodes of the run: seconds each
@@ -232,6 +241,8 @@ class RunSummary:
             + (" (seed files unchanged since they were loaded: not reloaded)" if self.seeds_reused else ""),
             f"forecast: {self.forecast.get('pairs', 0)} community × category pairs as of {self.forecast.get('as_of')}, "
             f"{self.forecast.get('early_warnings', 0)} early warnings",
+            f"link:     {self.linking.get('reports', 0)} reports linked: {self.linking.get('founded', 0)} new problems, "
+            f"{self.linking.get('joined', 0)} joined one, {self.linking.get('merged', 0)} merges",
             f"time:     {', '.join(f'{stage} {seconds:.1f} s' for stage, seconds in self.seconds.items())}",
         ]
         if self.slowest_nodes:  # where dbt's time went (its own timing of each node)
@@ -311,6 +322,8 @@ def _run(landing: str | Path | None, day: dt.date | None, as_of: str | None) -> 
         stage("dbt")
         summary.forecast = forecast()
         stage("forecast")
+        summary.linking = link()
+        stage("link")
         after = build_after_forecast(as_of)
         summary.dbt_nodes += after["nodes"]
         summary.slowest_nodes = dict(sorted({**summary.slowest_nodes, **after["slowest"]}.items(),

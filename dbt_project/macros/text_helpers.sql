@@ -25,3 +25,9 @@
         {%- endfor -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- The district and street prefixes an address or community field may begin with, as a regular
+    expression literal: what is left names the community and the place within it. -#}
+{% macro address_prefixes() -%}
+    '^(北京市)?(丰台区)?({{ var("street_name") }})?'
+{%- endmacro %}

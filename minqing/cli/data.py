@@ -73,6 +73,9 @@ def _cmd_rebuild(args) -> int:
 
     with pipeline.exclusive_run():  # never beside a run's incremental build
         outcome = transform.run_dbt("build", "--full-refresh", as_of=args.as_of)
+        if outcome.success:  # complaints the stage has not seen yet get their problems, and the marts them
+            pipeline.link()
+            outcome = transform.build(as_of=args.as_of, selector=pipeline.AFTER_FORECAST)
     for failure in outcome.failures:
         print(f"{failure['node']}: {failure['status']}: {failure['message']}", file=sys.stderr)
     print(f"dbt build --full-refresh: {'ok' if outcome.success else 'FAILED'}, {len(outcome.results)} nodes")
@@ -83,6 +86,20 @@ def _cmd_forecast(args) -> int:
     from minqing.analytics.forecast import forecast_lines, write_forecasts
 
     print("\n".join(forecast_lines(write_forecasts(args.as_of))))
+    return 0
+
+
+def _cmd_link(args) -> int:
+    from minqing import pipeline
+
+    with pipeline.exclusive_run():
+        result = pipeline.link(rebuild=args.rebuild)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        print(f"link: {result['reports']} reports linked ({result['compared']} pairs scored, {result['links']} linked): "
+              f"{result['founded']} new problems, {result['joined']} joined one, {result['merged']} merged, "
+              f"{result['split']} split, {result['removed']} gone from fct_complaints")
     return 0
 
 
@@ -156,6 +173,14 @@ def register(sub) -> None:
     p.add_argument("--as-of", type=_date, help="last day of history to forecast from (YYYY-MM-DD); "
                                                "default: the last complete day")
     p.set_defaults(func=_cmd_forecast)
+
+    p = sub.add_parser("link", help="link the reports of one problem across channels and days (the run does it "
+                                    "after dbt build); reads settings.yml linking")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--rebuild", action="store_true",
+                   help="forget every problem and link all reports again (after changing settings.yml linking); "
+                        "build the marts after it (minqing run, or dbt build --selector after_forecast)")
+    p.set_defaults(func=_cmd_link)
 
     p = sub.add_parser("backtest", help="rolling-origin backtest of the forecast against seasonal-naive forecasts")
     p.add_argument("--origins", type=int,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from minqing import warehouse
@@ -39,6 +40,23 @@ def _cmd_bench(args) -> int:
     return bench.main(args)
 
 
+def _cmd_link_eval(args) -> int:
+    import json
+
+    from minqing.devtools import link_eval
+
+    warehouse.migrate()
+    if args.landing:
+        figures = link_eval.evaluate(Path(args.landing))
+    else:
+        given = {"days": args.days, "seed": args.seed, "per_day": args.per_day}
+        figures = link_eval.run(**{k: v for k, v in given.items() if v is not None},
+                                progress=lambda m: print(m, file=sys.stderr))
+    print(json.dumps(figures, ensure_ascii=False, indent=2, default=str) if args.json
+          else "\n".join(link_eval.lines(figures)))
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("generate", help="write a synthetic landing folder that follows the source contract")
     p.add_argument("--days", type=int)
@@ -58,6 +76,15 @@ def register(sub) -> None:
     p.add_argument("--history-days", type=int, default=760,
                    help="days of history generated for the forecast's backtest (0: no backtest)")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("link-eval", help="measure how well reports are linked into problems, against the "
+                                         "generator's ground truth (pair precision and recall, cluster purity)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--landing", help="measure the warehouse as it is against this generated landing folder's truth")
+    p.add_argument("--days", type=int, help="days generated (default 30)")
+    p.add_argument("--seed", type=int, help="the generator's seed (default 11; the weights were chosen on seed 7)")
+    p.add_argument("--per-day", type=int, help="demands a day (default 40)")
+    p.set_defaults(func=_cmd_link_eval)
 
     p = sub.add_parser("bench", help="measure a street's day, and ingest, validation, the daily run and dbt through cosmos at city scale")
     p.add_argument("--json", action="store_true", help="one JSON object with every figure")

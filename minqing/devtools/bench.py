@@ -306,6 +306,7 @@ def _grow_history(url: str, total: int, per_day: int, first: bool = False) -> in
         pipeline.classify()
         pipeline.build_marts()
         pipeline.forecast()
+        pipeline.link()
         pipeline.build_after_forecast()
     return max(total, have)
 

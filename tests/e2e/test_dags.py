@@ -63,8 +63,9 @@ print(json.dumps({
     if mode == "watcher":
         # one `dbt build` of the group (the producer) first, then a task per model and per model's
         # tests that take their results from it
-        for group in ("dbt_build", "dbt_after_forecast"):
-            assert tasks["classify" if group == "dbt_build" else "forecast"] == [f"{group}.dbt_producer_watcher"]
+        assert tasks["classify"] == ["dbt_build.dbt_producer_watcher"]
+        # the forecast and the link stage, side by side between the two groups
+        assert tasks["forecast"] == tasks["link"] == ["dbt_after_forecast.dbt_producer_watcher"]
         assert "dbt_build.fct_complaints.test" in tasks["dbt_build.fct_complaints.run"]
         downstream, todo = set(), ["dbt_build.dbt_producer_watcher"]
         while todo:
@@ -89,7 +90,8 @@ print(json.dumps({
     feeds_publish = [t for t in tasks if "publish" in tasks[t]]
     assert feeds_publish and all(t.startswith("dbt_after_forecast.") for t in feeds_publish)
     assert any(t.startswith("dbt_after_forecast.") for t in tasks["forecast"])
-    for reads_forecast in ("rpt_early_warnings", "mart_sentiment_code", "rpt_dispatch_briefing"):
+    assert any(t.startswith("dbt_after_forecast.") for t in tasks["link"])
+    for reads_forecast in ("rpt_early_warnings", "mart_sentiment_code", "rpt_dispatch_briefing", "fct_problems"):
         assert not any(reads_forecast in t for t in dbt_tasks)  # built after the forecast, not before
         assert any(reads_forecast in t for t in tasks if t.startswith("dbt_after_forecast."))
     assert "marts.fct_complaints" in found["outlets"]

@@ -40,13 +40,26 @@ select
     limits.closing_limit_hours as time_limit_hours,
     coalesce(complaints.dispatched_at, complaints.received_at)
         + limits.closing_limit_hours * interval '1 hour' as due_at,
+    -- the building (its number) or the place (小区东门), read from the address after the district, street
+    -- and community: the same place however the address begins
     complaints.community_id || ':' || coalesce(
-        substring(complaints.address from '([0-9]+)\s*(?:号楼|栋|幢|号院)'),
-        substring(complaints.address from '^([0-9]+)-'),
-        nullif(regexp_replace(coalesce(complaints.address, ''), '\s|[0-9]+(单元|室|号)?$', '', 'g'), ''),
+        substring(place.within from '([0-9]+)\s*(?:号楼|栋|幢|号院)'),
+        substring(place.within from '^([0-9]+)-'),
+        nullif(regexp_replace(place.within, '\s|[0-9]+(单元|室|号)?$', '', 'g'), ''),
         '?'
     ) as address_key
 from {{ ref('int_complaints__community_resolved') }} as complaints
+cross join lateral (
+    -- the address after the longest alias of its community that it contains, else after the prefixes
+    select coalesce(
+        (select substr(stripped.address, strpos(stripped.address, aliases.alias) + length(aliases.alias))
+         from {{ ref('community_aliases') }} as aliases
+         where aliases.community_id = complaints.community_id and strpos(stripped.address, aliases.alias) > 0
+         order by length(aliases.alias) desc, aliases.alias
+         limit 1),
+        stripped.address) as within
+    from (select regexp_replace(coalesce(complaints.address, ''), {{ address_prefixes() }}, '') as address) as stripped
+) as place
 left join {{ ref('stg_ops__text_classifications') }} as classifications
     on classifications.text_sha256 = complaints.text_sha256
 left join {{ ref('stg_ops__classification_reviews') }} as reviews

@@ -6,7 +6,7 @@
 -- Postgres then merges this view into the query reading it, so a filter on complaint_id from an
 -- incremental build reaches int_complaints__latest's index and only the rebuilt records are resolved.
 -- The project code is read from the ticket version the record is (file_id, row_number: raw's key).
-{%- set prefixes = "'^(北京市)?(丰台区)?(" ~ var('street_name') ~ ")?'" %}
+{%- set prefixes = address_prefixes() %}
 
 select
     complaints.*,

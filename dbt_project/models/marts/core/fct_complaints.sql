@@ -12,7 +12,7 @@
 -- (macros/daily_scope.sql). The complaints a build rebuilds are gathered first into an analysed temporary
 -- table (macros/incremental.sql: analysed_temp_table), so that the planner reaches them through the index.
 {%- set seeds = ['status_codes', 'source_values', 'reception_methods', 'community_aliases', 'issue_categories', 'time_limits', 'hotline_category_map'] %}
-{%- set setting_vars = ['street_name', 'rating_resolved_min', 'rating_satisfied_min', 'rating_basically_satisfied_min'] %}
+{%- set setting_vars = ['street_name', 'rating_resolved_min', 'rating_satisfied_min', 'rating_basically_satisfied_min', 'complaint_logic_version'] %}
 {{ config(
     materialized='incremental',
     unique_key='complaint_id',

@@ -1,0 +1,72 @@
+-- One row per resident demand with the problem (问题) it belongs to (issue 19): the link stage
+-- (minqing/analytics/linking.py) joins the reports of one problem across channels and days, and this
+-- table is its answer per report, in the order the problem's reports came in.
+--
+-- repeats_open_problem: an earlier report of the same problem was still open when this one came in (not
+-- closed by then, not cancelled) — the report repeats an open problem (重复诉求). The first report of a
+-- problem never repeats one.
+--
+-- fct_complaints cannot carry problem_id itself: the link stage reads the community and category that
+-- fct_complaints resolves, so it runs after it; join on complaint_id. A complaint the stage has not linked
+-- yet (a build without the stage, `minqing rebuild` before the next run) is missing here until it runs
+-- (tests/assert_every_demand_in_one_problem.sql).
+
+with
+
+complaints as (
+    select
+        complaint_id,
+        source_channel,
+        received_at,
+        received_date,
+        community_id,
+        category_code,
+        address_key,
+        is_proactive,
+        proactive_method,
+        status,
+        closed_at
+    from {{ ref('fct_complaints') }}
+),
+
+members as (
+    select * from {{ ref('stg_linking__problem_members') }}
+),
+
+reports as (
+    select
+        complaints.*,
+        members.problem_id,
+        members.linked_at,
+        -- when the report stopped being open ('infinity': still open; a cancelled one never was)
+        case
+            when complaints.closed_at is not null then complaints.closed_at
+            when complaints.status = 'cancelled' then '-infinity'::timestamptz
+            else 'infinity'::timestamptz
+        end as open_until
+    from complaints
+    join members using (complaint_id)
+)
+
+select
+    complaint_id,
+    problem_id,
+    row_number() over problem_order as report_number,
+    row_number() over problem_order = 1 as is_first_report,
+    coalesce(max(open_until) over earlier_reports > received_at, false) as repeats_open_problem,
+    source_channel,
+    received_at,
+    received_date,
+    community_id,
+    category_code,
+    address_key,
+    is_proactive,
+    proactive_method,
+    status,
+    open_until = 'infinity'::timestamptz as is_open,
+    linked_at
+from reports
+window
+    problem_order as (partition by problem_id order by received_at, complaint_id),
+    earlier_reports as (partition by problem_id order by received_at, complaint_id
+                        rows between unbounded preceding and 1 preceding)

@@ -1,0 +1,538 @@
+"""Problems (问题): the reports of one problem linked across channels and days (issue 19).
+
+A burst pipe is reported by a patrol at 7:40, by two residents on 12345, by a third on the
+mini-program and again the next day: five complaints, one problem. The link stage runs after
+`fct_complaints` is built (beside the forecast) and keeps every resident demand in exactly one problem:
+
+1. **What to link.** The reports fct_complaints inserted or rebuilt since the last link run (its change
+   log, ops.complaint_day_changes) whose linking inputs — community, category, building, address, text,
+   moment, complainant — changed (`link_key`), or are new. A report whose inputs changed leaves its
+   problem first; a problem that falls apart splits, the part holding its founder keeping its id.
+2. **Blocking.** A report is compared only with the reports of its community × category received within
+   `window_days` of it, and with the reports of problems there still open; two reports naming different
+   buildings are never compared (settings.yml `linking`).
+3. **Scoring.** text_score: cosine of character 2-3-gram TF-IDF vectors of what the reports say is wrong
+   (their place and numbers taken out; IDF over the classifier's labelled texts and the run's, so the
+   operator's boilerplate counts little); address_score: rapidfuzz's partial ratio of the addresses after
+   the district, street and community; same_complainant, same_building and other_home (two different
+   homes) flags. The weighted sum, against `threshold`, decides; the pair is kept with its parts and rule
+   (ops.problem_links).
+4. **Clustering.** Reports are taken in order of receipt; one linked to nothing founds a problem, one
+   linked to problems joins the oldest (earliest first report) and merges the others into it, the merge
+   kept on record (ops.problems.merged_into). A problem's id comes from the report that founded it, so
+   re-runs, backfills and full refreshes of the marts keep it.
+
+Determinism: the same warehouse gives the same links and ids (orders are total, ties broken by id).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from minqing import config, warehouse
+
+log = logging.getLogger(__name__)
+
+REPORTS = "marts.fct_complaints"
+VERSIONS = "intermediate.int_complaints__latest"  # the address, which the marts do not publish
+WATERMARK = "ops.problem_members"  # its row in ops.aggregate_watermarks: the change log read so far
+
+# what linking reads of a report; a report whose key changed is linked again
+LINK_KEY = ("md5(concat_ws('|', c.community_id, c.category_code, c.address_key, l.address, c.text_sha256, "
+            "c.received_at::text, c.complainant_key))")
+
+REPORT_COLUMNS = f"""
+    c.complaint_id, c.source_channel, c.received_at, c.community_id, c.category_code, c.address_key,
+    left(c.complaint_text, %(chars)s) as text, l.address, c.complainant_key,
+    c.closed_at is null and c.status is distinct from 'cancelled' as is_open,
+    {LINK_KEY} as link_key
+"""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """settings.yml `linking`."""
+
+    window_days: int
+    max_text_chars: int
+    weights: dict
+    threshold: float
+    merge_threshold: float
+    exclude_communities: tuple[str, ...] = ()
+    home_address_channels: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, overrides: dict | None = None) -> Rules:
+        cfg = {**config.settings()["linking"], **(overrides or {})}
+        return cls(int(cfg["window_days"]), int(cfg["max_text_chars"]), dict(cfg["weights"]),
+                   float(cfg["threshold"]), float(cfg["merge_threshold"]), tuple(cfg.get("exclude_communities") or ()),
+                   tuple(cfg.get("home_address_channels") or ()))
+
+    @property
+    def window(self) -> dt.timedelta:
+        return dt.timedelta(days=self.window_days)
+
+
+def problem_id_for(complaint_id: str) -> str:
+    return "P" + hashlib.md5(complaint_id.encode("utf-8")).hexdigest()[:16]
+
+
+# --- the parts of a score -------------------------------------------------------------------------
+
+_ADDRESS_PREFIX = re.compile(r"^.*(社区|村|街道|区)")
+_SPACE = re.compile(r"\s+")
+
+
+def clean_address(address: str | None) -> str:
+    """The part of an address that tells places apart: after the district, street and community."""
+    text = _SPACE.sub("", address if isinstance(address, str) else "")
+    return _ADDRESS_PREFIX.sub("", text)
+
+
+_HOME = re.compile(r"(\d+)(?:号楼|栋|-)(\d+)(?:单元|-)(\d+)")
+
+
+def home_of(place: str) -> tuple[str, str, str] | None:
+    """(building, unit, room) when a cleaned address names a home (3号楼2单元502, 3-2-502), else None."""
+    found = _HOME.search(place or "")
+    return found.groups() if found else None
+
+
+_WHERE = re.compile(r"\d+\s*(号楼|栋|幢|号院|单元|室|号|层|楼)?|[\d-]{3,}")
+
+
+def what_of(text: str, place: str) -> str:
+    """What a report says is wrong, without where: its place (the cleaned address, when the text repeats
+    it), building, unit, room and floor numbers and spaces taken out, so that two problems at one
+    place do not look alike for naming it, nor one problem unlike for naming it differently."""
+    text = _SPACE.sub("", text if isinstance(text, str) else "")
+    if place and len(place) >= 2:
+        text = text.replace(place, "")
+    return _WHERE.sub("", text)
+
+
+@functools.lru_cache(maxsize=1)
+def reference_texts() -> tuple[str, ...]:
+    """The classifier's labelled texts (real citizen messages and the project's own phrases,
+    minqing/analytics/classifier_data): a fixed background for the TF-IDF weights, so that a phrase
+    every complaint uses (反映, 小区, 希望尽快) weighs little however few reports a run compares."""
+    from minqing.analytics.classifier_training import PROJECT_FILE, REAL_FILE, load_tsv
+
+    return tuple(what_of(row.text, "") for path, source in ((REAL_FILE, "real"), (PROJECT_FILE, "project"))
+                 for row in load_tsv(path, source))
+
+
+def text_vectors(texts: list[str]):
+    """Character 2-3-gram TF-IDF vectors (rows L2-normalised): a dot product is their cosine. The weights
+    are fitted on the reference texts and the run's together: the same pair scores about the same in a
+    street's run of seven reports and in a city's of thousands."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectoriser = TfidfVectorizer(analyzer="char", ngram_range=(2, 3), sublinear_tf=True, dtype=np.float32)
+    vectoriser.fit([*reference_texts(), *texts])
+    return vectoriser.transform(texts)
+
+
+# --- the stage -------------------------------------------------------------------------------------
+
+@dataclass
+class LinkResult:
+    reports: int = 0          # reports linked this run (new or changed)
+    compared: int = 0         # pairs scored
+    links: int = 0            # pairs linked
+    founded: int = 0          # problems founded
+    joined: int = 0           # reports that joined an existing problem
+    merged: int = 0           # problems merged into an older one
+    split: int = 0            # problems split after a report left
+    removed: int = 0          # reports no longer in fct_complaints
+    full_check: bool = False  # every report's key compared (first run, or fct_complaints rebuilt whole)
+    seconds: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class _Problems:
+    """The problems of the reports in play: membership, first moments, merges (union by age)."""
+
+    def __init__(self, first: dict[str, tuple]):
+        self.of: dict[str, str] = {}              # complaint_id -> problem_id
+        self.first = first                        # problem_id -> (first report's received_at, its id)
+        self.founded: dict[str, tuple] = {}       # new problems: id -> (founder, received_at)
+        self.merges: dict[str, str] = {}          # merged -> survivor
+        self.merged_by: dict[str, str] = {}
+
+    def join(self, complaint_id: str, problem_id: str, received_at) -> None:
+        self.of[complaint_id] = problem_id
+        mine = (pd.Timestamp(received_at), complaint_id)
+        self.first[problem_id] = min(self.first.get(problem_id, mine), mine)
+
+    def merge(self, loser: str, survivor: str, by: str) -> None:
+        for complaint_id, problem_id in list(self.of.items()):
+            if problem_id == loser:
+                self.of[complaint_id] = survivor
+        self.first[survivor] = min(self.first[survivor], self.first.pop(loser))
+        self.merges[loser], self.merged_by[loser] = survivor, by
+        for merged, into in self.merges.items():
+            if into == loser:
+                self.merges[merged] = survivor
+
+
+def link(rules: Rules | None = None, conn=None, rebuild: bool = False) -> LinkResult:
+    """Link the reports fct_complaints changed since the last run (every report on the first run).
+    `rebuild`: forget every problem and link all reports again, in order of receipt (new rules)."""
+    rules = rules or Rules.from_settings()
+    if conn is None:
+        with warehouse.connect() as own:
+            result = link(rules, own, rebuild)
+            own.commit()
+            return result
+    if rebuild:
+        conn.execute("truncate ops.problem_links, ops.problem_members, ops.problems")
+        conn.execute("delete from ops.aggregate_watermarks where relation = %s", (WATERMARK,))
+    clock = dt.datetime.now()
+    result = LinkResult()
+
+    def stage(name: str) -> None:
+        nonlocal clock
+        now = dt.datetime.now()
+        result.seconds[name] = round((now - clock).total_seconds(), 3)
+        clock = now
+
+    conn.execute("lock table ops.problem_members in exclusive mode")  # one link run at a time
+    newest, through, whole = _change_state(conn)
+    result.full_check = whole
+    pending, removed = _pending(conn, rules, through, newest, whole)
+    result.removed = len(removed)
+    stage("find")
+    leaving = sorted(removed | set(pending.loc[pending["old_problem"].notna(), "complaint_id"]))
+    result.split = _detach(conn, leaving)
+    stage("detach")
+    pool = _pool(conn, rules, pending)
+    problems = _Problems(_first_reports(conn, sorted(set(pool["problem_id"]))))
+    stage("pool")
+    links = _score(rules, pending, pool, result)
+    stage("score")
+    links = _cluster(rules, pending, pool, links, problems, result)
+    _write(conn, pending, links, problems)
+    conn.execute(
+        "insert into ops.aggregate_watermarks (relation, as_of_at, through_change_id) values (%s, now(), %s) "
+        "on conflict (relation) do update set as_of_at = excluded.as_of_at, "
+        "through_change_id = excluded.through_change_id, recorded_at = now()", (WATERMARK, newest))
+    stage("write")
+    result.reports = len(pending)
+    log.info("linked %d reports: %d pairs scored, %d linked; %d problems founded, %d joined, %d merged, %d split",
+             result.reports, result.compared, result.links, result.founded, result.joined, result.merged,
+             result.split)
+    return result
+
+
+def _change_state(conn) -> tuple[int, int, bool]:
+    """(newest change id, the last read, whether every report must be checked)."""
+    newest = conn.execute("select coalesce(max(change_id), 0) from ops.complaint_day_changes").fetchone()[0]
+    row = conn.execute("select through_change_id from ops.aggregate_watermarks where relation = %s",
+                       (WATERMARK,)).fetchone()
+    through = row[0] if row and row[0] is not None else 0
+    whole = row is None or conn.execute(
+        "select exists (select from ops.complaint_day_changes where received_date = '-infinity' and change_id > %s)",
+        (through,)).fetchone()[0]
+    return newest, through, whole
+
+
+def _pending(conn, rules: Rules, through: int, newest: int, whole: bool) -> tuple[pd.DataFrame, set[str]]:
+    """The reports to link (new, or their key changed) and those gone from fct_complaints."""
+    params = {"chars": rules.max_text_chars, "through": through, "newest": newest}
+    if whole:
+        changed = "select complaint_id from {REPORTS}".format(REPORTS=REPORTS)
+        gone_sql = f"select complaint_id from ops.problem_members m where not exists (select from {REPORTS} c where c.complaint_id = m.complaint_id)"
+    else:
+        changed = ("select distinct complaint_id from ops.complaint_day_changes "
+                   "where change_id > %(through)s and change_id <= %(newest)s and complaint_id is not null")
+        gone_sql = (f"select distinct d.complaint_id from ops.complaint_day_changes d "
+                    f"join ops.problem_members m using (complaint_id) "
+                    f"where d.change_id > %(through)s and d.change_id <= %(newest)s "
+                    f"and not exists (select from {REPORTS} c where c.complaint_id = d.complaint_id)")
+    frame = _frame(conn, f"""
+        select {REPORT_COLUMNS}, m.problem_id as old_problem
+        from {REPORTS} c
+        join {VERSIONS} l using (complaint_id)
+        left join ops.problem_members m using (complaint_id)
+        where c.complaint_id in ({changed})
+          and (m.complaint_id is null or m.link_key <> {LINK_KEY})
+        order by c.received_at, c.complaint_id""", params)
+    gone = {r[0] for r in conn.execute(gone_sql, params).fetchall()}
+    return frame, gone
+
+
+def _frame(conn, query: str, params: dict) -> pd.DataFrame:
+    cur = conn.execute(query, params)
+    return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+
+
+def _detach(conn, leaving: list[str]) -> int:
+    """Take reports out of their problems (changed or gone) with their links; split what falls apart.
+    Returns the problems split."""
+    if not leaving:
+        return 0
+    affected = [r[0] for r in conn.execute(
+        "select distinct problem_id from ops.problem_members where complaint_id = any(%s)", (leaving,)).fetchall()]
+    conn.execute("delete from ops.problem_links where complaint_id = any(%s) or linked_to = any(%s)", (leaving, leaving))
+    conn.execute("delete from ops.problem_members where complaint_id = any(%s)", (leaving,))
+    splits = 0
+    for problem_id in affected:
+        members = conn.execute(
+            f"select m.complaint_id, c.received_at from ops.problem_members m join {REPORTS} c using (complaint_id) "
+            "where m.problem_id = %s order by c.received_at, m.complaint_id", (problem_id,)).fetchall()
+        founder = conn.execute("select founded_by from ops.problems where problem_id = %s", (problem_id,)).fetchone()[0]
+        if not members:
+            continue
+        edges = conn.execute("select complaint_id, linked_to from ops.problem_links where complaint_id = any(%s)",
+                             ([m[0] for m in members],)).fetchall()
+        parts = _components([m[0] for m in members], edges)
+        if len(parts) == 1:
+            continue
+        splits += 1
+        order = {m[0]: i for i, m in enumerate(members)}
+        moments = dict(members)
+        keeper = next((p for p in parts if founder in p), min(parts, key=lambda p: min(order[c] for c in p)))
+        for part in parts:
+            if part is keeper:
+                continue
+            first = min(part, key=order.get)
+            new_id = problem_id_for(first)
+            conn.execute(
+                "insert into ops.problems (problem_id, founded_by, founded_at) values (%s, %s, %s) "
+                "on conflict (problem_id) do update set merged_into = null, merged_at = null, merged_by = null",
+                (new_id, first, moments[first]))
+            conn.execute("update ops.problem_members set problem_id = %s where complaint_id = any(%s)",
+                         (new_id, list(part)))
+    return splits
+
+
+def _components(nodes: list[str], edges: list[tuple[str, str]]) -> list[set[str]]:
+    parent = {n: n for n in nodes}
+
+    def find(n):
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    for a, b in edges:
+        if a in parent and b in parent:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[str, set[str]] = {}
+    for n in nodes:
+        groups.setdefault(find(n), set()).add(n)
+    return list(groups.values())
+
+
+def _pool(conn, rules: Rules, pending: pd.DataFrame) -> pd.DataFrame:
+    """The reports already in problems that the pending ones are compared with: same community and
+    category, received within the window of one of them, or of a problem there still open."""
+    blocks = pending.loc[~pending["community_id"].isin(rules.exclude_communities)]
+    if blocks.empty:
+        return pd.DataFrame(columns=[*pending.columns.drop("old_problem"), "problem_id"])
+    spans = (blocks.groupby(["community_id", "category_code"])["received_at"].agg(["min", "max"]).reset_index())
+    conn.execute("create temporary table if not exists link_blocks "
+                 "(community_id text, category_code text, from_at timestamptz, to_at timestamptz) on commit drop")
+    conn.execute("truncate link_blocks")
+    with conn.cursor().copy("copy link_blocks from stdin") as copy:
+        for row in spans.itertuples(index=False):
+            copy.write_row((row.community_id, row.category_code, row.min - rules.window, row.max + rules.window))
+    conn.execute("analyze link_blocks")
+    return _frame(conn, f"""
+        with open_problems as (
+            select distinct m.problem_id
+            from link_blocks b
+            join {REPORTS} c on c.community_id = b.community_id and c.category_code = b.category_code
+            join ops.problem_members m using (complaint_id)
+            where c.closed_at is null and c.status is distinct from 'cancelled'
+        )
+        select {REPORT_COLUMNS}, m.problem_id
+        from link_blocks b
+        join {REPORTS} c on c.community_id = b.community_id and c.category_code = b.category_code
+        join ops.problem_members m using (complaint_id)
+        join {VERSIONS} l using (complaint_id)
+        where (c.received_at between b.from_at and b.to_at
+               -- the day too, which fct_complaints indexes: the window's rows found without a scan
+               and c.received_date between (b.from_at - interval '1 day')::date and (b.to_at + interval '1 day')::date)
+           or m.problem_id in (select problem_id from open_problems)
+        order by c.received_at, c.complaint_id""", {"chars": rules.max_text_chars})
+
+
+def _first_reports(conn, problem_ids: list[str]) -> dict[str, tuple]:
+    """Each problem's first report (received_at, complaint_id): the older of two problems survives."""
+    rows = conn.execute(
+        f"select distinct on (m.problem_id) m.problem_id, c.received_at, c.complaint_id "
+        f"from ops.problem_members m join {REPORTS} c using (complaint_id) where m.problem_id = any(%s) "
+        f"order by m.problem_id, c.received_at, c.complaint_id", (problem_ids,)).fetchall()
+    return {p: (pd.Timestamp(at), c) for p, at, c in rows}
+
+
+def _building(address_key: str | None) -> str | None:
+    """The building part of an address key ('community:3'); None when unknown ('community:?')."""
+    if not address_key or address_key.endswith(":?"):
+        return None
+    return address_key.split(":", 1)[1]
+
+
+def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: LinkResult) -> pd.DataFrame:
+    """The linked pairs (score at or above the threshold) with their parts. Compared: each pending
+    report with the pool and the other pending reports of its block (community × category) and place
+    (its building, or any when it names none), within the window or in a problem still open; a pair
+    of pending reports once, from the later."""
+    columns = ["complaint_id", "linked_to", "rule", "score", "text_score", "address_score", "same_building",
+               "same_complainant", "hours_apart"]
+    work = pending.loc[~pending["community_id"].isin(rules.exclude_communities)]
+    if work.empty:
+        return pd.DataFrame(columns=columns)
+    everyone = pd.concat([work.drop(columns="old_problem").assign(problem_id=None), pool], ignore_index=True)
+    everyone["received_at"] = pd.to_datetime(everyone["received_at"], utc=True)
+    # the building a report places its problem at: none from a channel whose address is the reporter's home
+    everyone["building"] = [None if channel in rules.home_address_channels else _building(key)
+                            for channel, key in zip(everyone["source_channel"], everyone["address_key"])]
+    everyone["place"] = [clean_address(a) for a in everyone["address"]]
+    everyone["home"] = [None if channel in rules.home_address_channels else home_of(place)
+                        for channel, place in zip(everyone["source_channel"], everyone["place"])]
+    everyone["is_new"] = everyone["problem_id"].isna()
+    everyone["in_open"] = everyone["problem_id"].isin(set(pool.loc[pool["is_open"].astype(bool), "problem_id"]))
+    everyone["hours"] = (everyone["received_at"] - everyone["received_at"].min()) / pd.Timedelta(hours=1)
+    vectors = text_vectors([what_of(t, p) for t, p in zip(everyone["text"], everyone["place"])])
+    parts = []
+    for _, block in everyone.groupby(["community_id", "category_code"], sort=True):
+        if not block["is_new"].any() or len(block) < 2:
+            continue
+        pending_here = block.loc[block["is_new"]]
+        for building, news in pending_here.groupby(pending_here["building"].fillna(""), sort=True):
+            items = block if not building else block.loc[block["building"].isna() | (block["building"] == building)]
+            parts.append(_score_place(rules, vectors, news, items, result))
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    links = pd.concat(parts, ignore_index=True)[columns].drop_duplicates(["complaint_id", "linked_to"])
+    result.links = len(links)
+    return links
+
+
+def _score_place(rules: Rules, vectors, news: pd.DataFrame, items: pd.DataFrame, result: LinkResult) -> pd.DataFrame:
+    """The linked pairs of `news` (pending reports) against `items` (the reports of their place)."""
+    from rapidfuzz import process
+    from rapidfuzz import fuzz
+
+    n_hours, i_hours = news["hours"].to_numpy(float), items["hours"].to_numpy(float)
+    apart = np.abs(n_hours[:, None] - i_hours[None, :])
+    n_ids, i_ids = news["complaint_id"].to_numpy(), items["complaint_id"].to_numpy()
+    earlier = (i_hours[None, :] < n_hours[:, None]) | ((i_hours[None, :] == n_hours[:, None])
+                                                       & (i_ids[None, :] < n_ids[:, None]))
+    compared = (((apart <= rules.window_days * 24) | items["in_open"].to_numpy()[None, :])
+                & (~items["is_new"].to_numpy()[None, :] | earlier)
+                & (n_ids[:, None] != i_ids[None, :]))
+    if not compared.any():
+        return pd.DataFrame()
+    result.compared += int(compared.sum())
+    text = (vectors[news.index.to_numpy()] @ vectors[items.index.to_numpy()].T).toarray()
+    n_place, i_place = news["place"].tolist(), items["place"].tolist()
+    # the best match of the shorter address within the longer (rapidfuzz's partial_ratio): 3号楼 and
+    # 3号楼2单元 are one place named more or less exactly
+    address = process.cdist(n_place, i_place, scorer=fuzz.partial_ratio, dtype=np.float32) / 100
+    address[[not p for p in n_place], :] = 0.5
+    address[:, [not p for p in i_place]] = 0.5
+    n_people, i_people = news["complainant_key"].to_numpy(object), items["complainant_key"].to_numpy(object)
+    same_person = (n_people[:, None] == i_people[None, :]) & pd.notna(n_people)[:, None]
+    n_homes, i_homes = news["home"].to_numpy(object), items["home"].to_numpy(object)
+    other_home = np.array([[a is not None and b is not None and a != b for b in i_homes] for a in n_homes], dtype=bool)
+    n_known, i_known = news["building"].notna().to_numpy(), items["building"].notna().to_numpy()
+    same_building = n_known[:, None] & i_known[None, :]  # within a place, two named buildings are the same
+    w = rules.weights
+    score = (w["text"] * text + w["address"] * address + w["same_complainant"] * same_person
+             + w["same_building"] * same_building - w["other_home"] * other_home)
+    rows, cols = np.nonzero(compared & (score >= rules.threshold))
+    if not len(rows):
+        return pd.DataFrame()
+    later_is_new = ~earlier[rows, cols]  # the pool report (or a later pending one) came after the new one
+    new_ids, other_ids = n_ids[rows], i_ids[cols]
+    return pd.DataFrame({
+        "complaint_id": np.where(later_is_new, other_ids, new_ids),
+        "linked_to": np.where(later_is_new, new_ids, other_ids),
+        "rule": np.where(same_person[rows, cols], "same_resident", "similar_report"),
+        "score": score[rows, cols].round(4), "text_score": text[rows, cols].round(4),
+        "address_score": address[rows, cols].round(4),
+        "same_building": [True if b else None for b in same_building[rows, cols]],
+        "same_complainant": same_person[rows, cols], "hours_apart": apart[rows, cols].round(2),
+    })
+
+
+def _cluster(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, links: pd.DataFrame, problems: _Problems,
+             result: LinkResult) -> pd.DataFrame:
+    """Reports in order of receipt: one linked to no problem founds one; one linked to problems joins
+    that of its best link, and a problem it links to at `merge_threshold` or above is merged with it
+    (the older of the two survives). Returns the links kept: those to the problem a report joined."""
+    for row in pool.itertuples(index=False):
+        problems.of[row.complaint_id] = row.problem_id
+    scores: dict[str, dict[str, float]] = {}
+    for a, b, score in zip(links["complaint_id"], links["linked_to"], links["score"]):
+        scores.setdefault(a, {})[b] = score
+        scores.setdefault(b, {})[a] = score
+    for row in pending.itertuples(index=False):
+        best: dict[str, float] = {}  # problem -> the best score of a link to one of its reports
+        for other, score in scores.get(row.complaint_id, {}).items():
+            if other in problems.of:
+                problem = problems.of[other]
+                best[problem] = max(best.get(problem, score), score)
+        if not best:
+            problem_id = problem_id_for(row.complaint_id)
+            problems.founded[problem_id] = (row.complaint_id, row.received_at)
+            problems.first[problem_id] = (pd.Timestamp(row.received_at), row.complaint_id)
+            result.founded += 1
+            problems.join(row.complaint_id, problem_id, row.received_at)
+            continue
+        chosen = min(best, key=lambda p: (-best[p], problems.first[p], p))  # the best link; ties: the older
+        joined = {chosen} | {p for p, score in best.items() if score >= rules.merge_threshold}
+        survivor = min(joined, key=lambda p: (problems.first[p], p))
+        result.joined += 1
+        problems.join(row.complaint_id, survivor, row.received_at)
+        for other in sorted(joined - {survivor}):
+            problems.merge(other, survivor, row.complaint_id)
+            result.merged += 1
+    if links.empty:
+        return links
+    same = [problems.of.get(a) is not None and problems.of.get(a) == problems.of.get(b)
+            for a, b in zip(links["complaint_id"], links["linked_to"])]
+    kept = links.loc[same]
+    result.links = len(kept)
+    return kept
+
+
+def _write(conn, pending: pd.DataFrame, links: pd.DataFrame, problems: _Problems) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            "insert into ops.problems (problem_id, founded_by, founded_at) values (%s, %s, %s) "
+            "on conflict (problem_id) do update set merged_into = null, merged_at = null, merged_by = null",
+            [(p, founder, at) for p, (founder, at) in problems.founded.items()])
+        cur.executemany(
+            "update ops.problems set merged_into = %s, merged_at = now(), merged_by = %s where problem_id = %s",
+            [(into, problems.merged_by[loser], loser) for loser, into in problems.merges.items()])
+        cur.executemany(
+            "update ops.problems set merged_into = %s where merged_into = %s",
+            [(into, loser) for loser, into in problems.merges.items()])
+        if problems.merges:
+            cur.execute("update ops.problem_members m set problem_id = p.merged_into from ops.problems p "
+                        "where p.problem_id = m.problem_id and p.merged_into is not null")
+        with cur.copy("copy ops.problem_members (complaint_id, problem_id, link_key) from stdin") as copy:
+            for complaint_id, key in zip(pending["complaint_id"], pending["link_key"]):
+                copy.write_row((complaint_id, problems.of[complaint_id], key))
+        with cur.copy("copy ops.problem_links (complaint_id, linked_to, rule, score, text_score, address_score, "
+                      "same_building, same_complainant, hours_apart) from stdin") as copy:
+            for row in links.itertuples(index=False):
+                copy.write_row(tuple(row))

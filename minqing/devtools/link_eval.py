@@ -1,0 +1,187 @@
+"""`minqing link-eval`: how well the link stage (minqing/analytics/linking.py) finds the reports of one
+problem, against the generator's ground truth (issue 19).
+
+The generator (minqing/devtools/generate.py) knows which records report the same problem (its issues),
+including repeats by the same resident and by neighbours through other channels and days, and near-misses
+made on purpose: another problem at the same building and category, the same problem's words at another
+building. It writes them to `.generate_problems.csv` beside the landing files. This module matches those
+records to the warehouse's complaints and compares the problems the link stage made:
+
+- pair precision: of the pairs of reports the stage put in one problem, the share that are one problem;
+- pair recall: of the pairs of reports of one problem, the share the stage put in one problem;
+- cluster purity: each problem the stage made counts the reports of its largest true problem;
+- near-miss pairs linked: pairs of a near-miss and the problem it looks like that the stage joined;
+- where recall went: true pairs whose two reports the warehouse put in different communities or
+  categories (the blocks never compare them) or at different buildings.
+
+By default it generates a month (its own seed: never the one the weights were chosen on), runs it through
+`minqing run` into a scratch database beside the warehouse's, and measures; `--landing DIR` measures the
+warehouse as it is against DIR's truth file instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import tempfile
+import unicodedata
+from collections import Counter
+from math import comb
+from pathlib import Path
+
+import pandas as pd
+
+from minqing import config, warehouse
+
+TARGETS = {"pair_precision": 0.95, "pair_recall": 0.90}
+
+
+def load_truth(landing: Path) -> pd.DataFrame:
+    from minqing.devtools.generate import PROBLEMS_NAME
+
+    path = Path(landing) / PROBLEMS_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no truth file (write the landing folder with `minqing generate`)")
+    with path.open(encoding="utf-8", newline="") as fh:
+        return pd.DataFrame(list(csv.DictReader(fh)))
+
+
+def match(conn, truth: pd.DataFrame) -> pd.DataFrame:
+    """The truth rows with the warehouse's complaint_id, problem_id, community and category (unmatched
+    and ambiguous rows dropped; their counts in attrs)."""
+    cur = conn.execute("""
+        select c.complaint_id, c.source_channel, c.source_record_id, c.community_id, c.category_code,
+               c.address_key, c.complaint_text, c.received_date, d.community_name, m.problem_id
+        from marts.fct_complaints c
+        left join marts.dim_community d using (community_id)
+        left join ops.problem_members m using (complaint_id)""")
+    found = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    channel = found["source_channel"].str.replace(r"^hotline_.*", "hotline", regex=True)
+    reception = channel == "reception"
+    found["record_key"] = found["source_record_id"]
+    found.loc[reception, "record_key"] = (found.loc[reception, "received_date"].astype(str) + "|"
+                                          + found.loc[reception, "complaint_text"].str.strip())
+    found["channel"] = channel
+    found["community"] = found["community_name"].where(reception, "")
+    keyed = truth.assign(community=truth["community"].where(truth["channel"] == "reception", ""),
+                         record_key=truth["record_key"])
+    # the loader normalises text (full-width punctuation, spaces): compare both sides normalised alike
+    for frame in (found, keyed):
+        frame["record_key"] = [_normal(k) for k in frame["record_key"]]
+    keys = ["channel", "record_key", "community"]
+    ambiguous_truth = keyed.duplicated(keys, keep=False)
+    ambiguous_found = found.duplicated(keys, keep=False)
+    merged = keyed.loc[~ambiguous_truth].merge(found.loc[~ambiguous_found], on=keys, how="inner",
+                                               suffixes=("", "_warehouse"))
+    merged.attrs.update(truth_rows=len(truth), matched=len(merged), ambiguous=int(ambiguous_truth.sum()),
+                        unlinked=int(merged["problem_id"].isna().sum()))
+    return merged.loc[merged["problem_id"].notna()]
+
+
+def _normal(key) -> str:
+    return "".join(unicodedata.normalize("NFKC", key if isinstance(key, str) else "").split())
+
+
+def _pairs(sizes) -> int:
+    return sum(comb(int(n), 2) for n in sizes)
+
+
+def score(matched: pd.DataFrame) -> dict:
+    """Pair precision and recall, cluster purity, near-miss pairs linked, where recall went."""
+    both = _pairs(matched.groupby(["problem", "problem_id"]).size())
+    predicted = _pairs(matched.groupby("problem_id").size())
+    true = _pairs(matched.groupby("problem").size())
+    purity = matched.groupby("problem_id")["problem"].agg(lambda s: s.value_counts().iloc[0]).sum() / max(len(matched), 1)
+    # the true pairs, by why the stage could not compare them
+    lost = Counter()
+    for _, group in matched.groupby("problem"):
+        if len(group) < 2:
+            continue
+        rows = group.to_dict("records")
+        for i, a in enumerate(rows):
+            for b in rows[i + 1:]:
+                if a["problem_id"] == b["problem_id"]:
+                    continue
+                if a["community_id"] != b["community_id"]:
+                    lost["different_community"] += 1
+                elif a["category_code"] != b["category_code"]:
+                    lost["different_category"] += 1
+                elif (not a["address_key"].endswith(":?") and not b["address_key"].endswith(":?")
+                      and a["address_key"] != b["address_key"]):
+                    lost["different_building"] += 1
+                else:
+                    lost["scored_below_threshold_or_outside_window"] += 1
+    near = matched.loc[matched["near_miss_of"] != ""]
+    near_pairs = near_linked = 0
+    for row in near.itertuples(index=False):
+        others = matched.loc[matched["problem"] == row.near_miss_of]
+        near_pairs += len(others)
+        near_linked += int((others["problem_id"] == row.problem_id).sum())
+    figures = {
+        "reports": len(matched),
+        "true_problems": int(matched["problem"].nunique()),
+        "problems_made": int(matched["problem_id"].nunique()),
+        "true_pairs": true, "linked_pairs": predicted, "correct_pairs": both,
+        "pair_precision": round(both / predicted, 4) if predicted else None,
+        "pair_recall": round(both / true, 4) if true else None,
+        "cluster_purity": round(float(purity), 4),
+        "near_miss_pairs": near_pairs, "near_miss_pairs_linked": near_linked,
+        "missed_pairs": dict(lost),
+    }
+    return figures
+
+
+def evaluate(landing: Path, conn=None) -> dict:
+    """The figures of the warehouse's problems against `landing`'s truth file."""
+    truth = load_truth(landing)
+    if conn is None:
+        with warehouse.connect() as own:
+            return evaluate(landing, own)
+    matched = match(conn, truth)
+    figures = score(matched)
+    figures.update({k: matched.attrs[k] for k in ("truth_rows", "matched", "ambiguous", "unlinked")})
+    figures["targets"] = TARGETS
+    figures["notes"] = [f"{name} = {figures[name]} misses its target of {target}" for name, target in TARGETS.items()
+                        if figures.get(name) is not None and figures[name] < target]
+    return figures
+
+
+def run(days: int = 30, seed: int = 11, per_day: int = 40, progress=print) -> dict:
+    """Generate `days` days (seed `seed`), run them through the pipeline into a scratch database, measure."""
+    from minqing import pipeline
+    from minqing.devtools.bench import bench_database
+    from minqing.devtools.generate import DEFAULT_START, generate
+
+    with tempfile.TemporaryDirectory(prefix="minqing-link-eval-") as work:
+        landing = Path(work) / "landing"
+        progress(f"link-eval: generating {days} days (seed {seed}, {per_day} a day) ...")
+        generate(landing, days=days, seed=seed, per_day=per_day)
+        last = DEFAULT_START + dt.timedelta(days=days - 1)
+        with bench_database(suffix="linkeval"):
+            progress("link-eval: minqing run (ingest, validate, classify, dbt, link) ...")
+            summary = pipeline.run(landing, last)
+            with warehouse.connect() as conn:
+                figures = evaluate(landing, conn)
+    figures["settings"] = {"days": days, "seed": seed, "per_day": per_day,
+                           "linking": config.settings()["linking"], "link_stage": summary.linking}
+    return figures
+
+
+def lines(figures: dict) -> list[str]:
+    def verdict(name):
+        target = TARGETS.get(name)
+        value = figures.get(name)
+        return "" if target is None or value is None else f"  (target >= {target}: {'met' if value >= target else 'MISSED'})"
+
+    out = [
+        f"link-eval: {figures['matched']} of {figures['truth_rows']} true reports matched "
+        f"({figures['ambiguous']} ambiguous, {figures['unlinked']} not linked yet); "
+        f"{figures['true_problems']} true problems, {figures['problems_made']} made",
+        f"pair precision  {figures['pair_precision']}{verdict('pair_precision')}",
+        f"pair recall     {figures['pair_recall']}{verdict('pair_recall')}",
+        f"cluster purity  {figures['cluster_purity']}",
+        f"pairs: {figures['true_pairs']} true, {figures['linked_pairs']} linked, {figures['correct_pairs']} both",
+        f"near-miss pairs linked: {figures['near_miss_pairs_linked']} of {figures['near_miss_pairs']}",
+        "true pairs missed: " + (", ".join(f"{k} {v}" for k, v in sorted(figures["missed_pairs"].items())) or "none"),
+    ]
+    return out
