@@ -3,7 +3,8 @@
 -- independently of the model's macros; and the ranking follows the score: ranks 1…n without gaps, at most
 -- top_n per month and level, never a higher score below a lower one, every candidate at least min_volume.
 -- Each returned row names the first rule broken; an empty result means every score and rank can be
--- recomputed from its row and the seed.
+-- recomputed from its row and the seed. The seed is named, not a ref (macros/relations.sql): the candidates
+-- are built after the link stage, and the test runs once, with them.
 
 with
 
@@ -15,7 +16,7 @@ in_force as (
     select distinct on (levels.candidate_level, weights.setting)
         levels.candidate_level, weights.setting, weights.value
     from (values ('community_category'), ('street_category')) as levels (candidate_level)
-    join {{ ref('monthly_theme_weights') }} as weights
+    join {{ relation_of('monthly_theme_weights') }} as weights
         on weights.candidate_level = levels.candidate_level or weights.candidate_level is null
     order by levels.candidate_level, weights.setting, weights.candidate_level is null
 ),

@@ -177,6 +177,21 @@ def test_the_patrol_found_it_first_and_how_far_ahead(scenario):
     assert rates == (9, 5, 4, 1)
 
 
+def test_the_high_frequency_list_and_the_monthly_candidates_count_problems(scenario):
+    with psycopg.connect(scenario["url"]) as conn:
+        listed = conn.execute("""select report_count, problem_count, reasons from marts.mart_high_frequency_problems
+                                 where window_days = 7 and problem_level = 'community_category'
+                                   and community_id = 'wangyuan' and category_code = 'drainage'""").fetchone()
+        building = conn.execute("""select report_count, problem_count from marts.mart_high_frequency_problems
+                                   where window_days = 7 and address_key = 'wangyuan:3'""").fetchone()
+        themes = conn.execute("""select candidate_level, volume, problem_count from marts.mart_monthly_theme_candidates
+                                 where month_start = '2026-07-01' and category_code = 'drainage'
+                                 order by candidate_level""").fetchall()
+    assert listed[:2] == (9, 4) and "合并为4个问题" in listed[2]
+    assert building == (5, 2)  # R1, H1, H2, H3 (the burst pipe) and N1 (the sewer) at 3号楼
+    assert themes == [("community_category", 9, 4), ("street_category", 9, 4)]
+
+
 def test_links_carry_scores_and_rules_and_no_personal_data(scenario):
     with psycopg.connect(scenario["url"]) as conn:
         columns = [r[0] for r in conn.execute("""select column_name from information_schema.columns

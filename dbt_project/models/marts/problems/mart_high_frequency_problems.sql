@@ -12,7 +12,8 @@
 -- channel counts, proactive finds (reception, door-knocking, patrols) included and shown apart.
 -- Complaints whose community is unresolved are left out: they are not a place the street can act on.
 -- The windows sum the shared daily cells of fct_daily_reports_by_key (day × community × category ×
--- building × complainant), never the complaints themselves.
+-- building × complainant), never the complaints themselves. problem_count: the linked problems
+-- (fct_problem_reports, issue 19) among the window's reports — five reports of one burst pipe are one.
 --
 -- How to reproduce a row:
 --   repeat_reports     = reports whose building or complainant reported the same problem at least twice in
@@ -101,6 +102,33 @@ counts as (
     group by {{ problem_key }}
 ),
 
+-- the linked problems (fct_problem_reports: the reports of one problem across channels and days, issue 19)
+-- with a report in the window, per community × category and per building × category
+linked as (
+    select
+        frames.window_days,
+        problem_reports.community_id,
+        problem_reports.category_code,
+        case when problem_reports.address_key not like '%:?' then problem_reports.address_key end as address_key,
+        problem_reports.problem_id
+    from frames
+    join {{ ref('fct_problem_reports') }} as problem_reports
+        on problem_reports.received_date between frames.window_start and frames.as_of_date
+    where problem_reports.community_id <> 'unresolved'
+),
+
+problem_counts as (
+    select window_days, 'community_category' as problem_level, community_id, category_code,
+           '' as problem_address_key, count(distinct problem_id) as problem_count
+    from linked
+    group by window_days, community_id, category_code
+    union all
+    select window_days, 'address', community_id, category_code, address_key, count(distinct problem_id)
+    from linked
+    where address_key is not null
+    group by window_days, community_id, category_code, address_key
+),
+
 -- how often each cell's complainant and building reported the same problem in the window
 in_window_reports as (
     select
@@ -138,10 +166,12 @@ figures as (
         frames.previous_window_start >= frames.first_day as is_previous_window_covered,
         {{ zero_filled('repeats', [
             'repeat_complainant_count', 'repeat_complainant_reports', 'repeat_address_count',
-            'repeat_address_reports', 'repeat_reports']) }}
+            'repeat_address_reports', 'repeat_reports']) }},
+        coalesce(problem_counts.problem_count, 0) as problem_count
     from counts
     join frames using (window_days)
     left join repeats using ({{ problem_key }})
+    left join problem_counts using ({{ problem_key }})
 ),
 
 trended as (
@@ -209,6 +239,7 @@ select
     categories.category_name_zh,
     nullif(ranked.problem_address_key, '') as address_key,
     ranked.report_count::integer as report_count,
+    ranked.problem_count::integer as problem_count,
     ranked.proactive_reports::integer as proactive_reports,
     ranked.previous_report_count::integer as previous_report_count,
     ranked.trend_difference::integer as trend_difference,
@@ -238,6 +269,8 @@ select
                     || case when ranked.trend_difference >= 0 then '+' else '' end || ranked.trend_difference
                     || coalesce('，' || {{ reason_number('ranked.trend_ratio') }} || '倍', '') || '）'
                end,
+        case when ranked.problem_count > 0 and ranked.problem_count < ranked.report_count
+             then '合并为' || ranked.problem_count || '个问题' end,
         case when ranked.proactive_reports > 0 then '其中主动发现' || ranked.proactive_reports || '件' end,
         case when ranked.repeat_complainant_count > 0
              then '重复诉求人' || ranked.repeat_complainant_count || '人' || ranked.repeat_complainant_reports || '件' end,

@@ -52,6 +52,20 @@ communities_affected as (
     group by 1, 2
 ),
 
+-- the linked problems (fct_problem_reports, issue 19) with a report in the month, per community × category
+-- and street-wide: the month's reports of one problem count once
+month_problems as (
+    select
+        date_trunc('month', received_date)::date as month_start,
+        coalesce(community_id, 'street') as community_id,
+        category_code,
+        count(distinct problem_id) as problem_count
+    from {{ ref('fct_problem_reports') }}
+    where community_id <> 'unresolved'
+    group by grouping sets ((date_trunc('month', received_date), community_id, category_code),
+                            (date_trunc('month', received_date), category_code))
+),
+
 -- every month × area × category, so that a quiet month counts as 0 in the baseline
 dense as (
     select
@@ -62,6 +76,7 @@ dense as (
         monthly.community_id,
         monthly.category_code,
         monthly.received_count as volume,
+        coalesce(month_problems.problem_count, 0) as problem_count,
         monthly.proactive_count,
         street_totals.street_volume,
         monthly.repeat_complainant_count,
@@ -74,6 +89,7 @@ dense as (
     cross join as_of
     join street_totals using (month_start)
     left join communities_affected as affected using (month_start, category_code)
+    left join month_problems using (month_start, community_id, category_code)
 ),
 
 settings as (
@@ -192,6 +208,7 @@ select
     ranked.candidate_rank::integer as candidate_rank,
     ranked.score::numeric(6, 4) as score,
     ranked.volume::integer as volume,
+    ranked.problem_count::integer as problem_count,
     ranked.proactive_count::integer as proactive_count,
     ranked.street_volume::integer as street_volume,
     ranked.volume_share::numeric(5, 4) as volume_share,
@@ -223,6 +240,8 @@ select
                             then '（按' || {{ reason_number('ranked.baseline_floor', 0) }} || '件计）' else '' end
                     || '的' || {{ reason_number('ranked.growth_ratio') }} || '倍'
                end,
+        case when ranked.problem_count > 0 and ranked.problem_count < ranked.volume
+             then '合并为' || ranked.problem_count || '个问题' end,
         case when ranked.candidate_level = 'street_category' then '涉及' || ranked.communities_affected || '个社区' end,
         case when ranked.repeat_complainant_count > 0 then '重复诉求人' || ranked.repeat_complainant_count || '人' end,
         case when ranked.repeat_address_count > 0 then '重复楼栋' || ranked.repeat_address_count || '处' end,
