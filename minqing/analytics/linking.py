@@ -87,7 +87,9 @@ def problem_id_for(complaint_id: str) -> str:
 
 # --- the parts of a score -------------------------------------------------------------------------
 
-_ADDRESS_PREFIX = re.compile(r"^.*(社区|村|街道|区)")
+# the city, the district (丰台区), the street (六里桥街道) and the community (望园社区, 靛厂村) an address
+# may begin with; 小区东门 keeps its 小区 and 西边的平房区 its 区
+_ADDRESS_PREFIX = re.compile(r"^(北京市)?(\D{2,3}区)?(\D{2,6}街道)?(\D{1,8}?(社区|村))?")
 _SPACE = re.compile(r"\s+")
 
 
@@ -139,6 +141,44 @@ def text_vectors(texts: list[str]):
     vectoriser = TfidfVectorizer(analyzer="char", ngram_range=(2, 3), sublinear_tf=True, dtype=np.float32)
     vectoriser.fit([*reference_texts(), *texts])
     return vectoriser.transform(texts)
+
+
+def combine(rules: Rules, text, address, same_person, same_building, other_home):
+    """The score of pairs from their parts (arrays alike): settings.yml `linking` weights."""
+    w = rules.weights
+    return (w["text"] * text + w["address"] * address + w["same_complainant"] * same_person
+            + w["same_building"] * same_building - w["other_home"] * other_home)
+
+
+def score_pairs(rules: Rules, a: pd.DataFrame, b: pd.DataFrame, same_complainant) -> pd.DataFrame:
+    """The parts and score of pairs given side by side (rows of `a` and `b` aligned: text, address,
+    address_key, source_channel), as the stage scores them; `compared`: whether the stage would compare
+    them at all (two named buildings that differ are never compared). For measuring the rules on pairs
+    kept in a file (minqing link-eval's hand-labelled pairs)."""
+    from rapidfuzz import fuzz
+
+    def side(frame):
+        place = [clean_address(x) for x in frame["address"]]
+        home = [None if ch in rules.home_address_channels else home_of(p) for ch, p in zip(frame["source_channel"], place)]
+        building = [None if ch in rules.home_address_channels else _building(k)
+                    for ch, k in zip(frame["source_channel"], frame["address_key"])]
+        return place, home, building, [what_of(t, p) for t, p in zip(frame["text"], place)]
+
+    place_a, home_a, building_a, what_a = side(a)
+    place_b, home_b, building_b, what_b = side(b)
+    vectors = text_vectors(what_a + what_b)
+    n = len(a)
+    text = np.asarray(vectors[:n].multiply(vectors[n:]).sum(axis=1)).ravel()
+    address = np.array([0.5 if not x or not y else fuzz.partial_ratio(x, y) / 100 for x, y in zip(place_a, place_b)])
+    same_building = np.array([x is not None and x == y for x, y in zip(building_a, building_b)])
+    other_home = np.array([x is not None and y is not None and x != y for x, y in zip(home_a, home_b)])
+    same_person = np.asarray(same_complainant, dtype=bool)
+    return pd.DataFrame({
+        "compared": [x is None or y is None or x == y for x, y in zip(building_a, building_b)],
+        "text_score": text, "address_score": address, "same_building": same_building,
+        "same_complainant": same_person, "other_home": other_home,
+        "score": combine(rules, text, address, same_person, same_building, other_home),
+    })
 
 
 # --- the stage -------------------------------------------------------------------------------------
@@ -454,9 +494,7 @@ def _score_place(rules: Rules, vectors, news: pd.DataFrame, items: pd.DataFrame,
     other_home = np.array([[a is not None and b is not None and a != b for b in i_homes] for a in n_homes], dtype=bool)
     n_known, i_known = news["building"].notna().to_numpy(), items["building"].notna().to_numpy()
     same_building = n_known[:, None] & i_known[None, :]  # within a place, two named buildings are the same
-    w = rules.weights
-    score = (w["text"] * text + w["address"] * address + w["same_complainant"] * same_person
-             + w["same_building"] * same_building - w["other_home"] * other_home)
+    score = combine(rules, text, address, same_person, same_building, other_home)
     rows, cols = np.nonzero(compared & (score >= rules.threshold))
     if not len(rows):
         return pd.DataFrame()
