@@ -10,11 +10,14 @@
 -- The daily dispatch briefing (每日调度简报): every figure the street complaint center's morning meeting
 -- works through, for the meeting on briefing_date = the day after the data day (the run's last day).
 -- One long table, one row per figure or listed item, by section (seeds/briefing_labels.csv):
---   summary                yesterday's totals, with the day before as previous_value
+--   summary                yesterday's totals, with the day before as previous_value; problems_received
+--                          counts the distinct problems (fct_problem_reports) among the demands received
 --   received_by_channel / _community / _category   yesterday's demands, with the day before
 --   volume_trend           demands per channel per day over trend_days (zero-filled), for the chart
 --   category_heatmap       complaints per community × category over heatmap_days, for the heat map
 --   three_rates            the street's three rates and composite score, month to date against last month
+--   repeat_problem         一题多件: problems with a report on the data day and 2 or more reports in all,
+--                          most reports first (value: reports so far; previous_value: those of the data day)
 --   overdue_order          open orders past their time limit at the data horizon, most overdue first
 --   returned_order         orders returned (退单) on the data day
 --   sentiment_rise         communities whose weekly sentiment code (民情码) is worse than last week's
@@ -47,7 +50,8 @@ settings as (
     select
         max(value) filter (where setting = 'trend_days')::integer as trend_days,
         max(value) filter (where setting = 'heatmap_days')::integer as heatmap_days,
-        max(value) filter (where setting = 'overdue_list_limit')::integer as overdue_list_limit
+        max(value) filter (where setting = 'overdue_list_limit')::integer as overdue_list_limit,
+        max(value) filter (where setting = 'repeat_problem_list_limit')::integer as repeat_problem_list_limit
     from {{ ref('briefing_settings') }}
 ),
 
@@ -61,6 +65,13 @@ communities as (
 
 categories as (
     select category_code, category_name_zh, handling_unit from {{ ref('dim_issue_category') }}
+),
+
+methods as (
+    -- the Chinese name of a proactive method (日常巡查, 敲门行动, 民意接待日), one per code
+    select method_code, min(method_name_zh) as method_name_zh
+    from {{ ref('reception_methods') }}
+    group by method_code
 ),
 
 daily as (
@@ -169,6 +180,100 @@ overdue_open as (
       and (complaints.status <> 'closed' or complaints.closed_at > days.as_of_at)
 ),
 
+-- the problems (the link stage's, fct_problem_reports) with a report on the data day or the day before:
+-- the only ones the briefing reads, so a build does not aggregate every problem ever linked
+day_problems as (
+    select distinct reports.problem_id
+    from {{ ref('fct_problem_reports') }} as reports
+    cross join days
+    where reports.received_date between days.data_date - 1 and days.data_date
+),
+
+-- their reports received by the data day, open or not at the as-of moment as overdue_open reads it: a
+-- backfill lists a problem as it stood that day, not with the reports and closings that came after
+problem_reports as (
+    select
+        reports.problem_id,
+        reports.complaint_id,
+        reports.report_number,
+        reports.source_channel,
+        reports.received_at,
+        reports.received_date,
+        reports.community_id,
+        reports.category_code,
+        reports.is_proactive,
+        reports.proactive_method,
+        complaints.complainant_key,
+        (complaints.closed_at is null or complaints.closed_at > days.as_of_at)
+            and (complaints.status <> 'cancelled' or complaints.last_updated_at > days.as_of_at)
+            and (complaints.status <> 'closed' or complaints.closed_at > days.as_of_at) as is_open,
+        complaints.closed_at <= days.as_of_at as is_closed
+    from {{ ref('fct_problem_reports') }} as reports
+    join day_problems using (problem_id)
+    join {{ ref('fct_complaints') }} as complaints using (complaint_id)
+    cross join days
+    where reports.received_date <= days.data_date
+),
+
+problem_days as (
+    select received_date as date_day, count(distinct problem_id) as problems
+    from problem_reports
+    cross join days
+    where received_date >= days.data_date - 1
+    group by received_date
+),
+
+repeat_problems as (
+    select
+        problem_id,
+        count(*) as report_count,
+        count(*) filter (where received_date = days.data_date) as day_report_count,
+        count(distinct complainant_key) as complainant_count,
+        count(*) filter (where is_open) as open_report_count,
+        count(*) filter (where is_closed) as closed_report_count
+    from problem_reports
+    cross join days
+    group by problem_id
+    having count(*) filter (where received_date = days.data_date) > 0 and count(*) >= 2
+),
+
+-- the channels a repeat problem came in through, in the briefing's channel order (12345热线、接待日)
+repeat_problem_channels as (
+    select
+        used.problem_id,
+        string_agg(coalesce(channel_labels.label_zh, used.source_channel), '、'
+                   order by channel_labels.sort_order, used.source_channel) as channels_zh
+    from (
+        select distinct problem_reports.problem_id, problem_reports.source_channel
+        from problem_reports
+        join repeat_problems using (problem_id)
+    ) as used
+    left join labels as channel_labels on channel_labels.kind = 'channel' and channel_labels.code = used.source_channel
+    group by used.problem_id
+),
+
+repeat_problems_ranked as (
+    select
+        repeat_problems.*,
+        first_reports.complaint_id as first_complaint_id,
+        first_reports.source_channel as first_channel,
+        first_reports.received_date as first_received_date,
+        first_reports.community_id,
+        first_reports.category_code,
+        -- who reported it first: the proactive method (日常巡查) when the street's rounds found it, else the channel
+        coalesce(case when first_reports.is_proactive then methods.method_name_zh end,
+                 channel_labels.label_zh, first_reports.source_channel) as first_by_zh,
+        repeat_problem_channels.channels_zh,
+        row_number() over (order by repeat_problems.report_count desc, repeat_problems.problem_id)::integer as item_rank
+    from repeat_problems
+    join problem_reports as first_reports
+        on first_reports.problem_id = repeat_problems.problem_id and first_reports.report_number = 1
+    join repeat_problem_channels on repeat_problem_channels.problem_id = repeat_problems.problem_id
+    left join methods on methods.method_code = first_reports.proactive_method
+    left join labels as channel_labels
+        on channel_labels.kind = 'channel' and channel_labels.code = first_reports.source_channel
+),
+
 warnings as (
     -- the latest forecast's warnings (rpt_early_warnings holds the latest only), if made by the data day
     select warnings.*
@@ -182,6 +287,17 @@ summary as (
     from days
     left join day_totals as today on today.date_day = days.data_date
     left join day_totals as yesterday on yesterday.date_day = days.data_date - 1
+    union all
+    -- the same demands as problems: the reports of one problem received that day count once
+    -- (no figure where received has none)
+    select 'problems_received',
+           case when today_totals.received is not null then coalesce(today.problems, 0) end,
+           case when yesterday_totals.received is not null then coalesce(yesterday.problems, 0) end
+    from days
+    left join day_totals as today_totals on today_totals.date_day = days.data_date
+    left join day_totals as yesterday_totals on yesterday_totals.date_day = days.data_date - 1
+    left join problem_days as today on today.date_day = days.data_date
+    left join problem_days as yesterday on yesterday.date_day = days.data_date - 1
     union all
     select 'complaints', today.complaints, yesterday.complaints
     from days
@@ -284,14 +400,14 @@ items as (
     select 'summary' as section, labels.sort_order as item_rank, null::date as series_date, null as source_channel,
            null as community_id, null as category_code, null as complaint_id, null as handling_unit,
            summary.metric, summary.value, summary.previous_value, null as grade, null as previous_grade,
-           null as detail_zh
+           null as detail_zh, null as problem_id
     from summary
     join labels on labels.kind = 'metric' and labels.code = summary.metric
 
     union all
     select 'received_by_channel', channel_series.sort_order, null, channel_series.source_channel,
            null, null, null, null,
-           'received', channel_series.received, previous.received, null, null, null
+           'received', channel_series.received, previous.received, null, null, null, null
     from channel_series
     cross join days
     left join channel_series as previous
@@ -302,36 +418,56 @@ items as (
     select 'received_by_community',
            row_number() over (order by coalesce(value, 0) desc, community_id)::integer, null, null,
            community_id, null, null, null,
-           'received', coalesce(value, 0), coalesce(previous_value, 0), null, null, null
+           'received', coalesce(value, 0), coalesce(previous_value, 0), null, null, null, null
     from by_community
 
     union all
     select 'received_by_category',
            row_number() over (order by coalesce(value, 0) desc, category_code)::integer, null, null,
            null, category_code, null, categories.handling_unit,
-           'received', coalesce(value, 0), coalesce(previous_value, 0), null, null, null
+           'received', coalesce(value, 0), coalesce(previous_value, 0), null, null, null, null
     from by_category
     join categories using (category_code)
 
     union all
     select 'volume_trend', sort_order, series_date, source_channel,
            null, null, null, null,
-           'received', received, null, null, null, null
+           'received', received, null, null, null, null, null
     from channel_series
 
     union all
     select 'category_heatmap',
            dense_rank() over (order by community_id)::integer, null, null,
            community_id, category_code, null, null,
-           'complaints', value, null, null, null, null
+           'complaints', value, null, null, null, null, null
     from heatmap
 
     union all
     select 'three_rates', labels.sort_order, null, null,
            null, null, null, null,
-           three_rates.metric, three_rates.value, three_rates.previous_value, null, null, null
+           three_rates.metric, three_rates.value, three_rates.previous_value, null, null, null, null
     from three_rates
     join labels on labels.kind = 'metric' and labels.code = three_rates.metric
+
+    union all
+    -- one row per repeat problem: complaint_id is its first report (the work order the meeting can look up)
+    select 'repeat_problem', ranked.item_rank, null, ranked.first_channel,
+           ranked.community_id, ranked.category_code, ranked.first_complaint_id, categories.handling_unit,
+           'problem_reports', ranked.report_count, ranked.day_report_count, null, null,
+           ranked.report_count || '件：首报' || ranked.first_by_zh || '（' || {{ cn_day('ranked.first_received_date') }} || '）'
+               || case when ranked.complainant_count > 0 then '，' || ranked.complainant_count || '人反映' else '' end
+               || '，渠道：' || ranked.channels_zh
+               || '；' || case
+                            when ranked.open_report_count = ranked.report_count then '未办结'
+                            when ranked.open_report_count > 0 then '未办结' || ranked.open_report_count || '件'
+                            when ranked.closed_report_count > 0 then '已办结'
+                            else '已撤销'
+                          end,
+           ranked.problem_id
+    from repeat_problems_ranked as ranked
+    cross join settings
+    left join categories on categories.category_code = ranked.category_code
+    where ranked.item_rank <= settings.repeat_problem_list_limit
 
     union all
     select 'overdue_order', ranked.item_rank, null, ranked.source_channel,
@@ -340,7 +476,8 @@ items as (
            'overdue_hours', round(ranked.overdue_hours::numeric, 1), null, null, null,
            '受理于' || to_char({{ bj_local('ranked.received_at') }}, 'MM-DD HH24:MI')
                || '，时限' || to_char({{ bj_local('ranked.due_at') }}, 'MM-DD HH24:MI')
-               || '，' || coalesce(status_labels.label_zh, ranked.status)
+               || '，' || coalesce(status_labels.label_zh, ranked.status),
+           null
     from (
         select overdue_open.*,
                row_number() over (order by overdue_open.overdue_hours desc, overdue_open.complaint_id)::integer as item_rank
@@ -357,7 +494,8 @@ items as (
            coalesce(complaints.handling_unit_reported, complaints.suggested_handling_unit),
            'returned', 1, null, null, null,
            '退单于' || to_char({{ bj_local('returned.returned_at') }}, 'MM-DD HH24:MI')
-               || '，现' || coalesce(status_labels.label_zh, complaints.status)
+               || '，现' || coalesce(status_labels.label_zh, complaints.status),
+           null
     from returned_events as returned
     cross join days
     join {{ ref('fct_complaints') }} as complaints using (complaint_id)
@@ -368,7 +506,7 @@ items as (
     select 'sentiment_rise',
            row_number() over (order by value desc, value - previous_value desc, community_id)::integer, null, null,
            community_id, null, null, null,
-           'grade_rank', value, previous_value, grade, previous_grade, reasons
+           'grade_rank', value, previous_value, grade, previous_grade, reasons, null
     from sentiment_rises
 
     union all
@@ -377,14 +515,14 @@ items as (
            null, null,
            community_id, category_code, null, handling_unit,
            'expected_volume', expected_volume, baseline_volume, null, null,
-           reason || '。建议：' || coalesce(proactive_action_zh, '')
+           reason || '。建议：' || coalesce(proactive_action_zh, ''), null
     from warnings
 
     union all
     select 'data_notice',
            row_number() over (order by sort_order, period_start, status)::integer, null, source_channel,
            null, null, null, null,
-           status, deliveries, null, null, null, detail_zh
+           status, deliveries, null, null, null, detail_zh, null
     from notices
 )
 
@@ -404,6 +542,7 @@ select
     categories.category_name_zh,
     items.complaint_id,
     complaints.source_record_id,
+    items.problem_id,
     items.handling_unit,
     items.metric,
     metric_labels.label_zh as metric_zh,
@@ -418,14 +557,14 @@ select
         when items.section in ('received_by_channel', 'volume_trend')
             then coalesce(channel_today.is_incomplete, false)
         when items.section in ('summary', 'received_by_community', 'received_by_category')
-             and items.metric in ('received', 'complaints', 'proactive_found', 'proactive_share')
+             and items.metric in ('received', 'problems_received', 'complaints', 'proactive_found', 'proactive_share')
             then coalesce(not day_today.complete, false)
         else false
     end as is_incomplete,
     case
         when items.section = 'received_by_channel' then coalesce(channel_before.is_incomplete, false)
         when items.section in ('summary', 'received_by_community', 'received_by_category')
-             and items.metric in ('received', 'complaints', 'proactive_found', 'proactive_share')
+             and items.metric in ('received', 'problems_received', 'complaints', 'proactive_found', 'proactive_share')
             then coalesce(not day_before.complete, false)
         else false
     end as previous_is_incomplete
