@@ -5,10 +5,14 @@
 -- (macros/relations.sql): the test runs once, after the link stage, with fct_problem_reports. A warning, not
 -- an error: a `dbt build` of the whole project without the stage between its parts (the tests' builds) leaves
 -- the newest complaints unlinked until the next run links them, and the marts are right about the rest.
-select complaint_id, 'not linked' as problem
-from {{ relation_of('fct_complaints') }}
-where complaint_id not in (select complaint_id from {{ ref('fct_problem_reports') }})
+-- Anti-joins (`not exists`): `not in (subquery)` becomes a nested loop once the subquery outgrows work_mem
+-- (414 s on 160,000 complaints in the bench).
+select complaints.complaint_id, 'not linked' as problem
+from {{ relation_of('fct_complaints') }} as complaints
+where not exists (select from {{ ref('fct_problem_reports') }} as reports
+                  where reports.complaint_id = complaints.complaint_id)
 union all
-select complaint_id, 'linked but gone from fct_complaints'
-from {{ ref('stg_linking__problem_members') }}
-where complaint_id not in (select complaint_id from {{ relation_of('fct_complaints') }})
+select members.complaint_id, 'linked but gone from fct_complaints'
+from {{ ref('stg_linking__problem_members') }} as members
+where not exists (select from {{ relation_of('fct_complaints') }} as complaints
+                  where complaints.complaint_id = members.complaint_id)

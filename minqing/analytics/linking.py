@@ -187,7 +187,7 @@ def score_pairs(rules: Rules, a: pd.DataFrame, b: pd.DataFrame, same_complainant
 class LinkResult:
     reports: int = 0          # reports linked this run (new or changed)
     compared: int = 0         # pairs scored
-    links: int = 0            # pairs linked
+    links: int = 0            # pairs kept as evidence: each report's best link into its problem
     founded: int = 0          # problems founded
     joined: int = 0           # reports that joined an existing problem
     merged: int = 0           # problems merged into an older one
@@ -515,19 +515,23 @@ def _cluster(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, links: pd.
              result: LinkResult) -> pd.DataFrame:
     """Reports in order of receipt: one linked to no problem founds one; one linked to problems joins
     that of its best link, and a problem it links to at `merge_threshold` or above is merged with it
-    (the older of the two survives). Returns the links kept: those to the problem a report joined."""
+    (the older of the two survives). Returns the links kept as the problems' evidence: each report's best
+    link into every problem it joined or merged — a report's links elsewhere, and its weaker links into
+    the same problem, are not kept (a hot spot's reports would otherwise keep every pair of them)."""
     for row in pool.itertuples(index=False):
         problems.of[row.complaint_id] = row.problem_id
     scores: dict[str, dict[str, float]] = {}
     for a, b, score in zip(links["complaint_id"], links["linked_to"], links["score"]):
         scores.setdefault(a, {})[b] = score
         scores.setdefault(b, {})[a] = score
+    used: set[frozenset] = set()
     for row in pending.itertuples(index=False):
-        best: dict[str, float] = {}  # problem -> the best score of a link to one of its reports
-        for other, score in scores.get(row.complaint_id, {}).items():
+        best: dict[str, tuple[float, str]] = {}  # problem -> (best score of a link to one of its reports, that report)
+        for other, score in sorted(scores.get(row.complaint_id, {}).items()):
             if other in problems.of:
                 problem = problems.of[other]
-                best[problem] = max(best.get(problem, score), score)
+                if problem not in best or score > best[problem][0]:
+                    best[problem] = (score, other)
         if not best:
             problem_id = problem_id_for(row.complaint_id)
             problems.founded[problem_id] = (row.complaint_id, row.received_at)
@@ -535,9 +539,10 @@ def _cluster(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, links: pd.
             result.founded += 1
             problems.join(row.complaint_id, problem_id, row.received_at)
             continue
-        chosen = min(best, key=lambda p: (-best[p], problems.first[p], p))  # the best link; ties: the older
-        joined = {chosen} | {p for p, score in best.items() if score >= rules.merge_threshold}
+        chosen = min(best, key=lambda p: (-best[p][0], problems.first[p], p))  # the best link; ties: the older
+        joined = {chosen} | {p for p, (score, _) in best.items() if score >= rules.merge_threshold}
         survivor = min(joined, key=lambda p: (problems.first[p], p))
+        used.update(frozenset((row.complaint_id, best[p][1])) for p in joined)
         result.joined += 1
         problems.join(row.complaint_id, survivor, row.received_at)
         for other in sorted(joined - {survivor}):
@@ -545,9 +550,7 @@ def _cluster(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, links: pd.
             result.merged += 1
     if links.empty:
         return links
-    same = [problems.of.get(a) is not None and problems.of.get(a) == problems.of.get(b)
-            for a, b in zip(links["complaint_id"], links["linked_to"])]
-    kept = links.loc[same]
+    kept = links.loc[[frozenset((a, b)) in used for a, b in zip(links["complaint_id"], links["linked_to"])]]
     result.links = len(kept)
     return kept
 

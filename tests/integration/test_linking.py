@@ -101,8 +101,10 @@ def test_links_carry_scores_and_rules_and_no_personal_data(scenario):
                                                  where table_schema = 'marts' and table_name = 'fct_complaint_links'""")]
         rows = conn.execute("select * from marts.fct_complaint_links").fetchall()
         rules = {r[0] for r in conn.execute("select distinct link_rule from marts.fct_complaint_links")}
-    assert rows and rules <= {"same_resident", "similar_report"}
-    assert "same_resident" in rules  # phone X's second call
+    assert rules <= {"same_resident", "similar_report"}
+    # the evidence kept: each report's best link into the problem it joined (H1, H2, H3, M3 into M1's) and
+    # M3's into the problem it merged (M2's): 9 reports, 5 problems made, one merge
+    assert len(rows) == 5
     assert columns == ["complaint_id", "linked_to_complaint_id", "problem_id", "community_id", "category_code",
                        "received_at", "link_rule", "link_score", "text_score", "address_score", "same_building",
                        "same_complainant", "hours_apart", "linked_at"]  # ids, scores, flags and moments
