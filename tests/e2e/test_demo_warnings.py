@@ -15,7 +15,8 @@ from minqing.config import BEIJING
 from minqing.devtools import demo
 from minqing.devtools.generate import generate
 
-FLOOD_CATEGORIES = {"housing_leak", "waterlogging"}
+# the categories rain raises in the generator (Calendar.category_weights: waterlogging, housing_leak, drainage)
+FLOOD_CATEGORIES = {"housing_leak", "waterlogging", "drainage"}
 PEAK_START = dt.date(2026, 7, 20)  # "七下八上": about 20 July – 10 August
 
 

@@ -476,8 +476,8 @@ def test_dbt_failing_half_way_leaves_each_mart_whole(fresh_warehouse, tmp_path):
     assert during["fct_complaints"] == old["fct_complaints"] != new["fct_complaints"]  # failed after its swap
     assert during["fct_complaint_status_events"] == new["fct_complaint_status_events"] != old[
         "fct_complaint_status_events"]  # independent of the failure: built
-    assert during["mart_high_frequency_problems"] == old["mart_high_frequency_problems"] != new[
-        "mart_high_frequency_problems"]  # downstream: skipped
+    assert during["fct_daily_complaint_counts"] == old["fct_daily_complaint_counts"] != new[
+        "fct_daily_complaint_counts"]  # downstream: skipped
 
 
 # --- 4. landing entries that cannot be read, and a full disk ------------------------------------
@@ -633,7 +633,7 @@ def test_two_pipeline_runs_never_interleave(fresh_warehouse, tmp_path, monkeypat
     """`pipeline.run` holds a session-level advisory lock (pipeline.RUN_LOCK) for its whole length; a
     second run WAITS for it (blocking pg_advisory_lock), then runs on what the first left: its files
     are duplicates. Ingestion is real; the steps after it (GX, classifier, dbt, forecast) are replaced
-    by recorders, as the lock is what is tested and dbt is exercised above. The first run is held
+    by recorders (the link stage too), as the lock is what is tested and dbt is exercised above. The first run is held
     inside its classify step until the second is seen waiting on the lock in pg_locks."""
     landing = _landing(tmp_path, days=2, per_day=20)
     events: list[tuple[str, str]] = []
@@ -659,6 +659,7 @@ def test_two_pipeline_runs_never_interleave(fresh_warehouse, tmp_path, monkeypat
     monkeypatch.setattr(pipeline, "classify", record("classify", 0))
     monkeypatch.setattr(pipeline, "build_marts", record("dbt", lambda: {"nodes": 0, "seeds_reused": False, "slowest": {}}))
     monkeypatch.setattr(pipeline, "forecast", record("forecast", dict))
+    monkeypatch.setattr(pipeline, "link", record("link", dict))
     monkeypatch.setattr(pipeline, "build_after_forecast", record("dbt after forecast", lambda: {"nodes": 0, "slowest": {}}))
 
     summaries, errors = {}, {}
