@@ -291,7 +291,7 @@ def _pending(conn, rules: Rules, through: int, newest: int, whole: bool) -> tupl
     """The reports to link (new, or their key changed) and those gone from fct_complaints."""
     params = {"chars": rules.max_text_chars, "through": through, "newest": newest}
     if whole:
-        changed = "select complaint_id from {REPORTS}".format(REPORTS=REPORTS)
+        changed = None  # every report of fct_complaints
         gone_sql = f"select complaint_id from ops.problem_members m where not exists (select from {REPORTS} c where c.complaint_id = m.complaint_id)"
     else:
         changed = ("select distinct complaint_id from ops.complaint_day_changes "
@@ -305,8 +305,8 @@ def _pending(conn, rules: Rules, through: int, newest: int, whole: bool) -> tupl
         from {REPORTS} c
         join {VERSIONS} l using (complaint_id)
         left join ops.problem_members m using (complaint_id)
-        where c.complaint_id in ({changed})
-          and (m.complaint_id is null or m.link_key <> {LINK_KEY})
+        where (m.complaint_id is null or m.link_key <> {LINK_KEY})
+          {"" if changed is None else f"and c.complaint_id in ({changed})"}
         order by c.received_at, c.complaint_id""", params)
     gone = {r[0] for r in conn.execute(gone_sql, params).fetchall()}
     return frame, gone
@@ -460,9 +460,7 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(columns=columns)
-    links = pd.concat(parts, ignore_index=True)[columns].drop_duplicates(["complaint_id", "linked_to"])
-    result.links = len(links)
-    return links
+    return pd.concat(parts, ignore_index=True)[columns].drop_duplicates(["complaint_id", "linked_to"])
 
 
 def _score_place(rules: Rules, vectors, news: pd.DataFrame, items: pd.DataFrame, result: LinkResult) -> pd.DataFrame:

@@ -14,19 +14,7 @@
 with
 
 complaints as (
-    select
-        complaint_id,
-        source_channel,
-        received_at,
-        received_date,
-        community_id,
-        category_code,
-        address_key,
-        is_proactive,
-        proactive_method,
-        status,
-        closed_at
-    from {{ ref('fct_complaints') }}
+    select * from {{ ref('fct_complaints') }}
 ),
 
 members as (
