@@ -69,6 +69,27 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- A model whose rows do not tell how far it has read (fct_complaint_status_events keeps each event
+    from the first file that had it, so a file that brought no new event leaves no trace) records the
+    newest file of `relation` it has read in ops.file_watermarks, under 'dbt:<schema>.<table>'.
+    file_watermark(fallback) is that file as a SQL literal, read when the model runs; `fallback` (SQL)
+    when none is recorded (a table built before the record existed). -#}
+{% macro file_watermark(fallback) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set value = run_query("select max_file_id::text from " ~ source('ops', 'file_watermarks')
+                                  ~ " where name = 'dbt:" ~ this.schema ~ "." ~ this.identifier ~ "'").columns[0].values() -%}
+        {{- fallback if not value or value[0] is none else value[0] -}}
+    {%- else -%}
+        {{- fallback -}}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro remember_file_watermark(relation) -%}
+    insert into {{ source('ops', 'file_watermarks') }} (name, max_file_id, recorded_at)
+    select 'dbt:{{ this.schema }}.{{ this.identifier }}', coalesce(max(file_id), 0), now() from {{ relation }}
+    on conflict (name) do update set max_file_id = excluded.max_file_id, recorded_at = excluded.recorded_at
+{%- endmacro %}
+
 {#- True when the model runs incrementally but its settings changed since its last build: the
     pre-hook empties it, and the model must select everything (it is compiled before the hook runs,
     so it asks here rather than reading its own watermark). -#}

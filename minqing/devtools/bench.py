@@ -219,6 +219,10 @@ def add_history(url: str, rows: int, per_day: int) -> None:
         base = conn.execute("select count(*) from raw.hotline_work_orders").fetchone()[0]
         if base == 0:
             raise RuntimeError("history is made from loaded rows: ingest first")
+        # ids after those of earlier additions: a repeated id would be a second, identical version of
+        # an order (the 10M run of issue 17 had 180,000 of them, and the status events read them daily)
+        first_id = conn.execute("select coalesce(max(substring(work_order_id from 3)::bigint) + 1, 0) "
+                                "from raw.hotline_work_orders where work_order_id like 'GH%'").fetchone()[0]
         # a file per day, as a real history comes (the planner's estimates of a day's scope read the
         # spread of file ids); the oldest day gets the lowest id
         days = 1 + (rows - 1) // per_day
@@ -247,7 +251,7 @@ def add_history(url: str, rows: int, per_day: int) -> None:
                 from raw.hotline_work_orders h
             )
             insert into raw.hotline_work_orders
-            select f.file_id, (1 + g %% %(per_day)s)::int, 'GH' || lpad(g::text, 13, '0'), b.intake_line,
+            select f.file_id, (1 + g %% %(per_day)s)::int, 'GH' || lpad((%(first_id)s + g)::text, 13, '0'), b.intake_line,
                    b.received_at - shift, b.complainant_name, b.complainant_phone, b.complainant_key,
                    b.complainant_name_masked, b.complainant_phone_masked, b.demand_type, b.content,
                    b.address, b.street, b.community, b.hotline_category, b.handling_unit,
@@ -256,7 +260,7 @@ def add_history(url: str, rows: int, per_day: int) -> None:
             from generate_series(0, %(rows)s - 1) as g
             cross join lateral (select make_interval(days => 1 + g / %(per_day)s) as shift) s
             join history_files f on f.day = g / %(per_day)s
-            join base b on b.i = g %% %(base)s""", {"rows": rows, "per_day": per_day, "base": base})
+            join base b on b.i = g %% %(base)s""", {"rows": rows, "per_day": per_day, "base": base, "first_id": first_id})
         conn.commit()
         conn.execute("analyze raw.hotline_work_orders")
 

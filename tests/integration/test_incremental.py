@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -116,6 +117,39 @@ def test_a_changed_setting_rebuilds_every_row(loaded_in_two_rounds):
 
     _build("--full-refresh", settings={"rating_resolved_min": 4})
     assert _rows(url) == changed
+
+
+def test_status_events_read_each_file_once(loaded_in_two_rounds, tmp_path):
+    """A file that brings no new event (a hotline export sent again, one byte changed) still counts as
+    read: the next build reads nothing. Events keep the first file that had them, so the table's own
+    newest file lagged behind such a file, and every later build read its records again (issue 17)."""
+    url, _ = loaded_in_two_rounds
+    events = "+fct_complaint_status_events"
+    _build_selected = lambda: run_dbt("build", "--select", events, "--indirect-selection", "cautious",
+                                      "--vars", json.dumps({"as_of": AS_OF}))
+    assert _build_selected().success
+    with psycopg.connect(url) as conn:
+        path, = conn.execute("select path from ops.ingested_files where channel = 'hotline' and status = 'loaded' "
+                             "order by file_id desc limit 1").fetchone()
+        before = conn.execute("select * from marts.fct_complaint_status_events order by event_id").fetchall()
+    again = tmp_path / "again" / "hotline" / Path(path).name.replace(".csv", "_again.csv")
+    again.parent.mkdir(parents=True)
+    again.write_bytes((tmp_path / "second" / path).read_bytes() + b"\r\n")  # the path under its landing
+    report, = ingest(again.parent.parent, progress=False)
+    assert report.status == "loaded" and report.rows_loaded > 0, report
+
+    outcome = _build_selected()
+    assert outcome.success, outcome.failures
+    with psycopg.connect(url) as conn:
+        read_through, = conn.execute("select max_file_id from ops.file_watermarks "
+                                     "where name = 'dbt:marts.fct_complaint_status_events'").fetchone()
+        after = conn.execute("select * from marts.fct_complaint_status_events order by event_id").fetchall()
+    assert read_through == report.file_id
+    assert after == before  # the same versions again: no new event, each kept from its first file
+
+    outcome = _build_selected()  # nothing new: the events' build reads and writes nothing
+    written = [r["message"] for r in outcome.results if r["node"].endswith(".fct_complaint_status_events")]
+    assert written == ["INSERT 0 0"], written
 
 
 def test_classification_reads_new_files_only_and_the_pool_agrees_with_one_process(fresh_warehouse, tmp_path,

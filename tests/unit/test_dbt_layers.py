@@ -42,6 +42,7 @@ def test_sources_are_read_only_in_staging(manifest, models):
     run_state = {uid for uid, s in manifest["sources"].items() if (s.get("meta") or {}).get("run_state")}
     assert {uid.rsplit(".", 1)[1] for uid in run_state} == {
         "file_decisions", "pipeline_runs", "hash_key", "incremental_settings",  # the as-of moment, settings
+        "file_watermarks",  # the files an incremental model has read
         "complaint_day_changes", "aggregate_watermarks", "aggregate_scope",  # the daily aggregates' scope
         "complaint_grade_scope", "complaint_grade_bases"}  # the complaint grades' scope
     readers = [(n["name"], d) for n in models.values() if layer(n) != "staging"
