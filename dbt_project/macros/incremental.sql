@@ -120,3 +120,15 @@
     {%- endif -%}
     {{- name -}}
 {%- endmacro %}
+
+{#- A primary key on `column` of {{ this }} when it has none: contracted models declare it (a new table
+    gets it when created), but an incremental table created before the key was declared keeps its old
+    shape. Checked with the catalogue; added once (a table with a duplicate fails here, as it should). -#}
+{% macro ensure_primary_key(column) -%}
+    do $ensure$ begin
+        if not exists (select 1 from pg_constraint where contype = 'p'
+                       and conrelid = to_regclass('{{ this.schema }}.{{ this.identifier }}')) then
+            alter table {{ this }} add primary key ({{ column }});
+        end if;
+    end $ensure$
+{%- endmacro %}

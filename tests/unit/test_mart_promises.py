@@ -66,7 +66,8 @@ def test_every_published_mart_enforces_its_contract(manifest):
 
 
 def _keys(tests) -> list[list[str]]:
-    keys = [[column] for name, column, _ in tests if name == "unique"]
+    # `unique_enforced`: a key the database enforces (primary key or unique index), checked in the catalogue
+    keys = [[column] for name, column, _ in tests if name in ("unique", "unique_enforced")]
     keys += [kwargs["combination_of_columns"] for name, _, kwargs in tests if name == "unique_combination_of_columns"]
     return keys
 
@@ -80,6 +81,8 @@ def test_every_published_mart_has_a_key_and_its_columns_are_not_null(manifest, t
             missing[name] = "no uniqueness test"
             continue
         not_null = {column for test, column, _ in tests if test == "not_null"}
+        not_null |= {c for c, spec in node["columns"].items()  # a contract's not_null constraint, enforced
+                     if any(k.get("type") == "not_null" for k in spec.get("constraints") or [])}
         nullable = {c for c, spec in node["columns"].items() if (spec.get("meta") or {}).get("nullable_key")}
         unchecked = [c for c in keys[0] if c not in not_null | nullable]
         if unchecked:

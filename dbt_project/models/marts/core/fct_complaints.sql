@@ -29,6 +29,7 @@
         "{{ drop_no_longer_demands() }}",
     ],
     post_hook=["{{ remember_settings(" ~ seeds ~ ", " ~ setting_vars ~ ") }}", "{{ note_complaint_days() }}",
+               "{{ ensure_primary_key('complaint_id') }}",
                "create index if not exists fct_complaints_dispatched_at on {{ this }} (dispatched_at)",
                "create index if not exists fct_complaints_address_category on {{ this }} (address_key, category_code, received_at)"],
 ) }}
