@@ -132,3 +132,25 @@
         end if;
     end $ensure$
 {%- endmacro %}
+
+{#- An index on `columns` of {{ this }} (partial when `where` is given), created when the table has none on
+    exactly those columns: for indexes an incremental table gained after it was first built (the `indexes`
+    config makes them only when the table is created). Unnamed, so that Postgres names it: a fixed name
+    with `if not exists` is a no-op on a full refresh, whose post-hooks run while the table it replaces
+    still holds that name, and the new table was left without the index once the old one was dropped. -#}
+{% macro ensure_index(columns, where=none) -%}
+    do $ensure$ begin
+        if not exists (
+            select 1
+            from pg_index as i
+            where i.indrelid = to_regclass('{{ this.schema }}.{{ this.identifier }}')
+              and (i.indpred is not null) = {{ 'false' if where is none else 'true' }}
+              and (select array_agg(a.attname::text order by k.ord)
+                   from unnest(i.indkey::int2[]) with ordinality as k (attnum, ord)
+                   join pg_attribute as a on a.attrelid = i.indrelid and a.attnum = k.attnum)
+                  = array[{% for c in columns %}'{{ c }}'{{ ", " if not loop.last }}{% endfor %}]
+        ) then
+            create index on {{ this }} ({{ columns | join(', ') }}){% if where is not none %} where {{ where }}{% endif %};
+        end if;
+    end $ensure$
+{%- endmacro %}

@@ -85,6 +85,14 @@ def test_incremental_chain_equals_a_full_rebuild(loaded_in_two_rounds):
 
     _build("--full-refresh")
     assert _rows(url) == incremental
+    # the indexes its post-hooks add survive the full refresh (the table it replaced held their names)
+    with psycopg.connect(url) as conn:
+        indexed = {row[0] for row in conn.execute(
+            "select (select string_agg(a.attname, ',' order by k.ord) from unnest(i.indkey::int2[]) "
+            "with ordinality k (attnum, ord) join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum) "
+            "from pg_index i where i.indrelid = 'marts.fct_complaints'::regclass")}
+    assert {"complaint_id", "dispatched_at", "address_key,category_code,received_at",
+            "community_id,category_code,received_at", "community_id,category_code"} <= indexed, indexed
 
 
 def test_a_reclassified_text_reaches_fct_complaints(loaded_in_two_rounds):

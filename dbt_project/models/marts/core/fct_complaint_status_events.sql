@@ -9,8 +9,8 @@
             "{{ remember_settings([]) }}",
             "{{ remember_file_watermark(ref('int_complaint_versions')) }}",
             "{{ ensure_primary_key('event_id') }}",
-            "create index if not exists fct_complaint_status_events_complaint_id on {{ this }} (complaint_id)",
-            "create index if not exists fct_complaint_status_events_event_at on {{ this }} (event_at)",
+            "{{ ensure_index(['complaint_id']) }}",
+            "{{ ensure_index(['event_at']) }}",
         ]
     )
 }}

@@ -30,8 +30,10 @@
     ],
     post_hook=["{{ remember_settings(" ~ seeds ~ ", " ~ setting_vars ~ ") }}", "{{ note_complaint_days() }}",
                "{{ ensure_primary_key('complaint_id') }}",
-               "create index if not exists fct_complaints_dispatched_at on {{ this }} (dispatched_at)",
-               "create index if not exists fct_complaints_address_category on {{ this }} (address_key, category_code, received_at)"],
+               "{{ ensure_index(['dispatched_at']) }}",
+               "{{ ensure_index(['address_key', 'category_code', 'received_at']) }}",
+               "{{ ensure_index(['community_id', 'category_code', 'received_at']) }}",
+               "{{ ensure_index(['community_id', 'category_code'], where='closed_at is null') }}"],
 ) }}
 -- depends_on: {{ ref('int_complaints__latest') }}, {{ ref('stg_ops__text_classifications') }}, {{ ref('stg_ops__classification_reviews') }}, {{ ref('status_codes') }}, {{ ref('source_values') }}, {{ ref('reception_methods') }}, {{ ref('community_aliases') }}, {{ ref('issue_categories') }}, {{ ref('time_limits') }}, {{ ref('hotline_category_map') }}
 {%- set incremental = is_incremental() and not settings_changed(seeds, setting_vars)
