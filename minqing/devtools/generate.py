@@ -20,7 +20,8 @@ How the data comes about:
    issue forecast sees the surge it exists for.
 2. Residents of the 13 communities raise demands; a pool with stable phone numbers holds a few
    frequent callers, some demands repeat an earlier one of the same resident or report the same
-   building or place again. Each demand goes to one channel: 12345, the 400 line, the
+   building or place again, telling the same fact in words of their own (another opener, detail,
+   request; a patrol's note rather than speech). Each demand goes to one channel: 12345, the 400 line, the
    mini-program or a reception day / door-knocking round / patrol. A few new issues are made
    near-misses of a recent one: the same building and category but another problem, or the same
    problem in the same words at another building.
@@ -573,6 +574,7 @@ class Issue:
     opened: dt.date
     slots: dict
     address: str              # the part after the community name: 3号楼2单元502, 3号楼2单元, 小区东门
+    core: int = 0             # which of its kind's texts the issue is: every report of it tells that one
     reports: int = 0
     near_miss_of: int | None = None  # the iid of the issue this one was made to look like, if any
     near_miss: str | None = None     # how: "same_building" (another kind) or "same_text" (another building)
@@ -638,7 +640,10 @@ def _new_issue(rng: random.Random, iid: int, day: dt.date, community: Community,
         address = f"{building}号楼{resident.unit}单元" if rng.random() < 0.5 else f"{building}号楼"
     else:
         address = place
-    return Issue(iid, community, category, kind, scope, resident, day, slots, address)
+    # the fact the reports tell (the kind's texts are different facts of one kind of problem: rats or
+    # cockroaches, a loose manhole cover or a missing one); each report words it its own way around it
+    core = rng.randrange(len(kind["texts"]))
+    return Issue(iid, community, category, kind, scope, resident, day, slots, address, core)
 
 
 def _near_miss(rng: random.Random, issue_rng: random.Random, iid: int, day: dt.date, community: Community,
@@ -671,6 +676,8 @@ def _near_miss(rng: random.Random, issue_rng: random.Random, iid: int, day: dt.d
     issue = _new_issue(issue_rng, iid, day, community, target.category, resident, kind=kind, building=building,
                        not_at=target.address if variant == "same_text" else None)
     issue.near_miss_of, issue.near_miss = target.iid, variant
+    if variant == "same_text":
+        issue.core = target.core  # the same fact, in the same words, at another building
     return issue
 
 
@@ -771,7 +778,7 @@ def resident_text(rng: random.Random, demand: Demand, *, short: bool = False) ->
         parts.append(_fill(rng.choice(FOLLOW_UPS), slots))
     elif demand.repeat == "neighbour" and rng.random() < 0.6:
         parts.append(rng.choice(NEIGHBOR_REPORTS))
-    core = _fill(rng.choice(kind["texts"]), slots)
+    core = _fill(kind["texts"][issue.core], slots)
     sentences = [core]
     category = CATEGORIES[issue.category]
     details = kind.get("details", []) + category["details"]
