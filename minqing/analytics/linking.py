@@ -68,13 +68,21 @@ class Rules:
     merge_threshold: float
     exclude_communities: tuple[str, ...] = ()
     home_address_channels: tuple[str, ...] = ()
+    max_candidates: int = 200
 
     @classmethod
     def from_settings(cls, overrides: dict | None = None) -> Rules:
         cfg = {**config.settings()["linking"], **(overrides or {})}
         return cls(int(cfg["window_days"]), int(cfg["max_text_chars"]), dict(cfg["weights"]),
                    float(cfg["threshold"]), float(cfg["merge_threshold"]), tuple(cfg.get("exclude_communities") or ()),
-                   tuple(cfg.get("home_address_channels") or ()))
+                   tuple(cfg.get("home_address_channels") or ()), int(cfg["max_candidates"]))
+
+    @property
+    def best_but_text(self) -> float:
+        """The most a pair can score from everything but its text: a pair whose text score is below
+        threshold − this cannot be linked, and is not scored further."""
+        w = self.weights
+        return max(w["address"], 0) + max(w["same_complainant"], 0) + max(w["same_building"], 0)
 
     @property
     def window(self) -> dt.timedelta:
@@ -132,15 +140,41 @@ def reference_texts() -> tuple[str, ...]:
                  for row in load_tsv(path, source))
 
 
-def text_vectors(texts: list[str]):
-    """Character 2-3-gram TF-IDF vectors (rows L2-normalised): a dot product is their cosine. The weights
-    are fitted on the reference texts and the run's together: the same pair scores about the same in a
-    street's run of seven reports and in a city's of thousands."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+_HASHED_FEATURES = 2 ** 20  # character 2-3-grams hashed into this many columns (collisions: a few in a million)
 
-    vectoriser = TfidfVectorizer(analyzer="char", ngram_range=(2, 3), sublinear_tf=True, dtype=np.float32)
-    vectoriser.fit([*reference_texts(), *texts])
-    return vectoriser.transform(texts)
+
+@functools.lru_cache(maxsize=1)
+def _hasher():
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(analyzer="char", ngram_range=(2, 3), n_features=_HASHED_FEATURES,
+                             alternate_sign=False, norm=None, dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def _reference_counts() -> tuple[int, np.ndarray]:
+    """(texts, document frequency of each hashed n-gram) of the reference texts: hashed once a process."""
+    counts = _hasher().transform(reference_texts())
+    return counts.shape[0], np.bincount(counts.indices, minlength=_HASHED_FEATURES)
+
+
+def text_vectors(texts: list[str]):
+    """Character 2-3-gram TF-IDF vectors (sublinear tf, smoothed idf; rows L2-normalised): a dot product is
+    their cosine. The document frequencies are the reference texts' and the run's together: the same pair
+    scores about the same in a street's run of seven reports and in a city's of thousands, and a phrase
+    the run's reports all use counts little. The n-grams are hashed (no vocabulary fitted each run: the
+    reference texts are counted once a process)."""
+    from sklearn.preprocessing import normalize
+
+    codes, distinct = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=False)
+    counts = _hasher().transform(distinct)  # each distinct text once (patrol notes repeat word for word)
+    copies = np.bincount(codes, minlength=len(distinct))
+    n_reference, df_reference = _reference_counts()
+    df = df_reference + np.bincount(counts.indices, weights=np.repeat(copies, np.diff(counts.indptr)),
+                                    minlength=_HASHED_FEATURES)
+    idf = (np.log((1 + n_reference + len(texts)) / (1 + df)) + 1).astype(np.float32)
+    counts.data = (1 + np.log(counts.data)) * idf[counts.indices]
+    return normalize(counts, copy=False)[codes]
 
 
 def combine(rules: Rules, text, address, same_person, same_building, other_home):
@@ -378,37 +412,72 @@ def _components(nodes: list[str], edges: list[tuple[str, str]]) -> list[set[str]
 
 
 def _pool(conn, rules: Rules, pending: pd.DataFrame) -> pd.DataFrame:
-    """The reports already in problems that the pending ones are compared with: same community and
-    category, received within the window of one of them, or of a problem there still open."""
+    """The reports already in problems that the pending ones are compared with: of each pending report's
+    place (its community, category and building; every building of the two when it names none), the
+    `max_candidates` latest received within the window of it; and the open reports of problems there
+    still open, with each such problem's first report. Bounded by the places of the run's reports, not by
+    history: a hot spot's thousands of reports in a month are represented by their latest."""
     blocks = pending.loc[~pending["community_id"].isin(rules.exclude_communities)]
     if blocks.empty:
         return pd.DataFrame(columns=[*pending.columns.drop("old_problem"), "problem_id"])
-    spans = (blocks.groupby(["community_id", "category_code"])["received_at"].agg(["min", "max"]).reset_index())
-    conn.execute("create temporary table if not exists link_blocks "
-                 "(community_id text, category_code text, from_at timestamptz, to_at timestamptz) on commit drop")
+    keyed = blocks.assign(place_key=[None if channel in rules.home_address_channels or _building(key) is None
+                                     else key for channel, key in zip(blocks["source_channel"], blocks["address_key"])])
+    spans = (keyed.groupby(["community_id", "category_code", "place_key"], dropna=False)["received_at"]
+             .agg(["min", "max"]).reset_index())
+    # a named building's reports meet those that name none: the place 'community:?' is searched too
+    unknown = spans.loc[spans["place_key"].notna()].assign(place_key=lambda f: f["community_id"] + ":?")
+    spans = (pd.concat([spans, unknown]).groupby(["community_id", "category_code", "place_key"], dropna=False)
+             .agg({"min": "min", "max": "max"}).reset_index())
+    conn.execute("create temporary table if not exists link_blocks (community_id text, category_code text, "
+                 "address_key text, from_at timestamptz, to_at timestamptz) on commit drop")
     conn.execute("truncate link_blocks")
     with conn.cursor().copy("copy link_blocks from stdin") as copy:
         for row in spans.itertuples(index=False):
-            copy.write_row((row.community_id, row.category_code, row.min - rules.window, row.max + rules.window))
+            copy.write_row((row.community_id, row.category_code, None if pd.isna(row.place_key) else row.place_key,
+                            row.min - rules.window, row.max + rules.window))
     conn.execute("analyze link_blocks")
-    return _frame(conn, f"""
-        with open_problems as (
-            select distinct m.problem_id
+    latest = " union ".join(f"""
+            select recent.complaint_id
             from link_blocks b
+            cross join lateral (
+                select c.complaint_id from {REPORTS} c
+                where c.{column} = b.{column} and c.category_code = b.category_code
+                  and c.received_at between b.from_at and b.to_at
+                order by c.received_at desc limit %(max_candidates)s
+            ) as recent
+            where b.address_key is {presence}""" for column, presence in (("address_key", "not null"),
+                                                                         ("community_id", "null")))
+    return _frame(conn, f"""
+        with near as (
+            -- per place, the latest reports of the window, newest first through the indexes of
+            -- fct_complaints on (address_key, category_code, received_at) and (community_id, category_code,
+            -- received_at): a named building's place, or the whole block for a report that names none
+            {latest}
+        ),
+        open_problems as (
+            -- problems of the blocks with an open report (a partial index holds the open reports)
+            select distinct m.problem_id
+            from (select distinct community_id, category_code from link_blocks) b
             join {REPORTS} c on c.community_id = b.community_id and c.category_code = b.category_code
             join ops.problem_members m using (complaint_id)
             where c.closed_at is null and c.status is distinct from 'cancelled'
+        ),
+        open_reports as (
+            -- a problem still open: its open reports and its first, whenever received
+            select m.complaint_id
+            from open_problems o
+            join ops.problem_members m using (problem_id)
+            join {REPORTS} c using (complaint_id)
+            where c.closed_at is null and c.status is distinct from 'cancelled'
+            union
+            select p.founded_by from open_problems o join ops.problems p using (problem_id)
         )
         select {REPORT_COLUMNS}, m.problem_id
-        from link_blocks b
-        join {REPORTS} c on c.community_id = b.community_id and c.category_code = b.category_code
+        from (select complaint_id from near union select complaint_id from open_reports) as chosen
+        join {REPORTS} c using (complaint_id)
         join ops.problem_members m using (complaint_id)
         join {VERSIONS} l using (complaint_id)
-        where (c.received_at between b.from_at and b.to_at
-               -- the day too, which fct_complaints indexes: the window's rows found without a scan
-               and c.received_date between (b.from_at - interval '1 day')::date and (b.to_at + interval '1 day')::date)
-           or m.problem_id in (select problem_id from open_problems)
-        order by c.received_at, c.complaint_id""", {"chars": rules.max_text_chars})
+        order by c.received_at, c.complaint_id""", {"chars": rules.max_text_chars, "max_candidates": rules.max_candidates})
 
 
 def _first_reports(conn, problem_ids: list[str]) -> dict[str, tuple]:
@@ -440,15 +509,18 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
     everyone = pd.concat([work.drop(columns="old_problem").assign(problem_id=None), pool], ignore_index=True)
     everyone["received_at"] = pd.to_datetime(everyone["received_at"], utc=True)
     # the building a report places its problem at: none from a channel whose address is the reporter's home
+    channels = everyone["source_channel"].tolist()
     everyone["building"] = [None if channel in rules.home_address_channels else _building(key)
-                            for channel, key in zip(everyone["source_channel"], everyone["address_key"])]
-    everyone["place"] = [clean_address(a) for a in everyone["address"]]
-    everyone["home"] = [None if channel in rules.home_address_channels else home_of(place)
-                        for channel, place in zip(everyone["source_channel"], everyone["place"])]
+                            for channel, key in zip(channels, everyone["address_key"].tolist())]
+    everyone["place"] = [clean_address(a) for a in everyone["address"].tolist()]
+    # the home a report names ('' when none) and its complainant ('' when unknown), as strings compared in bulk
+    everyone["home"] = ["" if channel in rules.home_address_channels or home_of(place) is None
+                        else "-".join(home_of(place)) for channel, place in zip(channels, everyone["place"].tolist())]
+    everyone["person"] = everyone["complainant_key"].fillna("").astype(str)
     everyone["is_new"] = everyone["problem_id"].isna()
     everyone["in_open"] = everyone["problem_id"].isin(set(pool.loc[pool["is_open"].astype(bool), "problem_id"]))
     everyone["hours"] = (everyone["received_at"] - everyone["received_at"].min()) / pd.Timedelta(hours=1)
-    vectors = text_vectors([what_of(t, p) for t, p in zip(everyone["text"], everyone["place"])])
+    vectors = text_vectors([what_of(t, p) for t, p in zip(everyone["text"].tolist(), everyone["place"].tolist())])
     parts = []
     for _, block in everyone.groupby(["community_id", "category_code"], sort=True):
         if not block["is_new"].any() or len(block) < 2:
@@ -464,8 +536,9 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
 
 
 def _score_place(rules: Rules, vectors, news: pd.DataFrame, items: pd.DataFrame, result: LinkResult) -> pd.DataFrame:
-    """The linked pairs of `news` (pending reports) against `items` (the reports of their place)."""
-    from rapidfuzz import process
+    """The linked pairs of `news` (pending reports) against `items` (the reports of their place). Each
+    report meets at most `max_candidates` of them, the latest; a pair whose text cannot reach the threshold
+    whatever its other parts is counted as compared but not scored further."""
     from rapidfuzz import fuzz
 
     n_hours, i_hours = news["hours"].to_numpy(float), items["hours"].to_numpy(float)
@@ -476,36 +549,49 @@ def _score_place(rules: Rules, vectors, news: pd.DataFrame, items: pd.DataFrame,
     compared = (((apart <= rules.window_days * 24) | items["in_open"].to_numpy()[None, :])
                 & (~items["is_new"].to_numpy()[None, :] | earlier)
                 & (n_ids[:, None] != i_ids[None, :]))
+    if compared.shape[1] > rules.max_candidates:
+        # the latest `max_candidates` of each report's candidates (those received at the cut all stay)
+        moments = np.where(compared, i_hours[None, :], -np.inf)
+        cut = -np.partition(-moments, rules.max_candidates - 1, axis=1)[:, rules.max_candidates - 1]
+        compared &= moments >= cut[:, None]
     if not compared.any():
         return pd.DataFrame()
     result.compared += int(compared.sum())
     text = (vectors[news.index.to_numpy()] @ vectors[items.index.to_numpy()].T).toarray()
-    n_place, i_place = news["place"].tolist(), items["place"].tolist()
-    # the best match of the shorter address within the longer (rapidfuzz's partial_ratio): 3号楼 and
-    # 3号楼2单元 are one place named more or less exactly
-    address = process.cdist(n_place, i_place, scorer=fuzz.partial_ratio, dtype=np.float32) / 100
-    address[[not p for p in n_place], :] = 0.5
-    address[:, [not p for p in i_place]] = 0.5
-    n_people, i_people = news["complainant_key"].to_numpy(object), items["complainant_key"].to_numpy(object)
-    same_person = (n_people[:, None] == i_people[None, :]) & pd.notna(n_people)[:, None]
-    n_homes, i_homes = news["home"].to_numpy(object), items["home"].to_numpy(object)
-    other_home = np.array([[a is not None and b is not None and a != b for b in i_homes] for a in n_homes], dtype=bool)
-    n_known, i_known = news["building"].notna().to_numpy(), items["building"].notna().to_numpy()
-    same_building = n_known[:, None] & i_known[None, :]  # within a place, two named buildings are the same
-    score = combine(rules, text, address, same_person, same_building, other_home)
-    rows, cols = np.nonzero(compared & (score >= rules.threshold))
+    w_text = rules.weights["text"]
+    if w_text > 0:
+        compared &= text * w_text >= rules.threshold - rules.best_but_text - 1e-9
+    rows, cols = np.nonzero(compared)
     if not len(rows):
         return pd.DataFrame()
+    n_place, i_place = news["place"].to_numpy(object), items["place"].to_numpy(object)
+    # the best match of the shorter address within the longer (rapidfuzz's partial_ratio): 3号楼 and
+    # 3号楼2单元 are one place named more or less exactly; 0.5 when one has none
+    address = np.array([fuzz.partial_ratio(a, b) / 100 if a and b else 0.5
+                        for a, b in zip(n_place[rows], i_place[cols])], dtype=np.float32)
+    n_people, i_people = news["person"].to_numpy(), items["person"].to_numpy()
+    same_person = (n_people[rows] == i_people[cols]) & (n_people[rows] != "")
+    n_homes, i_homes = news["home"].to_numpy(), items["home"].to_numpy()
+    other_home = (n_homes[rows] != "") & (i_homes[cols] != "") & (n_homes[rows] != i_homes[cols])
+    # within a place, two named buildings are the same
+    same_building = news["building"].notna().to_numpy()[rows] & items["building"].notna().to_numpy()[cols]
+    pair_text = text[rows, cols]
+    score = combine(rules, pair_text, address, same_person, same_building, other_home)
+    keep = score >= rules.threshold
+    if not keep.any():
+        return pd.DataFrame()
+    rows, cols, score, pair_text = rows[keep], cols[keep], score[keep], pair_text[keep]
+    address, same_person, same_building = address[keep], same_person[keep], same_building[keep]
     later_is_new = ~earlier[rows, cols]  # the pool report (or a later pending one) came after the new one
     new_ids, other_ids = n_ids[rows], i_ids[cols]
     return pd.DataFrame({
         "complaint_id": np.where(later_is_new, other_ids, new_ids),
         "linked_to": np.where(later_is_new, new_ids, other_ids),
-        "rule": np.where(same_person[rows, cols], "same_resident", "similar_report"),
-        "score": score[rows, cols].round(4), "text_score": text[rows, cols].round(4),
-        "address_score": address[rows, cols].round(4),
-        "same_building": [True if b else None for b in same_building[rows, cols]],
-        "same_complainant": same_person[rows, cols], "hours_apart": apart[rows, cols].round(2),
+        "rule": np.where(same_person, "same_resident", "similar_report"),
+        "score": score.round(4), "text_score": pair_text.round(4),
+        "address_score": address.round(4),
+        "same_building": [True if b else None for b in same_building],
+        "same_complainant": same_person, "hours_apart": apart[rows, cols].round(2),
     })
 
 
@@ -516,10 +602,9 @@ def _cluster(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, links: pd.
     (the older of the two survives). Returns the links kept as the problems' evidence: each report's best
     link into every problem it joined or merged — a report's links elsewhere, and its weaker links into
     the same problem, are not kept (a hot spot's reports would otherwise keep every pair of them)."""
-    for row in pool.itertuples(index=False):
-        problems.of[row.complaint_id] = row.problem_id
+    problems.of.update(zip(pool["complaint_id"].tolist(), pool["problem_id"].tolist()))
     scores: dict[str, dict[str, float]] = {}
-    for a, b, score in zip(links["complaint_id"], links["linked_to"], links["score"]):
+    for a, b, score in zip(links["complaint_id"].tolist(), links["linked_to"].tolist(), links["score"].tolist()):
         scores.setdefault(a, {})[b] = score
         scores.setdefault(b, {})[a] = score
     used: set[frozenset] = set()
@@ -548,7 +633,8 @@ def _cluster(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, links: pd.
             result.merged += 1
     if links.empty:
         return links
-    kept = links.loc[[frozenset((a, b)) in used for a, b in zip(links["complaint_id"], links["linked_to"])]]
+    kept = links.loc[[frozenset((a, b)) in used
+                      for a, b in zip(links["complaint_id"].tolist(), links["linked_to"].tolist())]]
     result.links = len(kept)
     return kept
 
