@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 REPORTS = "marts.fct_complaints"
 VERSIONS = "intermediate.int_complaints__latest"  # the address, which the marts do not publish
 WATERMARK = "ops.problem_members"  # its row in ops.aggregate_watermarks: the change log read so far
+BATCH_REPORTS = 20_000  # reports linked at a time (memory: their texts' vectors and their places' pair matrices)
+BATCH_PLACE = 500       # reports of one place scored at a time against the place's candidates
 
 # what linking reads of a report; a report whose key changed is linked again
 LINK_KEY = ("md5(concat_ws('|', c.community_id, c.category_code, c.address_key, l.address, c.text_sha256, "
@@ -278,7 +280,7 @@ def link(rules: Rules | None = None, conn=None, rebuild: bool = False) -> LinkRe
     def stage(name: str) -> None:
         nonlocal clock
         now = dt.datetime.now()
-        result.seconds[name] = round((now - clock).total_seconds(), 3)
+        result.seconds[name] = round(result.seconds.get(name, 0) + (now - clock).total_seconds(), 3)
         clock = now
 
     conn.execute("lock table ops.problem_members in exclusive mode")  # one link run at a time
@@ -290,13 +292,18 @@ def link(rules: Rules | None = None, conn=None, rebuild: bool = False) -> LinkRe
     leaving = sorted(removed | set(pending.loc[pending["old_problem"].notna(), "complaint_id"]))
     result.split = _detach(conn, leaving)
     stage("detach")
-    pool = _pool(conn, rules, pending)
-    problems = _Problems(_first_reports(conn, sorted(set(pool["problem_id"]))))
-    stage("pool")
-    links = _score(rules, pending, pool, result)
-    stage("score")
-    links = _cluster(rules, pending, pool, links, problems, result)
-    _write(conn, pending, links, problems)
+    # in batches of receipt order (a first run on a city's history links a million reports): each batch's
+    # pool holds the problems the batches before it wrote
+    for start in range(0, len(pending), BATCH_REPORTS):
+        batch = pending.iloc[start:start + BATCH_REPORTS]
+        pool = _pool(conn, rules, batch)
+        problems = _Problems(_first_reports(conn, sorted(set(pool["problem_id"]))))
+        stage("pool")
+        links = _score(rules, batch, pool, result)
+        stage("score")
+        links = _cluster(rules, batch, pool, links, problems, result)
+        _write(conn, batch, links, problems)
+        stage("write")
     conn.execute(
         "insert into ops.aggregate_watermarks (relation, as_of_at, through_change_id) values (%s, now(), %s) "
         "on conflict (relation) do update set as_of_at = excluded.as_of_at, "
@@ -528,7 +535,8 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
         pending_here = block.loc[block["is_new"]]
         for building, news in pending_here.groupby(pending_here["building"].fillna(""), sort=True):
             items = block if not building else block.loc[block["building"].isna() | (block["building"] == building)]
-            parts.append(_score_place(rules, vectors, news, items, result))
+            for start in range(0, len(news), BATCH_PLACE):
+                parts.append(_score_place(rules, vectors, news.iloc[start:start + BATCH_PLACE], items, result))
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(columns=columns)
@@ -635,7 +643,7 @@ def _cluster(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, links: pd.
         return links
     kept = links.loc[[frozenset((a, b)) in used
                       for a, b in zip(links["complaint_id"].tolist(), links["linked_to"].tolist())]]
-    result.links = len(kept)
+    result.links += len(kept)
     return kept
 
 
