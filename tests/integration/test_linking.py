@@ -15,6 +15,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from minqing import pipeline
+from minqing.analytics import linking
 from minqing.publishing import access
 from minqing.transform import build, run_dbt
 
@@ -124,6 +125,25 @@ def test_a_rerun_changes_nothing_and_linking_again_gives_the_same_problems(scena
     with psycopg.connect(url) as conn:
         again = problems_of(conn)
     assert again == before
+
+
+def test_linking_in_batches_gives_the_same_problems_and_a_report_meets_at_most_its_candidates(scenario, monkeypatch):
+    """The stage links in batches of receipt order and scores a place's reports a few at a time (memory on a
+    city's history): one report per batch gives the problems of one batch. And each report is compared with
+    at most `max_candidates` others (a day's cost bounded by the day, not by history)."""
+    url = scenario["url"]
+    with psycopg.connect(url) as conn:
+        before = problems_of(conn)
+    monkeypatch.setattr(linking, "BATCH_REPORTS", 1)
+    monkeypatch.setattr(linking, "BATCH_PLACE", 1)
+    result = linking.link(rebuild=True)
+    assert build(as_of=AS_OF_11, selector=pipeline.AFTER_FORECAST).success
+    with psycopg.connect(url) as conn:
+        assert problems_of(conn) == before
+        bounded = linking.link(linking.Rules.from_settings({"max_candidates": 1}), conn, rebuild=True)
+        conn.rollback()
+    assert result.reports == bounded.reports == len(before)
+    assert 0 < bounded.compared <= bounded.reports < result.compared
 
 
 def test_a_full_refresh_keeps_the_problem_ids(scenario):
