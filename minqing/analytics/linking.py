@@ -186,35 +186,50 @@ def combine(rules: Rules, text, address, same_person, same_building, other_home)
             + w["same_building"] * same_building - w["other_home"] * other_home)
 
 
+def where_reported(rules: Rules, frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` (source_channel, address, address_key) with where each report places its problem: `place`
+    (the cleaned address), `building` and `home` ('' when it names none; none from a channel whose address
+    is the reporter's home, settings.yml `linking.home_address_channels`)."""
+    channels = frame["source_channel"].tolist()
+    own = [channel not in rules.home_address_channels for channel in channels]
+    place = [clean_address(a) for a in frame["address"].tolist()]
+    homes = [home_of(p) if mine else None for p, mine in zip(place, own)]
+    return frame.assign(
+        place=place,
+        building=[(_building(key) or "") if mine else "" for key, mine in zip(frame["address_key"].tolist(), own)],
+        home=["-".join(h) if h else "" for h in homes])
+
+
+def pair_parts(rules: Rules, text, place_a, place_b, building_a, building_b, home_a, home_b, same_person) -> dict:
+    """The parts and score of pairs (arrays alike, '' where a report names no building or home): the
+    address score (rapidfuzz's partial_ratio, the best match of the shorter address within the longer: 3号楼
+    and 3号楼2单元 are one place named more or less exactly; 0.5 when one has none), the same named building,
+    two different named homes."""
+    from rapidfuzz import fuzz
+
+    address = np.array([fuzz.partial_ratio(x, y) / 100 if x and y else 0.5 for x, y in zip(place_a, place_b)],
+                       dtype=np.float32)
+    same_building = (building_a != "") & (building_a == building_b)
+    other_home = (home_a != "") & (home_b != "") & (home_a != home_b)
+    same_person = np.asarray(same_person, dtype=bool)
+    return {"text_score": text, "address_score": address, "same_building": same_building,
+            "same_complainant": same_person, "other_home": other_home,
+            "score": combine(rules, text, address, same_person, same_building, other_home)}
+
+
 def score_pairs(rules: Rules, a: pd.DataFrame, b: pd.DataFrame, same_complainant) -> pd.DataFrame:
     """The parts and score of pairs given side by side (rows of `a` and `b` aligned: text, address,
     address_key, source_channel), as the stage scores them; `compared`: whether the stage would compare
     them at all (two named buildings that differ are never compared). For measuring the rules on pairs
     kept in a file (minqing link-eval's hand-labelled pairs)."""
-    from rapidfuzz import fuzz
-
-    def side(frame):
-        place = [clean_address(x) for x in frame["address"]]
-        home = [None if ch in rules.home_address_channels else home_of(p) for ch, p in zip(frame["source_channel"], place)]
-        building = [None if ch in rules.home_address_channels else _building(k)
-                    for ch, k in zip(frame["source_channel"], frame["address_key"])]
-        return place, home, building, [what_of(t, p) for t, p in zip(frame["text"], place)]
-
-    place_a, home_a, building_a, what_a = side(a)
-    place_b, home_b, building_b, what_b = side(b)
-    vectors = text_vectors(what_a + what_b)
+    a, b = where_reported(rules, a), where_reported(rules, b)
+    vectors = text_vectors([what_of(t, p) for t, p in zip([*a["text"], *b["text"]], [*a["place"], *b["place"]])])
     n = len(a)
     text = np.asarray(vectors[:n].multiply(vectors[n:]).sum(axis=1)).ravel()
-    address = np.array([0.5 if not x or not y else fuzz.partial_ratio(x, y) / 100 for x, y in zip(place_a, place_b)])
-    same_building = np.array([x is not None and x == y for x, y in zip(building_a, building_b)])
-    other_home = np.array([x is not None and y is not None and x != y for x, y in zip(home_a, home_b)])
-    same_person = np.asarray(same_complainant, dtype=bool)
-    return pd.DataFrame({
-        "compared": [x is None or y is None or x == y for x, y in zip(building_a, building_b)],
-        "text_score": text, "address_score": address, "same_building": same_building,
-        "same_complainant": same_person, "other_home": other_home,
-        "score": combine(rules, text, address, same_person, same_building, other_home),
-    })
+    building_a, building_b = a["building"].to_numpy(), b["building"].to_numpy()
+    parts = pair_parts(rules, text, a["place"].tolist(), b["place"].tolist(), building_a, building_b,
+                       a["home"].to_numpy(), b["home"].to_numpy(), same_complainant)
+    return pd.DataFrame({"compared": (building_a == "") | (building_b == "") | (building_a == building_b), **parts})
 
 
 # --- the stage -------------------------------------------------------------------------------------
@@ -427,8 +442,7 @@ def _pool(conn, rules: Rules, pending: pd.DataFrame) -> pd.DataFrame:
     blocks = pending.loc[~pending["community_id"].isin(rules.exclude_communities)]
     if blocks.empty:
         return pd.DataFrame(columns=[*pending.columns.drop("old_problem"), "problem_id"])
-    keyed = blocks.assign(place_key=[None if channel in rules.home_address_channels or _building(key) is None
-                                     else key for channel, key in zip(blocks["source_channel"], blocks["address_key"])])
+    keyed = blocks.assign(place_key=blocks["address_key"].where(where_reported(rules, blocks)["building"] != ""))
     spans = (keyed.groupby(["community_id", "category_code", "place_key"], dropna=False)["received_at"]
              .agg(["min", "max"]).reset_index())
     # a named building's reports meet those that name none: the place 'community:?' is searched too
@@ -515,14 +529,8 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
         return pd.DataFrame(columns=columns)
     everyone = pd.concat([work.drop(columns="old_problem").assign(problem_id=None), pool], ignore_index=True)
     everyone["received_at"] = pd.to_datetime(everyone["received_at"], utc=True)
-    # the building a report places its problem at: none from a channel whose address is the reporter's home
-    channels = everyone["source_channel"].tolist()
-    everyone["building"] = [None if channel in rules.home_address_channels else _building(key)
-                            for channel, key in zip(channels, everyone["address_key"].tolist())]
-    everyone["place"] = [clean_address(a) for a in everyone["address"].tolist()]
-    # the home a report names ('' when none) and its complainant ('' when unknown), as strings compared in bulk
-    everyone["home"] = ["" if channel in rules.home_address_channels or home_of(place) is None
-                        else "-".join(home_of(place)) for channel, place in zip(channels, everyone["place"].tolist())]
+    everyone = where_reported(rules, everyone)
+    # its complainant ('' when unknown), compared in bulk
     everyone["person"] = everyone["complainant_key"].fillna("").astype(str)
     everyone["is_new"] = everyone["problem_id"].isna()
     everyone["in_open"] = everyone["problem_id"].isin(set(pool.loc[pool["is_open"].astype(bool), "problem_id"]))
@@ -533,8 +541,8 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
         if not block["is_new"].any() or len(block) < 2:
             continue
         pending_here = block.loc[block["is_new"]]
-        for building, news in pending_here.groupby(pending_here["building"].fillna(""), sort=True):
-            items = block if not building else block.loc[block["building"].isna() | (block["building"] == building)]
+        for building, news in pending_here.groupby("building", sort=True):
+            items = block if not building else block.loc[block["building"].isin(("", building))]
             for start in range(0, len(news), BATCH_PLACE):
                 parts.append(_score_place(rules, vectors, news.iloc[start:start + BATCH_PLACE], items, result))
     parts = [p for p in parts if len(p)]
@@ -547,8 +555,6 @@ def _score_place(rules: Rules, vectors, news: pd.DataFrame, items: pd.DataFrame,
     """The linked pairs of `news` (pending reports) against `items` (the reports of their place). Each
     report meets at most `max_candidates` of them, the latest; a pair whose text cannot reach the threshold
     whatever its other parts is counted as compared but not scored further."""
-    from rapidfuzz import fuzz
-
     n_hours, i_hours = news["hours"].to_numpy(float), items["hours"].to_numpy(float)
     apart = np.abs(n_hours[:, None] - i_hours[None, :])
     n_ids, i_ids = news["complaint_id"].to_numpy(), items["complaint_id"].to_numpy()
@@ -572,33 +578,26 @@ def _score_place(rules: Rules, vectors, news: pd.DataFrame, items: pd.DataFrame,
     rows, cols = np.nonzero(compared)
     if not len(rows):
         return pd.DataFrame()
-    n_place, i_place = news["place"].to_numpy(object), items["place"].to_numpy(object)
-    # the best match of the shorter address within the longer (rapidfuzz's partial_ratio): 3号楼 and
-    # 3号楼2单元 are one place named more or less exactly; 0.5 when one has none
-    address = np.array([fuzz.partial_ratio(a, b) / 100 if a and b else 0.5
-                        for a, b in zip(n_place[rows], i_place[cols])], dtype=np.float32)
     n_people, i_people = news["person"].to_numpy(), items["person"].to_numpy()
-    same_person = (n_people[rows] == i_people[cols]) & (n_people[rows] != "")
-    n_homes, i_homes = news["home"].to_numpy(), items["home"].to_numpy()
-    other_home = (n_homes[rows] != "") & (i_homes[cols] != "") & (n_homes[rows] != i_homes[cols])
-    # within a place, two named buildings are the same
-    same_building = news["building"].notna().to_numpy()[rows] & items["building"].notna().to_numpy()[cols]
-    pair_text = text[rows, cols]
-    score = combine(rules, pair_text, address, same_person, same_building, other_home)
-    keep = score >= rules.threshold
+    parts = pair_parts(rules, text[rows, cols], news["place"].to_numpy(object)[rows],
+                       items["place"].to_numpy(object)[cols], news["building"].to_numpy()[rows],
+                       items["building"].to_numpy()[cols], news["home"].to_numpy()[rows],
+                       items["home"].to_numpy()[cols], (n_people[rows] == i_people[cols]) & (n_people[rows] != ""))
+    keep = parts["score"] >= rules.threshold
     if not keep.any():
         return pd.DataFrame()
-    rows, cols, score, pair_text = rows[keep], cols[keep], score[keep], pair_text[keep]
-    address, same_person, same_building = address[keep], same_person[keep], same_building[keep]
+    rows, cols = rows[keep], cols[keep]
+    parts = {name: values[keep] for name, values in parts.items()}
+    same_person = parts["same_complainant"]
     later_is_new = ~earlier[rows, cols]  # the pool report (or a later pending one) came after the new one
     new_ids, other_ids = n_ids[rows], i_ids[cols]
     return pd.DataFrame({
         "complaint_id": np.where(later_is_new, other_ids, new_ids),
         "linked_to": np.where(later_is_new, new_ids, other_ids),
         "rule": np.where(same_person, "same_resident", "similar_report"),
-        "score": score.round(4), "text_score": pair_text.round(4),
-        "address_score": address.round(4),
-        "same_building": [True if b else None for b in same_building],
+        "score": parts["score"].round(4), "text_score": parts["text_score"].round(4),
+        "address_score": parts["address_score"].round(4),
+        "same_building": [True if b else None for b in parts["same_building"]],
         "same_complainant": same_person, "hours_apart": apart[rows, cols].round(2),
     })
 
