@@ -2,7 +2,8 @@
 -- Every complaint received on a day of fct_community_daily is counted there. The daily tables are
 -- incremental: a file delivered later than the lookback window (var marts_lookback_days), or old texts
 -- reclassified, leave older days behind. That is a warning, not a failure: run
--- `dbt build --full-refresh --select fct_community_category_daily+` to catch up.
+-- `dbt build --full-refresh --select fct_community_category_daily+` to catch up. The days checked are
+-- those of the complaints fct_complaints' newest build wrote (macros/newest_build.sql).
 
 with
 
@@ -13,6 +14,7 @@ daily as (
 complaints as (
     select received_date as date_day, community_id, count(*) as received_total
     from {{ ref('fct_complaints') }}
+    where received_date in (select received_date from {{ newest_build(ref('fct_complaints')) }} as built)
     group by 1, 2
 )
 

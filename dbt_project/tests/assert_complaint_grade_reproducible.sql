@@ -1,10 +1,11 @@
 -- Every complaint's level is its base grade (the grade of its community × category in its period)
--- raised by the seed's levels for each of its flags, at most red.
+-- raised by the seed's levels for each of its flags, at most red. The grades the newest build wrote
+-- (macros/newest_build.sql).
 
 with
 
 grades as (
-    select * from {{ ref('mart_complaint_grades') }}
+    select * from {{ newest_build(ref('mart_complaint_grades')) }} as grades
 ),
 
 raises as (

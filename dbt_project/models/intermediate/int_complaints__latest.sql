@@ -21,7 +21,7 @@
         {'columns': ['version_updated_at']},
     ],
     pre_hook="{{ reset_when_settings_change(" ~ seeds ~ ", " ~ setting_vars ~ ") }}",
-    post_hook="{{ remember_settings(" ~ seeds ~ ", " ~ setting_vars ~ ") }}",
+    post_hook=["{{ remember_settings(" ~ seeds ~ ", " ~ setting_vars ~ ") }}", "{{ ensure_index(['built_at']) }}"],
 ) }}
 -- depends_on: {{ ref('status_codes') }}, {{ ref('source_values') }}, {{ ref('reception_methods') }}
 {%- set incremental = is_incremental() and not settings_changed(seeds, setting_vars) %}
@@ -92,6 +92,7 @@ select
     latest.*,
     seen.first_version_at,
     seen.version_count,
-    seen.source_file_id
+    seen.source_file_id,
+    {{ built_at() }} as built_at
 from latest
 join seen using (source_channel, source_record_id)

@@ -10,6 +10,7 @@
             "{{ remember_file_watermark(ref('int_complaint_versions')) }}",
             "{{ ensure_primary_key('event_id') }}",
             "{{ ensure_index(['complaint_id']) }}",
+            "{{ ensure_index(['built_at']) }}",
             "{{ ensure_index(['event_at']) }}",
         ]
     )
@@ -146,5 +147,6 @@ select
     event_type,
     event_at,
     detail,
-    source_file_id
+    source_file_id,
+    {{ built_at() }} as built_at
 from deduplicated

@@ -31,6 +31,7 @@
     post_hook=["{{ remember_settings(" ~ seeds ~ ", " ~ setting_vars ~ ") }}", "{{ note_complaint_days() }}",
                "{{ ensure_primary_key('complaint_id') }}",
                "{{ ensure_index(['dispatched_at']) }}",
+               "{{ ensure_index(['built_at']) }}",
                "{{ ensure_index(['address_key', 'category_code', 'received_at']) }}",
                "{{ ensure_index(['community_id', 'category_code', 'received_at']) }}",
                "{{ ensure_index(['community_id', 'category_code'], where='closed_at is null') }}"],
@@ -115,5 +116,6 @@ select
     text_sha256,
     version_updated_at as last_updated_at,
     source_file_id,
-    category_classified_at
+    category_classified_at,
+    {{ built_at() }} as built_at
 from complaints

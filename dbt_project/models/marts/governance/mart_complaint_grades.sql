@@ -15,7 +15,7 @@
     incremental_strategy='append',
     on_schema_change='append_new_columns',
     pre_hook=["{{ reset_when_settings_change(" ~ seeds ~ ") }}", "{{ prepare_grade_scope(" ~ seeds ~ ") }}"],
-    post_hook=["{{ remember_settings(" ~ seeds ~ ") }}", "{{ remember_grade_scope() }}"],
+    post_hook=["{{ remember_settings(" ~ seeds ~ ") }}", "{{ remember_grade_scope() }}", "{{ ensure_index(['built_at']) }}"],
 ) }}
 {%- set whole = grades_whole(seeds) %}
 -- depends_on: {{ ref('sentiment_thresholds') }}, {{ ref('communities') }}, {{ ref('issue_categories') }}, {{ ref('fct_complaints') }}, {{ ref('fct_complaint_status_events') }}, {{ ref('mart_sentiment_code') }}, {{ source('ops', 'complaint_day_changes') }}, {{ source('ops', 'aggregate_watermarks') }}, {{ source('ops', 'complaint_grade_scope') }}, {{ source('ops', 'complaint_grade_bases') }}
@@ -149,5 +149,6 @@ select
              then '同一楼栋' || {{ reason_number('repeat_window_days', 0) }} || '天内重复反映（+' || raise_repeat_address || '级）' end,
         case when is_dissatisfied and raise_dissatisfied > 0 then '回访不满意（+' || raise_dissatisfied || '级）' end,
         '定为' || {{ grade_zh(grade_of_rank('level_rank')) }}
-    ) as reasons
+    ) as reasons,
+    {{ built_at() }} as built_at
 from leveled
