@@ -1,5 +1,5 @@
-"""The daily aggregates rebuild only the days that may differ and the complaint grades only the complaints
-that may (issue 17), and the marts end as a full
+"""The daily aggregates rebuild only the days that may differ, the complaint grades only the complaints
+that may, and the problem marts only the problems that may (issue 17), and the marts end as a full
 rebuild would make them: a generated week run day by day through the real pipeline — work orders
 updated over days, a re-sent file, the reception workbooks at the week's end — and one work order whose
 newer version moves it to another day, then `dbt build --full-refresh` at the same moment; the
@@ -27,6 +27,8 @@ pytestmark = pytest.mark.slow
 START, DAYS = dt.date(2026, 7, 1), 12
 AGGREGATES = ("marts.fct_daily_complaint_counts", "marts.fct_daily_reports_by_key")
 FOLLOWERS = (*AGGREGATES, "marts.mart_complaint_grades")  # the marts that rebuild what fct_complaints changed
+# the marts that rebuild the problems whose memberships or reports changed (macros/problem_scope.sql)
+PROBLEM_MARTS = ("marts.fct_problem_reports", "marts.fct_problems", "marts.fct_complaint_links")
 
 
 def _moved_order(month, day: dt.date) -> str:
@@ -63,6 +65,11 @@ def test_day_by_day_equals_a_full_rebuild(fresh_warehouse, tmp_path):
             f"count(distinct received_date) filter (where xmin::text = newest) "
             f"from {table}, (select max(xmin::text::bigint)::text as newest from {table}) n").fetchone()
             for table in FOLLOWERS}
+        problems_kept_and_rebuilt = {table: conn.execute(
+            f"select count(distinct problem_id) filter (where xmin::text <> newest), "
+            f"count(distinct problem_id) filter (where xmin::text = newest) "
+            f"from {table}, (select max(xmin::text::bigint)::text as newest from {table}) n").fetchone()
+            for table in PROBLEM_MARTS}
     incremental = fingerprint(fresh_warehouse)
 
     with psycopg.connect(fresh_warehouse) as conn:
@@ -71,10 +78,11 @@ def test_day_by_day_equals_a_full_rebuild(fresh_warehouse, tmp_path):
         marks = dict(conn.execute("select relation, through_change_id from ops.aggregate_watermarks").fetchall())
     assert changes[0] > changes[1] >= 1  # the first build of fct_complaints was whole; the others noted days
     # the followers of fct_complaints' change log: the marts above and the link stage (minqing/analytics/linking.py)
-    assert set(marks) == {*FOLLOWERS, "ops.problem_members"} and all(marks.values())
+    assert set(marks) == {*FOLLOWERS, *PROBLEM_MARTS, "ops.problem_members"} and all(marks.values())
     outcome = transform.run_dbt("build", "--full-refresh")
     assert outcome.success, outcome.failures
     rebuilt = fingerprint(fresh_warehouse)
     assert incremental == rebuilt
     assert incremental["fct_daily_complaint_counts"]["rows"] > 0
     assert all(kept > 0 and rebuilt > 0 for kept, rebuilt in kept_and_rebuilt.values()), kept_and_rebuilt
+    assert all(kept > 0 and rebuilt > 0 for kept, rebuilt in problems_kept_and_rebuilt.values()), problems_kept_and_rebuilt

@@ -108,7 +108,7 @@ def test_links_carry_scores_and_rules_and_no_personal_data(scenario):
     assert len(rows) == 5
     assert columns == ["complaint_id", "linked_to_complaint_id", "problem_id", "community_id", "category_code",
                        "received_at", "link_rule", "link_score", "text_score", "address_score", "same_building",
-                       "same_complainant", "hours_apart", "linked_at"]  # ids, scores, flags and moments
+                       "same_complainant", "hours_apart", "linked_at", "built_at"]  # ids, scores, flags and moments
     flat = "|".join(str(v) for row in rows for v in row)
     assert not any(p in flat for p in PHONES.values()) and "号楼" not in flat and "水管" not in flat
 

@@ -10,15 +10,29 @@
 -- fct_complaints resolves, so it runs after it; join on complaint_id. A complaint the stage has not linked
 -- yet (a build without the stage, `minqing rebuild` before the next run) is missing here until it runs
 -- (tests/assert_every_demand_in_one_problem.sql).
+--
+-- Incremental: a build rebuilds the problems whose memberships or reports changed since the last one and
+-- keeps the others (macros/problem_scope.sql).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ prepare_problem_scope() }}",
+    post_hook=["{{ remember_problem_scope() }}", "{{ ensure_primary_key('complaint_id') }}",
+               "{{ ensure_index(['problem_id']) }}", "{{ ensure_index(['built_at']) }}"],
+) }}
+-- depends_on: {{ source('ops', 'problem_scope') }}, {{ source('ops', 'problem_changes') }}, {{ source('ops', 'complaint_day_changes') }}, {{ source('ops', 'aggregate_watermarks') }}
 
 with
 
-complaints as (
-    select * from {{ ref('fct_complaints') }}
+members as (
+    select * from {{ ref('stg_linking__problem_members') }} as members
+    where {{ in_problem_scope('members.problem_id') }}
 ),
 
-members as (
-    select * from {{ ref('stg_linking__problem_members') }}
+complaints as (
+    select * from {{ ref('fct_complaints') }}
+    where complaint_id in (select complaint_id from members)
 ),
 
 reports as (
@@ -52,7 +66,8 @@ select
     proactive_method,
     status,
     open_until = 'infinity'::timestamptz as is_open,
-    linked_at
+    linked_at,
+    {{ built_at() }} as built_at
 from reports
 window
     problem_order as (partition by problem_id order by received_at, complaint_id),

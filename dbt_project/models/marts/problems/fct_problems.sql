@@ -6,19 +6,34 @@
 -- found_by_rounds_first (未诉先办): the first report was the street's own finding — a reception day,
 -- door-knocking or a patrol (is_proactive) — before any resident called; lead_hours: how long before the
 -- first resident's report (null when no resident has reported it, or a resident was first).
+--
+-- Incremental: a build rebuilds the problems whose memberships or reports changed since the last one and
+-- keeps the others (macros/problem_scope.sql).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ prepare_problem_scope() }}",
+    post_hook=["{{ remember_problem_scope() }}", "{{ ensure_primary_key('problem_id') }}",
+               "{{ ensure_index(['problem_id']) }}", "{{ ensure_index(['built_at']) }}"],
+) }}
+-- depends_on: {{ ref('stg_linking__problem_members') }}, {{ source('ops', 'problem_scope') }}, {{ source('ops', 'problem_changes') }}, {{ source('ops', 'complaint_day_changes') }}, {{ source('ops', 'aggregate_watermarks') }}
 
 with
 
 reports as (
-    select * from {{ ref('fct_problem_reports') }}
+    select * from {{ ref('fct_problem_reports') }} as reports
+    where {{ in_problem_scope('reports.problem_id') }}
 ),
 
 complainants as (
     select complaint_id, complainant_key from {{ ref('fct_complaints') }}
+    where complaint_id in (select complaint_id from reports)
 ),
 
 problems as (
-    select * from {{ ref('stg_linking__problems') }}
+    select * from {{ ref('stg_linking__problems') }} as problems
+    where {{ in_problem_scope('problems.problem_id') }} or {{ in_problem_scope('problems.merged_into_problem_id') }}
 ),
 
 first_reports as (
@@ -106,7 +121,8 @@ select
     problems.founded_by_complaint_id,
     problems.created_at,
     coalesce(merges.merged_problem_ids, '{}') as merged_problem_ids,
-    merges.last_merged_at
+    merges.last_merged_at,
+    {{ built_at() }} as built_at
 from first_reports
 join summaries using (problem_id)
 join newest_reports using (problem_id)
