@@ -7,15 +7,17 @@
 --
 -- Incremental: a build grades again only the complaints whose grade may differ since the last one — those
 -- fct_complaints rebuilt, the later reports of their address and category, those the as-of moment reached,
--- those of a base grade that changed (macros/grade_scope.sql) — and keeps the others; the result equals
--- a full rebuild. A change of the seeds the grades read rebuilds every row (macros/incremental.sql).
+-- those of a base grade that changed (macros/grade_scope.sql; these from their own rows, moved out by the
+-- pre-hook: only their base differs) — and keeps the others; the result equals a full rebuild. A change of
+-- the seeds the grades read rebuilds every row (macros/incremental.sql).
 {%- set seeds = ['sentiment_thresholds', 'communities', 'issue_categories'] %}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='append_new_columns',
     pre_hook=["{{ reset_when_settings_change(" ~ seeds ~ ") }}", "{{ prepare_grade_scope(" ~ seeds ~ ") }}"],
-    post_hook=["{{ remember_settings(" ~ seeds ~ ") }}", "{{ remember_grade_scope() }}", "{{ ensure_index(['built_at']) }}"],
+    post_hook=["{{ remember_settings(" ~ seeds ~ ") }}", "{{ remember_grade_scope() }}", "{{ ensure_index(['built_at']) }}",
+               "{{ ensure_index(['base_period_start', 'community_id', 'category_code']) }}"],
 ) }}
 {%- set whole = grades_whole(seeds) %}
 -- depends_on: {{ ref('sentiment_thresholds') }}, {{ ref('communities') }}, {{ ref('issue_categories') }}, {{ ref('fct_complaints') }}, {{ ref('fct_complaint_status_events') }}, {{ ref('mart_sentiment_code') }}, {{ source('ops', 'complaint_day_changes') }}, {{ source('ops', 'aggregate_watermarks') }}, {{ source('ops', 'complaint_grade_scope') }}, {{ source('ops', 'complaint_grade_bases') }}
@@ -86,6 +88,31 @@ flagged as (
     from complaints
     cross join settings
     left join returned using (complaint_id)
+    {%- if not whole %}
+    union all
+    -- those graded again only for their base grade, moved out by the pre-hook with their flags
+    select
+        rebased.complaint_id,
+        rebased.source_channel,
+        rebased.received_at,
+        rebased.received_date,
+        date_trunc(settings.base_period_grain, rebased.received_date)::date,
+        rebased.community_id,
+        rebased.category_code,
+        rebased.category_source,
+        rebased.model_category_code,
+        rebased.category_needs_review,
+        rebased.category_candidates,
+        rebased.category_reviewed_by,
+        rebased.category_reviewed_at,
+        rebased.is_overdue,
+        rebased.is_returned,
+        rebased.is_repeat_address,
+        rebased.is_dissatisfied,
+        settings.*
+    from {{ grades_rebased() }} as rebased
+    cross join settings
+    {%- endif %}
 ),
 
 based as (
