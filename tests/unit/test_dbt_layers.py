@@ -44,7 +44,8 @@ def test_sources_are_read_only_in_staging(manifest, models):
         "file_decisions", "pipeline_runs", "hash_key", "incremental_settings",  # the as-of moment, settings
         "file_watermarks",  # the files an incremental model has read
         "complaint_day_changes", "aggregate_watermarks", "aggregate_scope",  # the daily aggregates' scope
-        "complaint_grade_scope", "complaint_grade_bases"}  # the complaint grades' scope
+        "complaint_grade_scope", "complaint_grade_bases",  # the complaint grades' scope
+        "problem_changes", "problem_scope"}  # the problem marts' scope
     readers = [(n["name"], d) for n in models.values() if layer(n) != "staging"
                for d in n["depends_on"]["nodes"] if d.startswith("source.") and d not in run_state]
     assert not readers, readers
