@@ -34,7 +34,8 @@
                "{{ ensure_index(['built_at']) }}",
                "{{ ensure_index(['address_key', 'category_code', 'received_at']) }}",
                "{{ ensure_index(['community_id', 'category_code', 'received_at']) }}",
-               "{{ ensure_index(['community_id', 'category_code'], where='closed_at is null') }}"],
+               "{{ ensure_index(['community_id', 'category_code'], where='closed_at is null') }}",
+               "{{ ensure_index(['received_at', 'complaint_id'], where=\"category_needs_review and category_source = 'model'\") }}"],
 ) }}
 -- depends_on: {{ ref('int_complaints__latest') }}, {{ ref('stg_ops__text_classifications') }}, {{ ref('stg_ops__classification_reviews') }}, {{ ref('status_codes') }}, {{ ref('source_values') }}, {{ ref('reception_methods') }}, {{ ref('community_aliases') }}, {{ ref('issue_categories') }}, {{ ref('time_limits') }}, {{ ref('hotline_category_map') }}
 {%- set incremental = is_incremental() and not settings_changed(seeds, setting_vars)
