@@ -110,3 +110,27 @@
     insert into {{ source('ops', 'complaint_day_changes') }} (received_date) values ('-infinity');
     {%- endif %}
 {%- endmacro %}
+
+{#- The months a monthly table of fct_complaints recomputes whole (fct_monthly_handling_hours): those of
+    the rows fct_complaints deleted or inserted since its last build, and those from the last build's
+    as-of moment to this one's. SQL: one column, month_start. -#}
+{% macro month_scope() -%}
+    {%- set state = daily_scope_state() -%}
+    select date_trunc('month', received_date)::date as month_start
+    from {{ source('ops', 'complaint_day_changes') }}
+    where change_id > {{ state['through'] }} and change_id <= {{ state['newest'] }} and received_date > '-infinity'
+    union
+    select month::date
+    from generate_series(date_trunc('month', ({{ bj_date(state['since']) }})::timestamp),
+                         ({{ bj_date(as_of()) }})::timestamp, interval '1 month') as month
+{%- endmacro %}
+
+{% macro prepare_month_scope() -%}
+    {%- set state = daily_scope_state() -%}
+    {%- if is_incremental() and state['all'] %}
+    delete from {{ this }};
+    {%- elif is_incremental() %}
+    delete from {{ this }} where month_start in ({{ month_scope() }});
+    {%- endif %}
+{%- endmacro %}
+

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.slow
 START, DAYS = dt.date(2026, 7, 1), 12
 AGGREGATES = ("marts.fct_daily_complaint_counts", "marts.fct_daily_reports_by_key")
 FOLLOWERS = (*AGGREGATES, "marts.mart_complaint_grades")  # the marts that rebuild what fct_complaints changed
+MONTHLY = ("marts.fct_monthly_handling_hours",)  # the same by month (the week's run stays in one month)
 # the marts that rebuild the problems whose memberships or reports changed (macros/problem_scope.sql)
 PROBLEM_MARTS = ("marts.fct_problem_reports", "marts.fct_problems", "marts.fct_complaint_links")
 
@@ -78,7 +79,7 @@ def test_day_by_day_equals_a_full_rebuild(fresh_warehouse, tmp_path):
         marks = dict(conn.execute("select relation, through_change_id from ops.aggregate_watermarks").fetchall())
     assert changes[0] > changes[1] >= 1  # the first build of fct_complaints was whole; the others noted days
     # the followers of fct_complaints' change log: the marts above and the link stage (minqing/analytics/linking.py)
-    assert set(marks) == {*FOLLOWERS, *PROBLEM_MARTS, "ops.problem_members"} and all(marks.values())
+    assert set(marks) == {*FOLLOWERS, *MONTHLY, *PROBLEM_MARTS, "ops.problem_members"} and all(marks.values())
     outcome = transform.run_dbt("build", "--full-refresh")
     assert outcome.success, outcome.failures
     rebuilt = fingerprint(fresh_warehouse)

@@ -3,7 +3,8 @@
 -- the whole street). Counts are sums of the shared daily cells (fct_daily_complaint_counts,
 -- fct_daily_reports_by_key); street rows are summed from those cells, not from the community rows: a
 -- resident who reports the same category in two communities is a repeat complainant of the street but
--- of neither community. The median handling time does not add up and is read per complaint.
+-- of neither community. The median handling time does not add up: fct_monthly_handling_hours keeps it per
+-- month, read per complaint.
 
 with
 
@@ -36,28 +37,10 @@ volumes as (
     group by grouping sets ((month_start, category_code, community_id), (month_start, category_code))
 ),
 
--- a median does not add up: the handling times are read per complaint
-handling_times as (
-    select
-        date_trunc('month', received_date)::date as month_start,
-        community_id,
-        category_code,
-        -- reception logs carry no closure time (closed_at is the entry day): no handling time from them
-        extract(epoch from closed_at - received_at) / 3600.0 as handling_hours
-    from {{ ref('fct_complaints') }}
-    where received_at < (select as_of_at from as_of)  -- a later complaint counts from its own day on
-      and source_channel <> 'reception' and closed_at is not null
-),
-
+-- a median does not add up: kept per month by fct_monthly_handling_hours, from each complaint
 handling as (
-    select
-        month_start,
-        category_code,
-        case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
-        count(*) as closed_with_time_count,
-        percentile_cont(0.5) within group (order by handling_hours) as median_handling_hours
-    from handling_times
-    group by grouping sets ((month_start, category_code, community_id), (month_start, category_code))
+    select month_start, category_code, community_id, closed_with_time_count, median_handling_hours
+    from {{ ref('fct_monthly_handling_hours') }}
 ),
 
 {#- repeats: a building or place, or a complainant, with more than one report of the category in
