@@ -18,7 +18,9 @@
 -- 14 by default) and keeps older days. Backlog figures of a window day are always computed from
 -- the whole history. A released held file (quality/held.py) rebuilds every day once
 -- (macros/incremental.sql). Data later than the window, a reclassification of older texts or a new
--- community in the seed: run with --full-refresh.
+-- community in the seed: run with --full-refresh. An incremental run reads only the complaints that can
+-- count in the window: received in it, closed in it, or not closed (at 10,000,000 complaints of history
+-- it read every complaint and every cancellation for 14 days' cells: 38.5 s).
 {%- set incremental = is_incremental() and not settings_changed([]) %}
 {%- set channels = intake_channels() %}
 
@@ -28,10 +30,25 @@ as_of as (
     select {{ as_of() }} as as_of_at
 ),
 
+relevant as (
+    select complaints.*
+    from {{ ref('fct_complaints') }} as complaints
+    {%- if incremental and execute %}
+    {#- the window's first day as a constant, so that the planner estimates how few rows it keeps (a subquery
+        here made it loop over the days: minutes at 1M) -#}
+    {%- set first_day = run_query("select " ~ daily_window_start('date_day', bj_last_day(as_of()))).columns[0].values()[0] %}
+    -- one that closed before the window was neither received, closed nor open in it
+    where complaints.received_date >= '{{ first_day }}'::date
+       or complaints.closed_at >= {{ bj_day_start("'" ~ first_day ~ "'") }}
+       or complaints.closed_at is null
+    {%- endif %}
+),
+
 cancellations as (
     select complaint_id, max(event_at) as cancelled_at
     from {{ ref('fct_complaint_status_events') }}
     where event_type = 'cancelled'
+      and complaint_id in (select complaint_id from relevant where status = 'cancelled')
     group by complaint_id
 ),
 
@@ -50,7 +67,7 @@ complaints as (
                  case when complaints.status = 'closed' then complaints.last_updated_at end) as closed_at,
         case when complaints.status = 'cancelled'
              then coalesce(cancellations.cancelled_at, complaints.last_updated_at) end as cancelled_at
-    from {{ ref('fct_complaints') }} as complaints
+    from relevant as complaints
     left join cancellations using (complaint_id)
 ),
 
@@ -60,7 +77,7 @@ spans as (
 ),
 
 bounds as (
-    {{ calendar_bounds('select min(received_date) from complaints') }}
+    {{ calendar_bounds('select min(received_date) from ' ~ ref('fct_complaints')) }}
 ),
 
 days as (
