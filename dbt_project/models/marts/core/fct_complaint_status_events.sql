@@ -2,9 +2,10 @@
     config(
         materialized='incremental',
         unique_key='event_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='insert_new',
         on_schema_change='append_new_columns',
-        pre_hook="{{ reset_when_settings_change([]) }}",
+        pre_hook=["{{ reset_when_settings_change([]) }}",
+                  "{% if is_incremental() %}{{ ensure_primary_key('event_id') }}{% endif %}"],
         post_hook=[
             "{{ remember_settings([]) }}",
             "{{ remember_file_watermark(ref('int_complaint_versions')) }}",
@@ -23,7 +24,8 @@
 -- it, so the newest file here lags whenever the latest files bring no new event, and every later build
 -- would read their records again (the 10M bench's day of issue 17 wrote 1.44M events for 360,000 new).
 -- A released held file (older than the watermark) or a new hashing key rebuilds it whole
--- (macros/incremental.sql). Indexed by complaint and by moment: the daily aggregates read the returns
+-- (macros/incremental.sql). A build inserts the events the table does not hold yet (incremental strategy
+-- insert_new, macros/incremental.sql: on the primary key, ensured before). Indexed by complaint and by moment: the daily aggregates read the returns
 -- of the days they rebuild, and those since their last build (macros/daily_scope.sql).
 {%- set incremental = is_incremental() and not settings_changed([]) %}
 
