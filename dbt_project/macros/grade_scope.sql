@@ -97,8 +97,8 @@
     {#- a complaint graded again only for its base grade: its row moves out whole into a temporary table,
         from which the build grades it again — its flags are as they were (its row of fct_complaints and
         those of its address did not change), only the base differs -#}
-    drop table if exists {{ _rebased() }};
-    create temporary table {{ _rebased() }} (like {{ this }});
+    drop table if exists {{ grades_rebased() }};
+    create temporary table {{ grades_rebased() }} (like {{ this }});
     with bases_changed as (
         select period_start, community_id, category_code
         from ({{ _grade_bases() }}) as now_bases
@@ -115,8 +115,8 @@
                           where scope.complaint_id = graded.complaint_id)
         returning graded.*
     )
-    insert into {{ _rebased() }} select * from moved;
-    analyze {{ _rebased() }};
+    insert into {{ grades_rebased() }} select * from moved;
+    analyze {{ grades_rebased() }};
     {#- the repeat flags of the others: whether an earlier report of the same address and category came in
         within the window (the report just before it did, exactly then), one index probe each -#}
     update {{ source('ops', 'complaint_grade_scope') }} as scope
@@ -131,13 +131,9 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- The temporary table of the rows an incremental build grades again only for their base (above). -#}
-{%- macro _rebased() -%}pg_temp.mart_complaint_grades__rebased{%- endmacro %}
-
-{#- SQL: the rows moved out by the pre-hook for their base grade alone; none in a whole build. -#}
-{% macro grades_rebased() -%}
-    {{ _rebased() }}
-{%- endmacro %}
+{#- The temporary table of the rows an incremental build grades again only for their base grade, moved out
+    by the pre-hook (above); a whole build has none. -#}
+{%- macro grades_rebased() -%}pg_temp.mart_complaint_grades__rebased{%- endmacro %}
 
 {% macro remember_grade_scope() -%}
     delete from {{ source('ops', 'complaint_grade_scope') }};
