@@ -113,6 +113,15 @@ def ensure_manifest() -> Path:
 
 # --- local Airflow --------------------------------------------------------------------------------
 
+# cosmos' watcher producer, as the DAGs run it (docker-compose.yml sets the same): its statuses are kept
+# in XCom alone, not also written again, whole, into an Airflow Variable on every XCom push (cosmos'
+# "reliable retry"). That rewrite costs a request per push and grows with the pushes made, about 10 s
+# of a street-day's 34 s dbt stage in `dag.test()` (BENCHMARKS.md, stop 36). A producer that fails
+# still saves its statuses once, in its failure and retry callbacks, and its retry restores them; one
+# killed outright (SIGKILL, out of memory) saves none, and its models' tasks build each model alone.
+COSMOS_WATCHER_SETTINGS = {"AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False"}
+
+
 def airflow_env(warehouse_url: str | None = None) -> dict[str, str]:
     """Environment for running the project's DAGs locally: SQLite metadata under $MINQING_HOME."""
     from minqing import warehouse
@@ -164,6 +173,7 @@ def airflow_env(warehouse_url: str | None = None) -> dict[str, str]:
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # no calls home from a closed network
         # the selectors are parsed in the manifest already: no Airflow Variable written at parse time
         "AIRFLOW__COSMOS__ENABLE_CACHE_DBT_YAML_SELECTORS": "False",
+        **COSMOS_WATCHER_SETTINGS,
         f"AIRFLOW_CONN_{CONN_ID.upper()}": json.dumps(connection),
         "WAREHOUSE_URL": url,
         "MINQING_HOME": str(config.home()),

@@ -175,6 +175,28 @@ def _producer_first(group) -> None:
         task.trigger_rule = TriggerRule.NONE_FAILED
 
 
+# The dbt events whose node status cosmos' watcher producer keeps for the model's task (cosmos 1.15:
+# `_DBT_EVENT_ALLOWLIST`): NodeFinished and the error events. cosmos 1.15.1 also pushes NodeStart,
+# NodeCompiling and NodeExecuting, each to the same XCom key, which the next one overwrites; a model's
+# task reads that key only once the node has ended (`poke`, `execute_complete`), so only the last one is
+# ever read. Three pushes of four were a request each to the Execution API: 265 nodes, about 8 s of a
+# street-day's dbt stage in `dag.test()` (BENCHMARKS.md, stop 36).
+WATCHER_NODE_EVENTS = frozenset({"NodeFinished"})
+
+
+def _node_events_when_finished() -> None:
+    """Narrow the events cosmos' watcher producer pushes for a node to WATCHER_NODE_EVENTS and the
+    error events, where this cosmos has the allowlist as 1.15 does; otherwise leave it, with a warning."""
+    try:
+        from cosmos.operators._watcher import base
+        errors, node_events = base._DBT_ERROR_EVENTS_TYPES, base._DBT_NODE_STATUS_EVENT_TYPES
+    except (ImportError, AttributeError) as exc:
+        log.warning("cosmos has no watcher event allowlist as 1.15 had (%s): every node event is pushed", exc)
+        return
+    if WATCHER_NODE_EVENTS <= node_events:
+        base._DBT_EVENT_ALLOWLIST = frozenset(errors | WATCHER_NODE_EVENTS)
+
+
 COSMOS_MODES = ("watcher", "local")
 SENSOR_TIMEOUT = dt.timedelta(minutes=15)
 
@@ -199,6 +221,8 @@ def _cosmos_task_group(group_id: str, selector: str | None, select: list[str] | 
     # failed model's task retries by building that model alone. LOCAL: one `dbt build` per model task
     # (about a second of start-up each).
     watcher = cosmos_mode() == "watcher"
+    if watcher:
+        _node_events_when_finished()
     return DbtTaskGroup(
         group_id=group_id,
         project_config=ProjectConfig(dbt_project_path=config.DBT_PROJECT_DIR, manifest_path=MANIFEST,

@@ -38,6 +38,8 @@ import json, time
 started = time.perf_counter()
 from pathlib import Path
 from airflow.dag_processing.dagbag import BundleDagBag
+from cosmos import settings
+from cosmos.operators._watcher import base
 folder = Path(__import__('os').environ['AIRFLOW__CORE__DAGS_FOLDER'])
 bag = BundleDagBag(dag_folder=folder, bundle_path=folder)  # the DAGs folder on the path, as in Airflow
 dag = bag.dags['minqing_daily']
@@ -51,6 +53,8 @@ print(json.dumps({
     'briefing_tasks': [t.task_id for t in bag.dags['minqing_briefing'].tasks],
     'report_rule': str(dag.get_task('report').trigger_rule.value),
     'deadline': [d.interval.total_seconds() for d in (dag.deadline if isinstance(dag.deadline, list) else [dag.deadline])],
+    'node_events': sorted(base._DBT_EVENT_ALLOWLIST & base._DBT_NODE_STATUS_EVENT_TYPES),
+    'reliable_retry': settings.enable_watcher_reliable_retry,
 }))
 """, {"MINQING_TASK_RETRIES": "2", "MINQING_COSMOS_MODE": mode})  # the production default; local test runs set 0
     assert found["errors"] == {}
@@ -74,6 +78,9 @@ print(json.dumps({
                     downstream.add(child)
                     todo.append(child)
         assert set(dbt_tasks) - {"dbt_build.dbt_producer_watcher"} <= downstream
+        # the producer pushes a node's last event only (the one its task reads), and no Variable copy
+        # of every status on each push
+        assert found["node_events"] == ["NodeFinished"] and found["reliable_retry"] is False
     else:
         # one `dbt build` task per model: the model and the tests that read only it and its ancestors
         assert "dbt_build.fct_complaints_model_build" in dbt_tasks

@@ -316,6 +316,9 @@ def test_airflow_services_share_one_image_and_one_environment():
     assert common["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://") and "@redis:" in common["AIRFLOW__CELERY__BROKER_URL"]
     assert common["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].startswith("http://airflow-apiserver:8080/")
     assert common["LANDING_DIR"] == "/opt/airflow/landing"
+    # cosmos' watcher producer runs as in the local runs the tests and the bench make
+    for name, value in orchestration.COSMOS_WATCHER_SETTINGS.items():
+        assert common[name].lower() == value.lower(), name
     for secret in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY",
                    "MINQING_HASH_KEY"):
         assert secret in common, f"{secret} must be shared by every Airflow component"
