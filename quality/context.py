@@ -30,7 +30,7 @@ import re
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 from urllib.parse import unquote, urlparse
@@ -218,6 +218,17 @@ class SuiteRun:
     seconds: float = 0.0
     gx_run: str = ""  # run name and time, as in the Data Docs
     docs_resources: list = field(default_factory=list)  # what a Data Docs update of this run renders
+
+    def counted(self, rows: int) -> SuiteRun:
+        """This passing run of column-map expectations (a BOOLEAN_ONLY result carries no counts) with the
+        counts a fuller result format gives: `rows` elements each, none unexpected."""
+        if not self.success:
+            raise ValueError("only a passing run's counts are known without listing them")
+        outcomes = [replace(o, element_count=rows if o.element_count is None else o.element_count,
+                            unexpected_count=0 if o.unexpected_count is None else o.unexpected_count,
+                            unexpected_percent=0.0 if o.unexpected_percent is None else o.unexpected_percent)
+                    for o in self.outcomes]
+        return replace(self, outcomes=outcomes)
 
 
 def run_suite(suite_name: str, asset_name: str, query: str, expectations: Iterable, *, run_name: str,

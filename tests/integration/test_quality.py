@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+import quality.channels
 from ingestion.loader import ingest
 from quality import context as gx_context
 from quality import data_docs_index, validate_channel, validate_loaded, validate_table
@@ -94,7 +95,12 @@ def _count(conn, query: str, *params) -> int:
     return conn.execute(query, params).fetchone()[0]
 
 
-def test_bad_rows_move_to_quarantine_and_only_the_bad_channel_fails(warehouse_db, landing, gx_home):
+@pytest.mark.parametrize("pass_first", [False, True], ids=["listed-at-once", "pass-checked-first"])
+def test_bad_rows_move_to_quarantine_and_only_the_bad_channel_fails(warehouse_db, landing, gx_home, monkeypatch,
+                                                                     pass_first):
+    # a large batch is checked for a pass first and listed only when something fails (quality.channels._run):
+    # the same rows quarantined, the same results stored, as a small batch listed at once
+    monkeypatch.setattr(quality.channels, "pass_first_above_rows", lambda: 0 if pass_first else 10 ** 9)
     ingest(landing, progress=False)
     with psycopg.connect(warehouse_db) as conn:
         ids = _file_ids(conn)
@@ -175,6 +181,11 @@ def test_bad_rows_move_to_quarantine_and_only_the_bad_channel_fails(warehouse_db
     # validating the same files again finds nothing more to move
     again = validate_channel("hotline", ids["hotline"], "test-run-again")
     assert (again.success, again.rows_checked, again.rows_quarantined) == (True, 3, 0)
+    with psycopg.connect(warehouse_db) as conn:
+        stored = conn.execute("select element_count, unexpected_count, unexpected_percent from ops.validation_results "
+                              "where run_id = %s", (again.run_id,)).fetchall()
+    assert len(stored) == len(CHANNEL_SUITES["hotline"].rules)
+    assert {tuple(r) for r in stored} == {(3, 0, 0.0)}  # counted, whichever result format found the pass
 
 
 def test_one_channel_breaking_does_not_stop_the_others(warehouse_db, landing, monkeypatch):
