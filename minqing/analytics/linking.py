@@ -46,6 +46,7 @@ VERSIONS = "intermediate.int_complaints__latest"  # the address, which the marts
 WATERMARK = "ops.problem_members"  # its row in ops.aggregate_watermarks: the change log read so far
 BATCH_REPORTS = 20_000  # reports linked at a time (memory: their texts' vectors and their places' pair matrices)
 BATCH_PLACE = 500       # reports of one place scored at a time against the place's candidates
+GRAM_MAX_REPORTS = 4_000  # a block's text cosines held at once up to this many reports (64 MB of float32)
 
 # what linking reads of a report; a report whose key changed is linked again
 LINK_KEY = ("md5(concat_ws('|', c.community_id, c.category_code, c.address_key, l.address, c.text_sha256, "
@@ -517,51 +518,101 @@ def _building(address_key: str | None) -> str | None:
     return address_key.split(":", 1)[1]
 
 
+_LINK_COLUMNS = ["complaint_id", "linked_to", "rule", "score", "text_score", "address_score", "same_building",
+                 "same_complainant", "hours_apart"]
+
+
 def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: LinkResult) -> pd.DataFrame:
     """The linked pairs (score at or above the threshold) with their parts. Compared: each pending
     report with the pool and the other pending reports of its block (community × category) and place
     (its building, or any when it names none), within the window or in a problem still open; a pair
     of pending reports once, from the later."""
-    columns = ["complaint_id", "linked_to", "rule", "score", "text_score", "address_score", "same_building",
-               "same_complainant", "hours_apart"]
     work = pending.loc[~pending["community_id"].isin(rules.exclude_communities)]
     if work.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=_LINK_COLUMNS)
     everyone = pd.concat([work.drop(columns="old_problem").assign(problem_id=None), pool], ignore_index=True)
     everyone["received_at"] = pd.to_datetime(everyone["received_at"], utc=True)
     everyone = where_reported(rules, everyone)
-    # its complainant ('' when unknown), compared in bulk
-    everyone["person"] = everyone["complainant_key"].fillna("").astype(str)
-    everyone["is_new"] = everyone["problem_id"].isna()
-    everyone["in_open"] = everyone["problem_id"].isin(set(pool.loc[pool["is_open"].astype(bool), "problem_id"]))
-    everyone["hours"] = (everyone["received_at"] - everyone["received_at"].min()) / pd.Timedelta(hours=1)
-    vectors = text_vectors([what_of(t, p) for t, p in zip(everyone["text"].tolist(), everyone["place"].tolist())])
-    parts = []
-    for _, block in everyone.groupby(["community_id", "category_code"], sort=True):
-        if not block["is_new"].any() or len(block) < 2:
+    hours = ((everyone["received_at"] - everyone["received_at"].min()) / pd.Timedelta(hours=1)).to_numpy(float)
+    reports = _Reports(
+        ids=everyone["complaint_id"].to_numpy(object), hours=hours,
+        is_new=everyone["problem_id"].isna().to_numpy(),
+        in_open=everyone["problem_id"].isin(set(pool.loc[pool["is_open"].astype(bool), "problem_id"])).to_numpy(),
+        person=everyone["complainant_key"].fillna("").astype(str).to_numpy(object),  # '' when unknown
+        place=everyone["place"].to_numpy(object), building=everyone["building"].to_numpy(object),
+        home=everyone["home"].to_numpy(object),
+        vectors=text_vectors([what_of(t, p) for t, p in zip(everyone["text"].tolist(), everyone["place"].tolist())]))
+    parts: list[dict] = []
+    # blocks in order of (community, category), their reports in the order of `everyone`; a report
+    # without either is in none
+    blocks = everyone.dropna(subset=["community_id", "category_code"]).groupby(
+        ["community_id", "category_code"], sort=True).indices
+    for key in sorted(blocks):
+        block = np.sort(blocks[key])
+        news = block[reports.is_new[block]]
+        if not len(news) or len(block) < 2:
             continue
-        pending_here = block.loc[block["is_new"]]
-        for building, news in pending_here.groupby("building", sort=True):
-            items = block if not building else block.loc[block["building"].isin(("", building))]
-            for start in range(0, len(news), BATCH_PLACE):
-                parts.append(_score_place(rules, vectors, news.iloc[start:start + BATCH_PLACE], items, result))
-    parts = [p for p in parts if len(p)]
+        text = _BlockText(reports.vectors, block)
+        buildings = reports.building[block]
+        for building in sorted(set(reports.building[news])):
+            items = block if not building else block[(buildings == "") | (buildings == building)]
+            here = news[reports.building[news] == building]
+            for start in range(0, len(here), BATCH_PLACE):
+                found = _score_place(rules, reports, text, here[start:start + BATCH_PLACE], items, result)
+                if found:
+                    parts.append(found)
     if not parts:
-        return pd.DataFrame(columns=columns)
-    return pd.concat(parts, ignore_index=True)[columns].drop_duplicates(["complaint_id", "linked_to"])
+        return pd.DataFrame(columns=_LINK_COLUMNS)
+    links = pd.DataFrame({name: np.concatenate([part[name] for part in parts]) for name in _LINK_COLUMNS})
+    links["same_building"] = links["same_building"].astype(object).where(links["same_building"].astype(bool), None)
+    return links.drop_duplicates(["complaint_id", "linked_to"], ignore_index=True)
 
 
-def _score_place(rules: Rules, vectors, news: pd.DataFrame, items: pd.DataFrame, result: LinkResult) -> pd.DataFrame:
-    """The linked pairs of `news` (pending reports) against `items` (the reports of their place). Each
-    report meets at most `max_candidates` of them, the latest; a pair whose text cannot reach the threshold
-    whatever its other parts is counted as compared but not scored further."""
-    n_hours, i_hours = news["hours"].to_numpy(float), items["hours"].to_numpy(float)
+@dataclass
+class _Reports:
+    """The reports a batch compares (the pending ones and the pool), column by column, by position."""
+
+    ids: np.ndarray
+    hours: np.ndarray     # since the earliest of them
+    is_new: np.ndarray    # pending: not in a problem yet
+    in_open: np.ndarray   # in a problem still open
+    person: np.ndarray
+    place: np.ndarray
+    building: np.ndarray
+    home: np.ndarray
+    vectors: object       # their texts' TF-IDF rows (text_vectors)
+
+
+class _BlockText:
+    """The text cosines of a block's reports: the block's Gram matrix, once, when it is small enough to
+    hold (GRAM_MAX_REPORTS); otherwise each place's pairs as they are asked for."""
+
+    def __init__(self, vectors, block: np.ndarray):
+        self._vectors, self._where = vectors, None
+        if len(block) <= GRAM_MAX_REPORTS:
+            rows = vectors[block]
+            self._gram = (rows @ rows.T).toarray()
+            self._where = np.full(int(block.max()) + 1, -1)
+            self._where[block] = np.arange(len(block))
+
+    def between(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if self._where is None:
+            return (self._vectors[a] @ self._vectors[b].T).toarray()
+        return self._gram[np.ix_(self._where[a], self._where[b])]
+
+
+def _score_place(rules: Rules, reports: _Reports, text_of: _BlockText, news: np.ndarray, items: np.ndarray,
+                 result: LinkResult) -> dict | None:
+    """The linked pairs of `news` (positions of pending reports) against `items` (positions of the reports
+    of their place), as columns. Each report meets at most `max_candidates` of them, the latest; a pair whose
+    text cannot reach the threshold whatever its other parts is counted as compared but not scored further."""
+    n_hours, i_hours = reports.hours[news], reports.hours[items]
     apart = np.abs(n_hours[:, None] - i_hours[None, :])
-    n_ids, i_ids = news["complaint_id"].to_numpy(), items["complaint_id"].to_numpy()
+    n_ids, i_ids = reports.ids[news], reports.ids[items]
     earlier = (i_hours[None, :] < n_hours[:, None]) | ((i_hours[None, :] == n_hours[:, None])
                                                        & (i_ids[None, :] < n_ids[:, None]))
-    compared = (((apart <= rules.window_days * 24) | items["in_open"].to_numpy()[None, :])
-                & (~items["is_new"].to_numpy()[None, :] | earlier)
+    compared = (((apart <= rules.window_days * 24) | reports.in_open[items][None, :])
+                & (~reports.is_new[items][None, :] | earlier)
                 & (n_ids[:, None] != i_ids[None, :]))
     if compared.shape[1] > rules.max_candidates:
         # the latest `max_candidates` of each report's candidates (those received at the cut all stay)
@@ -569,37 +620,36 @@ def _score_place(rules: Rules, vectors, news: pd.DataFrame, items: pd.DataFrame,
         cut = -np.partition(-moments, rules.max_candidates - 1, axis=1)[:, rules.max_candidates - 1]
         compared &= moments >= cut[:, None]
     if not compared.any():
-        return pd.DataFrame()
+        return None
     result.compared += int(compared.sum())
-    text = (vectors[news.index.to_numpy()] @ vectors[items.index.to_numpy()].T).toarray()
+    text = text_of.between(news, items)
     w_text = rules.weights["text"]
     if w_text > 0:
         compared &= text * w_text >= rules.threshold - rules.best_but_text - 1e-9
     rows, cols = np.nonzero(compared)
     if not len(rows):
-        return pd.DataFrame()
-    n_people, i_people = news["person"].to_numpy(), items["person"].to_numpy()
-    parts = pair_parts(rules, text[rows, cols], news["place"].to_numpy(object)[rows],
-                       items["place"].to_numpy(object)[cols], news["building"].to_numpy()[rows],
-                       items["building"].to_numpy()[cols], news["home"].to_numpy()[rows],
-                       items["home"].to_numpy()[cols], (n_people[rows] == i_people[cols]) & (n_people[rows] != ""))
+        return None
+    a, b = news[rows], items[cols]
+    same_person = (reports.person[a] == reports.person[b]) & (reports.person[a] != "")
+    parts = pair_parts(rules, text[rows, cols], reports.place[a], reports.place[b], reports.building[a],
+                       reports.building[b], reports.home[a], reports.home[b], same_person)
     keep = parts["score"] >= rules.threshold
     if not keep.any():
-        return pd.DataFrame()
+        return None
     rows, cols = rows[keep], cols[keep]
     parts = {name: values[keep] for name, values in parts.items()}
     same_person = parts["same_complainant"]
     later_is_new = ~earlier[rows, cols]  # the pool report (or a later pending one) came after the new one
     new_ids, other_ids = n_ids[rows], i_ids[cols]
-    return pd.DataFrame({
+    return {
         "complaint_id": np.where(later_is_new, other_ids, new_ids),
         "linked_to": np.where(later_is_new, new_ids, other_ids),
-        "rule": np.where(same_person, "same_resident", "similar_report"),
+        "rule": np.where(same_person, "same_resident", "similar_report").astype(object),
         "score": parts["score"].round(4), "text_score": parts["text_score"].round(4),
         "address_score": parts["address_score"].round(4),
-        "same_building": [True if b else None for b in parts["same_building"]],
+        "same_building": parts["same_building"],
         "same_complainant": same_person, "hours_apart": apart[rows, cols].round(2),
-    })
+    }
 
 
 def _cluster(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, links: pd.DataFrame, problems: _Problems,
