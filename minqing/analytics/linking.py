@@ -46,7 +46,7 @@ VERSIONS = "intermediate.int_complaints__latest"  # the address, which the marts
 WATERMARK = "ops.problem_members"  # its row in ops.aggregate_watermarks: the change log read so far
 BATCH_REPORTS = 20_000  # reports linked at a time (memory: their texts' vectors and their places' pair matrices)
 BATCH_PLACE = 500       # reports of one place scored at a time against the place's candidates
-GRAM_MAX_REPORTS = 4_000  # a block's text cosines held at once up to this many reports (64 MB of float32)
+GRAM_MAX_PAIRS = 16_000_000  # a block's text cosines held at once up to this many pairs (64 MB of float32)
 
 # what linking reads of a report; a report whose key changed is linked again
 LINK_KEY = ("md5(concat_ws('|', c.community_id, c.category_code, c.address_key, l.address, c.text_sha256, "
@@ -552,7 +552,7 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
         news = block[reports.is_new[block]]
         if not len(news) or len(block) < 2:
             continue
-        text = _BlockText(reports.vectors, block)
+        text = _BlockText(reports.vectors, block, news)
         buildings = reports.building[block]
         for building in sorted(set(reports.building[news])):
             items = block if not building else block[(buildings == "") | (buildings == building)]
@@ -584,21 +584,22 @@ class _Reports:
 
 
 class _BlockText:
-    """The text cosines of a block's reports: the block's Gram matrix, once, when it is small enough to
-    hold (GRAM_MAX_REPORTS); otherwise each place's pairs as they are asked for."""
+    """The text cosines of a block's pending reports with all of its reports: computed at once when the
+    matrix is small enough to hold (GRAM_MAX_PAIRS); otherwise each place's pairs as they are asked for."""
 
-    def __init__(self, vectors, block: np.ndarray):
+    def __init__(self, vectors, block: np.ndarray, news: np.ndarray):
         self._vectors, self._where = vectors, None
-        if len(block) <= GRAM_MAX_REPORTS:
-            rows = vectors[block]
-            self._gram = (rows @ rows.T).toarray()
+        if len(news) * len(block) <= GRAM_MAX_PAIRS:
+            self._cosines = (vectors[news] @ vectors[block].T).toarray()
             self._where = np.full(int(block.max()) + 1, -1)
             self._where[block] = np.arange(len(block))
+            self._row = np.full(int(block.max()) + 1, -1)
+            self._row[news] = np.arange(len(news))
 
     def between(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if self._where is None:
             return (self._vectors[a] @ self._vectors[b].T).toarray()
-        return self._gram[np.ix_(self._where[a], self._where[b])]
+        return self._cosines[np.ix_(self._row[a], self._where[b])]
 
 
 def _score_place(rules: Rules, reports: _Reports, text_of: _BlockText, news: np.ndarray, items: np.ndarray,
