@@ -584,22 +584,19 @@ class _Reports:
 
 
 class _BlockText:
-    """The text cosines of a block's pending reports with all of its reports: computed at once when the
-    matrix is small enough to hold (GRAM_MAX_PAIRS); otherwise each place's pairs as they are asked for."""
+    """The text cosines of a block's pending reports (`news`) with all of its reports (`block`), both sorted
+    positions: computed at once when the matrix is small enough to hold (GRAM_MAX_PAIRS); otherwise each
+    place's pairs as they are asked for."""
 
     def __init__(self, vectors, block: np.ndarray, news: np.ndarray):
-        self._vectors, self._where = vectors, None
-        if len(news) * len(block) <= GRAM_MAX_PAIRS:
-            self._cosines = (vectors[news] @ vectors[block].T).toarray()
-            self._where = np.full(int(block.max()) + 1, -1)
-            self._where[block] = np.arange(len(block))
-            self._row = np.full(int(block.max()) + 1, -1)
-            self._row[news] = np.arange(len(news))
+        self._vectors, self._block, self._news = vectors, block, news
+        self._cosines = ((vectors[news] @ vectors[block].T).toarray()
+                         if len(news) * len(block) <= GRAM_MAX_PAIRS else None)
 
     def between(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        if self._where is None:
+        if self._cosines is None:
             return (self._vectors[a] @ self._vectors[b].T).toarray()
-        return self._cosines[np.ix_(self._row[a], self._where[b])]
+        return self._cosines[np.ix_(np.searchsorted(self._news, a), np.searchsorted(self._block, b))]
 
 
 def _score_place(rules: Rules, reports: _Reports, text_of: _BlockText, news: np.ndarray, items: np.ndarray,
