@@ -187,7 +187,7 @@ def max_failing_share() -> float:
 def pass_first_above_rows() -> int:
     """Batches of this many rows or more are checked for a pass before their failing rows are listed
     (settings.yml `quality.pass_first_above_rows`; quality.channels._run)."""
-    value = int((config.settings().get("quality") or {}).get("pass_first_above_rows", 10000))
+    value = int(config.settings()["quality"]["pass_first_above_rows"])
     if value < 0:
         raise ValueError(f"quality.pass_first_above_rows in settings.yml must be 0 or more, not {value}")
     return value
