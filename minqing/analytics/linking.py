@@ -11,9 +11,10 @@ mini-program and again the next day: five complaints, one problem. The link stag
 2. **Blocking.** A report is compared only with the reports of its community × category received within
    `window_days` of it, and with the reports of problems there still open; two reports naming different
    buildings are never compared (settings.yml `linking`).
-3. **Scoring.** text_score: cosine of character 2-3-gram TF-IDF vectors of what the reports say is wrong
-   (their place and numbers taken out; IDF over the classifier's labelled texts and the run's, so the
-   operator's boilerplate counts little); address_score: rapidfuzz's partial ratio of the addresses after
+3. **Scoring.** text_score: cosine of character 1-3-gram vectors of what the reports say is wrong (their
+   place and numbers taken out), each n-gram weighted by its IDF over the classifier's labelled texts and
+   the run's (the operator's boilerplate counts little) and by how much it belongs to one category (a
+   register's phrases — 来电人表示, 巡查发现 — run through all of them); address_score: rapidfuzz's partial ratio of the addresses after
    the district, street and community; same_complainant, same_building and other_home (two different
    homes) flags. The weighted sum, against `threshold`, decides; the pair is kept with its parts and rule
    (ops.problem_links).
@@ -72,13 +73,15 @@ class Rules:
     exclude_communities: tuple[str, ...] = ()
     home_address_channels: tuple[str, ...] = ()
     max_candidates: int = 200
+    category_focus: float = 0.0
 
     @classmethod
     def from_settings(cls, overrides: dict | None = None) -> Rules:
         cfg = {**config.settings()["linking"], **(overrides or {})}
         return cls(int(cfg["window_days"]), int(cfg["max_text_chars"]), dict(cfg["weights"]),
                    float(cfg["threshold"]), float(cfg["merge_threshold"]), tuple(cfg.get("exclude_communities") or ()),
-                   tuple(cfg.get("home_address_channels") or ()), int(cfg["max_candidates"]))
+                   tuple(cfg.get("home_address_channels") or ()), int(cfg["max_candidates"]),
+                   float(cfg["category_focus"]))
 
     @property
     def best_but_text(self) -> float:
@@ -133,50 +136,89 @@ def what_of(text: str, place: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def reference_texts() -> tuple[str, ...]:
+def reference_texts() -> tuple[tuple[str, str], ...]:
     """The classifier's labelled texts (real citizen messages and the project's own phrases,
-    minqing/analytics/classifier_data): a fixed background for the TF-IDF weights, so that a phrase
-    every complaint uses (反映, 小区, 希望尽快) weighs little however few reports a run compares."""
+    minqing/analytics/classifier_data) as (text, category): a fixed background for the n-grams' weights,
+    so that a phrase every complaint uses (反映, 小区, 希望尽快) weighs little however few reports a run
+    compares."""
     from minqing.analytics.classifier_training import PROJECT_FILE, REAL_FILE, load_tsv
 
-    return tuple(what_of(row.text, "") for path, source in ((REAL_FILE, "real"), (PROJECT_FILE, "project"))
-                 for row in load_tsv(path, source))
+    return tuple((what_of(row.text, ""), row.category_code)
+                 for path, source in ((REAL_FILE, "real"), (PROJECT_FILE, "project")) for row in load_tsv(path, source))
 
 
-_HASHED_FEATURES = 2 ** 20  # character 2-3-grams hashed into this many columns (collisions: a few in a million)
+_HASHED_FEATURES = 2 ** 20  # character 1-3-grams hashed into this many columns (collisions: a few in a million)
 
 
 @functools.lru_cache(maxsize=1)
 def _hasher():
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    return HashingVectorizer(analyzer="char", ngram_range=(2, 3), n_features=_HASHED_FEATURES,
+    return HashingVectorizer(analyzer="char", ngram_range=(1, 3), n_features=_HASHED_FEATURES,
                              alternate_sign=False, norm=None, dtype=np.float32)
 
 
 @functools.lru_cache(maxsize=1)
-def _reference_counts() -> tuple[int, np.ndarray]:
-    """(texts, document frequency of each hashed n-gram) of the reference texts: hashed once a process."""
-    counts = _hasher().transform(reference_texts())
-    return counts.shape[0], np.bincount(counts.indices, minlength=_HASHED_FEATURES)
+def _reference_counts():
+    """(texts, document frequency of each hashed n-gram, the categories, texts holding each n-gram per
+    category) of the reference texts: hashed once a process."""
+    import scipy.sparse as sp
+
+    texts, categories = zip(*reference_texts())
+    counts = _hasher().transform(texts)
+    labels = sorted(set(categories))
+    present = counts.copy()
+    present.data[:] = 1
+    indicator = sp.csr_matrix((np.ones(len(texts)), (pd.Categorical(categories, categories=labels).codes,
+                                                     np.arange(len(texts)))), shape=(len(labels), len(texts)))
+    return counts.shape[0], np.bincount(counts.indices, minlength=_HASHED_FEATURES), labels, (indicator @ present).tocsr()
 
 
-def text_vectors(texts: list[str]):
-    """Character 2-3-gram TF-IDF vectors (sublinear tf, smoothed idf; rows L2-normalised): a dot product is
-    their cosine. The document frequencies are the reference texts' and the run's together: the same pair
-    scores about the same in a street's run of seven reports and in a city's of thousands, and a phrase
-    the run's reports all use counts little. The n-grams are hashed (no vocabulary fitted each run: the
-    reference texts are counted once a process)."""
+def _category_share(counts, codes: np.ndarray, categories: list[str | None], n_distinct: int) -> np.ndarray:
+    """Of the texts holding each n-gram (the reference texts and the run's), the share in its commonest
+    category, with one text's worth spread evenly over the categories (an n-gram seen once is not taken
+    for a category's own)."""
+    import scipy.sparse as sp
+
+    _, _, labels, by_category_reference = _reference_counts()
+    labels = labels + sorted({c for c in categories if isinstance(c, str)} - set(labels))
+    per = (pd.DataFrame({"text": codes, "category": pd.Series(categories, dtype=object)})
+           .dropna().groupby(["text", "category"]).size().reset_index(name="copies"))
+    indicator = sp.csr_matrix((per["copies"].to_numpy(float),
+                               (pd.Categorical(per["category"], categories=labels).codes, per["text"].to_numpy())),
+                              shape=(len(labels), n_distinct))
+    present = counts.copy()
+    present.data[:] = 1
+    by_category = indicator @ present
+    by_category = by_category + sp.vstack([by_category_reference, sp.csr_matrix(
+        (len(labels) - by_category_reference.shape[0], _HASHED_FEATURES))])
+    by_category = by_category.tocsc()
+    commonest = by_category.max(axis=0).toarray().ravel()
+    return (commonest + 1 / len(labels)) / (np.asarray(by_category.sum(axis=0)).ravel() + 1)
+
+
+def text_vectors(rules: Rules, texts: list[str], categories: list[str | None]):
+    """Character 1-3-gram vectors of the texts (rows L2-normalised: a dot product is their cosine), each
+    n-gram weighted by how rare it is (smoothed idf, sublinear tf) and by how much it belongs to one
+    category (`rules.category_focus`): 来电人表示, 上礼拜报过 or 希望尽快 run through every
+    category's reports and say how people talk, 化粪池, 停电 or 广场舞 belong to one and say what is wrong.
+
+    Both weights count the reference texts (with their labels) and the run's reports (with the category
+    the classifier gave them) together: the same pair scores about the same in a street's run of seven
+    reports and in a city's of thousands, and a phrase the run's reports all use counts little. The
+    n-grams are hashed (no vocabulary fitted each run: the reference texts are counted once a process)."""
     from sklearn.preprocessing import normalize
 
     codes, distinct = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=False)
     counts = _hasher().transform(distinct)  # each distinct text once (patrol notes repeat word for word)
     copies = np.bincount(codes, minlength=len(distinct))
-    n_reference, df_reference = _reference_counts()
+    n_reference, df_reference, _, _ = _reference_counts()
     df = df_reference + np.bincount(counts.indices, weights=np.repeat(copies, np.diff(counts.indptr)),
                                     minlength=_HASHED_FEATURES)
-    idf = (np.log((1 + n_reference + len(texts)) / (1 + df)) + 1).astype(np.float32)
-    counts.data = (1 + np.log(counts.data)) * idf[counts.indices]
+    weight = np.log((1 + n_reference + len(texts)) / (1 + df)) + 1
+    if rules.category_focus:
+        weight = weight * _category_share(counts, codes, categories, len(distinct)) ** rules.category_focus
+    counts.data = (1 + np.log(counts.data)) * weight[counts.indices].astype(np.float32)
     return normalize(counts, copy=False)[codes]
 
 
@@ -224,8 +266,10 @@ def score_pairs(rules: Rules, a: pd.DataFrame, b: pd.DataFrame, same_complainant
     them at all (two named buildings that differ are never compared). For measuring the rules on pairs
     kept in a file (minqing link-eval's hand-labelled pairs)."""
     a, b = where_reported(rules, a), where_reported(rules, b)
-    vectors = text_vectors([what_of(t, p) for t, p in zip([*a["text"], *b["text"]], [*a["place"], *b["place"]])])
     n = len(a)
+    categories = [*a.get("category_code", [None] * n), *b.get("category_code", [None] * n)]
+    vectors = text_vectors(rules, [what_of(t, p) for t, p in zip([*a["text"], *b["text"]], [*a["place"], *b["place"]])],
+                           categories)
     text = np.asarray(vectors[:n].multiply(vectors[n:]).sum(axis=1)).ravel()
     building_a, building_b = a["building"].to_numpy(), b["building"].to_numpy()
     parts = pair_parts(rules, text, a["place"].tolist(), b["place"].tolist(), building_a, building_b,
@@ -541,7 +585,8 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
         person=everyone["complainant_key"].fillna("").astype(str).to_numpy(object),  # '' when unknown
         place=everyone["place"].to_numpy(object), building=everyone["building"].to_numpy(object),
         home=everyone["home"].to_numpy(object),
-        vectors=text_vectors([what_of(t, p) for t, p in zip(everyone["text"].tolist(), everyone["place"].tolist())]))
+        vectors=text_vectors(rules, [what_of(t, p) for t, p in zip(everyone["text"].tolist(), everyone["place"].tolist())],
+                             everyone["category_code"].tolist()))
     parts: list[dict] = []
     # blocks in order of (community, category), their reports in the order of `everyone`; a report
     # without either is in none

@@ -46,10 +46,17 @@ def _cmd_link_eval(args) -> int:
     from minqing.devtools import link_eval
 
     warehouse.migrate()
+    given = {"days": args.days, "seed": args.seed, "per_day": args.per_day}
+    if args.tune:
+        if args.landing:
+            raise SystemExit("--tune generates its own month: it takes no --landing")
+        tuned = link_eval.tune(**{k: v for k, v in given.items() if v is not None},
+                               progress=lambda m: print(m, file=sys.stderr))
+        print(json.dumps(tuned, ensure_ascii=False, indent=2) if args.json else "\n".join(link_eval.tune_lines(tuned)))
+        return 0
     if args.landing:
         figures = link_eval.evaluate(Path(args.landing))
     else:
-        given = {"days": args.days, "seed": args.seed, "per_day": args.per_day}
         figures = link_eval.run(**{k: v for k, v in given.items() if v is not None},
                                 progress=lambda m: print(m, file=sys.stderr))
     print(json.dumps(figures, ensure_ascii=False, indent=2, default=str) if args.json
@@ -84,6 +91,9 @@ def register(sub) -> None:
     p.add_argument("--days", type=int, help="days generated (default 30)")
     p.add_argument("--seed", type=int, help="the generator's seed (default 11; the weights were chosen on seed 7)")
     p.add_argument("--per-day", type=int, help="demands a day (default 40)")
+    p.add_argument("--tune", action="store_true",
+                   help="instead: choose settings.yml linking's category_focus, weights and thresholds on a development "
+                        "month (default seed 7): fitted weights, every trial's figures and the one chosen")
     p.set_defaults(func=_cmd_link_eval)
 
     p = sub.add_parser("bench", help="measure a street's day, and ingest, validation, the daily run and dbt through cosmos at city scale")

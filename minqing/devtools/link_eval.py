@@ -37,6 +37,7 @@ import pandas as pd
 from minqing import config, warehouse
 
 TARGETS = {"pair_precision": 0.95, "pair_recall": 0.90, "hard_pair_precision": 0.90}
+MERGE_MARGIN = 0.15  # merge_threshold above threshold: a distinctly stronger link merges two problems
 # Pairs of generated reports the rules scored near their threshold, labelled by reading them (one problem or
 # two), with the columns the stage scores: how they were drawn and labelled is in link_eval_data/README.md.
 HARD_PAIRS = Path(__file__).with_name("link_eval_data") / "hard_pairs.tsv"
@@ -148,7 +149,8 @@ def hard_pairs(rules=None) -> dict:
 
     def side(s: str) -> pd.DataFrame:
         return pd.DataFrame({"text": labelled[f"text_{s}"], "address": labelled[f"address_{s}"],
-                             "address_key": labelled[f"address_key_{s}"], "source_channel": labelled[f"channel_{s}"]})
+                             "address_key": labelled[f"address_key_{s}"], "source_channel": labelled[f"channel_{s}"],
+                             "category_code": labelled["category"]})
 
     parts = score_pairs(rules, side("a"), side("b"), labelled["same_complainant"].eq("True"))
     linked = (parts["compared"] & (parts["score"] >= rules.threshold)).to_numpy()
@@ -196,6 +198,123 @@ def run(days: int = 30, seed: int = 11, per_day: int = 40, progress=print) -> di
     figures["settings"] = {"days": days, "seed": seed, "per_day": per_day,
                            "linking": config.settings()["linking"], "link_stage": summary.linking}
     return figures
+
+
+# the settings `tune` tries: how much an n-gram's belonging to one category counts, and thresholds
+TUNE_FOCUS = (0.0, 1.0, 2.0, 3.0)
+TUNE_THRESHOLDS = (0.92, 0.96, 1.0, 1.04, 1.08, 1.12)
+WEIGHT_PARTS = ("text", "address", "same_complainant", "same_building", "other_home")
+
+
+def compared_pairs(conn, matched: pd.DataFrame, rules) -> pd.DataFrame:
+    """Every pair of matched reports the stage compares (same community and category, buildings that do
+    not differ, within the window) with its parts scored as the stage scores them (the texts weighted
+    over all the matched reports at once) and whether the truth calls it one problem."""
+    import numpy as np
+
+    from minqing.analytics import linking
+
+    cur = conn.execute(f"select c.complaint_id, c.received_at, left(c.complaint_text, %s) as text, l.address, "
+                       f"c.complainant_key, c.source_channel from {linking.REPORTS} c "
+                       f"join {linking.VERSIONS} l using (complaint_id)", (rules.max_text_chars,))
+    texts = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    reports = linking.where_reported(rules, matched[["complaint_id", "problem", "community_id", "category_code",
+                                                     "address_key"]].merge(texts, on="complaint_id"))
+    vectors = linking.text_vectors(rules, [linking.what_of(t, p) for t, p in zip(reports["text"], reports["place"])],
+                                   reports["category_code"].tolist())
+    hours = pd.to_datetime(reports["received_at"], utc=True).astype("int64").to_numpy() / 3.6e12
+    building = reports["building"].to_numpy(object)
+    a, b = [], []
+    for block in reports.groupby(["community_id", "category_code"]).indices.values():
+        block = np.sort(block)
+        i, j = np.triu_indices(len(block), k=1)
+        i, j = block[i], block[j]
+        keep = (((building[i] == "") | (building[j] == "") | (building[i] == building[j]))
+                & (np.abs(hours[i] - hours[j]) <= 24 * rules.window_days))
+        a.append(i[keep])
+        b.append(j[keep])
+    a, b = np.concatenate(a), np.concatenate(b)
+    person = reports["complainant_key"].fillna("").astype(str).to_numpy(object)
+    parts = linking.pair_parts(rules, np.asarray(vectors[a].multiply(vectors[b]).sum(axis=1)).ravel(),
+                               reports["place"].to_numpy(object)[a], reports["place"].to_numpy(object)[b],
+                               building[a], building[b], reports["home"].to_numpy(object)[a],
+                               reports["home"].to_numpy(object)[b], (person[a] == person[b]) & (person[a] != ""))
+    problem = reports["problem"].to_numpy(object)
+    return pd.DataFrame({"text": parts["text_score"], "address": parts["address_score"],
+                         "same_complainant": parts["same_complainant"].astype(float),
+                         "same_building": parts["same_building"].astype(float),
+                         "other_home": parts["other_home"].astype(float), "same_problem": problem[a] == problem[b]})
+
+
+def fit_weights(pairs: pd.DataFrame) -> dict:
+    """A logistic regression's weights on the compared pairs, scaled to text = 1 (other_home as a penalty)."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(max_iter=1000).fit(pairs[list(WEIGHT_PARTS)], pairs["same_problem"])
+    coef = model.coef_[0] / model.coef_[0][0]
+    weights = {name: round(float(c), 2) for name, c in zip(WEIGHT_PARTS, coef)}
+    weights["other_home"] = -weights["other_home"]
+    return weights
+
+
+def tune_lines(tuned: dict) -> list[str]:
+    out = [f"link-eval --tune: seed {tuned['seed']}, {tuned['days']} days, {tuned['per_day']} a day",
+           "focus  threshold  precision  recall  hard-pair precision  weights"]
+    out += [f"{t['category_focus']:<6} {t['threshold']:<10} {t['pair_precision']!s:<10} {t['pair_recall']!s:<7} "
+            f"{t['hard_pair_precision']!s:<20} {t['weights']}" for t in tuned["trials"]]
+    chosen = tuned["chosen"]
+    out.append("chosen: none reaches the precision targets" if chosen is None else
+               f"chosen: category_focus {chosen['category_focus']}, weights {chosen['weights']}, threshold "
+               f"{chosen['threshold']}, merge_threshold {round(chosen['threshold'] + MERGE_MARGIN, 2)}")
+    return out
+
+
+def tune(days: int = 30, seed: int = 7, per_day: int = 40, progress=print) -> dict:
+    """Choose the linking settings on a development month (seed 7; `minqing link-eval` measures on another):
+    for each category_focus, the weights a logistic regression fits on the month's compared pairs; then
+    for each threshold the stage links the month again and is measured. Chosen: the highest pair recall
+    whose pair precision reaches its target and whose hard-pair precision reaches its own."""
+    import dataclasses
+
+    from minqing import pipeline
+    from minqing.analytics import linking
+    from minqing.devtools.bench import bench_database
+    from minqing.devtools.generate import DEFAULT_START, generate
+
+    base = linking.Rules.from_settings()
+    trials = []
+    with tempfile.TemporaryDirectory(prefix="minqing-link-tune-") as work:
+        landing = Path(work) / "landing"
+        progress(f"link-eval --tune: generating {days} days (seed {seed}, {per_day} a day) ...")
+        generate(landing, days=days, seed=seed, per_day=per_day)
+        with bench_database(suffix="linktune"):
+            pipeline.run(landing, DEFAULT_START + dt.timedelta(days=days - 1))
+            truth = load_truth(landing)
+            with warehouse.connect() as conn:
+                matched = match(conn, truth)
+                for focus in TUNE_FOCUS:
+                    pairs = compared_pairs(conn, matched, dataclasses.replace(base, category_focus=focus))
+                    weights = fit_weights(pairs)
+                    for threshold in TUNE_THRESHOLDS:
+                        rules = dataclasses.replace(base, category_focus=focus, weights=weights, threshold=threshold,
+                                                    merge_threshold=round(threshold + MERGE_MARGIN, 2))
+                        linking.link(rules, conn, rebuild=True)
+                        figures = score(match(conn, truth))
+                        hard = hard_pairs(rules)
+                        trial = {"category_focus": focus, "weights": weights, "threshold": threshold,
+                                 "pair_precision": figures["pair_precision"], "pair_recall": figures["pair_recall"],
+                                 "near_miss_pairs_linked": figures["near_miss_pairs_linked"],
+                                 "hard_pair_precision": hard["hard_pair_precision"],
+                                 "hard_pair_recall": hard["hard_pair_recall"], "compared_pairs": len(pairs),
+                                 "same_problem_pairs": int(pairs["same_problem"].sum())}
+                        progress(f"  focus {focus} threshold {threshold}: precision {trial['pair_precision']}, "
+                                 f"recall {trial['pair_recall']}, hard-pair precision {trial['hard_pair_precision']}")
+                        trials.append(trial)
+                conn.rollback()
+    good = [t for t in trials if (t["pair_precision"] or 0) >= TARGETS["pair_precision"]
+            and (t["hard_pair_precision"] or 0) >= TARGETS["hard_pair_precision"]]
+    chosen = max(good, key=lambda t: (t["pair_recall"], t["pair_precision"])) if good else None
+    return {"seed": seed, "days": days, "per_day": per_day, "trials": trials, "chosen": chosen}
 
 
 def lines(figures: dict) -> list[str]:

@@ -55,3 +55,23 @@ def test_the_hard_pairs_figures_add_up():
     assert 0 <= figures["correct"] <= min(figures["linked"], figures["labelled_same"])
     assert figures["hard_pair_precision"] == round(figures["correct"] / figures["linked"], 4)
     assert figures["hard_pair_recall"] == round(figures["correct"] / figures["labelled_same"], 4)
+
+
+def test_a_phrase_every_category_uses_weighs_less_than_one_of_a_category():
+    """Weighted by n-gram rarity alone, two calls sharing only the operator's register (来电人表示) look more
+    alike than a call and a patrol's note of the same outage (停电); weighted by category too, less."""
+    import dataclasses
+
+    texts = ["来电人表示停电了冰箱都化了", "来电人表示化粪池满了往外溢", "巡查发现停电", "来电人表示路灯不亮",
+             "来电人表示楼上装修太吵", "来电人表示小区门口乱停车"]
+    categories = ["utilities", "drainage", "utilities", "road_facilities", "noise", "parking_traffic"]
+
+    def cosines(focus):
+        rules = dataclasses.replace(linking.Rules.from_settings(), category_focus=focus)
+        vectors = linking.text_vectors(rules, texts, categories)
+        return (vectors[0] @ vectors[1].T).toarray()[0, 0], (vectors[0] @ vectors[2].T).toarray()[0, 0]
+
+    register_only, same_problem = cosines(0.0)
+    assert register_only > same_problem
+    focused_register, focused_problem = cosines(1.0)
+    assert focused_register < focused_problem and focused_register < register_only / 2
