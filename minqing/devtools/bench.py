@@ -277,22 +277,41 @@ def _trim_raw(url: str, total: int) -> None:
                         where c.file_id = f.file_id""")
 
 
-def _room_for_full_refresh(url: str) -> str | None:
-    """Why a full refresh would not fit on the warehouse's disk, or None. It writes a second copy of
-    the tables it rebuilds before dropping the first: about the database's size again (the 10M run of
-    issue 17 stopped on a full disk and lost every figure). Checked when the data directory is local."""
+def _disk(url: str) -> tuple[int, int] | None:
+    """(the database's size, the free space of its disk) in bytes; None when the data directory is not
+    local or not readable (a server of its own: not checked)."""
     with psycopg.connect(url) as conn:
         size = conn.execute("select pg_database_size(current_database())").fetchone()[0]
         try:
             data = Path(conn.execute("show data_directory").fetchone()[0])
-        except psycopg.Error:  # not allowed to read it: a server of its own, not checked
+        except psycopg.Error:
             return None
-    if not data.exists():
+    return (size, shutil.disk_usage(data).free) if data.exists() else None
+
+
+def _room_for_full_refresh(url: str) -> str | None:
+    """Why a full refresh would not fit on the warehouse's disk, or None. It writes a second copy of
+    the tables it rebuilds before dropping the first: about the database's size again (the 10M run of
+    issue 17 stopped on a full disk and lost every figure)."""
+    disk = _disk(url)
+    if disk is None or disk[1] > disk[0] * 1.1:
         return None
-    free = shutil.disk_usage(data).free
-    if free > size * 1.1:
+    return f"it needs about {disk[0] / 2**30:.0f} GiB free beside the database, the disk has {disk[1] / 2**30:.0f} GiB"
+
+
+def _room_for_history(url: str, rows_now: int, rows_wanted: int) -> str | None:
+    """Why growing the history to `rows_wanted` would not fit on the disk, or None: the database grows about
+    in proportion to its rows, with half as much again as a margin for the write-ahead log and the copies
+    the build of the grown marts writes (on 2026-12-06 a 1M-row bench warehouse did not grow to 10M rows in
+    the 69 GiB free, and the run stopped without a figure)."""
+    disk = _disk(url)
+    if disk is None or rows_now <= 0:
         return None
-    return f"it needs about {size / 2**30:.0f} GiB free beside the database, the disk has {free / 2**30:.0f} GiB"
+    needed = disk[0] * (rows_wanted / rows_now - 1) * 1.5
+    if disk[1] > needed:
+        return None
+    return (f"it needs about {needed / 2**30:.0f} GiB free ({disk[0] / 2**30:.1f} GiB at {rows_now:,} rows, "
+            f"grown in proportion, and half as much again for the build), the disk has {disk[1] / 2**30:.0f} GiB")
 
 
 def _grow_history(url: str, total: int, per_day: int, first: bool = False) -> int:
@@ -616,8 +635,15 @@ def run(rows: int = 200_000, daily_rows: int = 60_000, histories: tuple[int, ...
 
         # 4-5: the daily run on top of each history size; a full refresh at the largest
         daily_at = {}
+        rows_now = histories[0]
         for h_index, history in enumerate(histories):
+            room = _room_for_history(url, rows_now, history) if h_index else None
+            if room:
+                result.notes.append(f"history of {history:,} rows not measured: {room}")
+                progress(f"bench: {result.notes[-1]}")
+                break
             progress(f"bench: history to {history:,} rows ...")
+            rows_now = history
             result.figures[f"history_rows_at_{history}"] = _grow_history(url, history, daily_rows)
             samples = []
             for i in range(history_repeats):
@@ -643,9 +669,10 @@ def run(rows: int = 200_000, daily_rows: int = 60_000, histories: tuple[int, ...
             "classify_round_texts": round_["texts"], "classify_round_workers": workers,
             "classify_round_peak_pss_mib": round(round_["peak_pss_mib"]),
             "classify_round_peak_rss_sum_mib": round(round_["peak_rss_sum_mib"])})
-        small, large = histories[0], histories[-1]
-        ratio = round(daily_at[large] / daily_at[small], 2)
-        result.figures["daily_large_vs_small"] = ratio
+        small, large = histories[0], max(daily_at)
+        ratio = round(daily_at[large] / daily_at[small], 2) if large != small else None
+        if ratio is not None:
+            result.figures["daily_large_vs_small"] = ratio
         if (small, large) == (1_000_000, 10_000_000):
             result.figures["daily_10m_vs_1m"] = ratio
             result.figures["daily_10m_s"] = daily_at[large]
