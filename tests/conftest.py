@@ -231,3 +231,41 @@ def alert_robot_module():
     """The same, for a module's tests together (the real-scheduler tests)."""
     with _robot_server() as robot:
         yield robot
+
+
+ARTIFACTS = Path(os.environ.get("MINQING_TEST_ARTIFACTS") or Path(__file__).resolve().parents[1] / "test-artifacts")
+
+
+def chromium_path() -> str:
+    """Debian's Chromium, which the browser tests need: CI fails without it, a development machine skips."""
+    from minqing.publishing import briefing
+
+    found = briefing.chromium_executable()
+    if not found:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs Chromium for the browser tests: .ci/run installs Debian's chromium")
+        pytest.skip("no Chromium here (Debian: apt-get install chromium)")
+    return found
+
+
+@contextlib.contextmanager
+def chromium_page(viewport: tuple[int, int] = (1280, 900)):
+    """A page of a real headless Chromium, with what went wrong on it (console errors and warnings, page
+    errors) and every URL it asked for: yields (page, problems, requests)."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = chromium_path()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync", "--disable-background-networking",
+            "--disable-component-update"])
+        page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+        problems, requests = [], []
+        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning")
+                else None)
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on("request", lambda r: requests.append(r.url))
+        try:
+            yield page, problems, requests
+        finally:
+            browser.close()

@@ -8,9 +8,7 @@ The screenshot of the rendered page is kept under test-artifacts/ (or MINQING_TE
 from __future__ import annotations
 
 import datetime as dt
-import os
 from decimal import Decimal
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -20,10 +18,9 @@ from minqing.publishing import briefing
 from minqing.publishing.exports import neutralise, to_csv
 from minqing.devtools.generate import generate
 
-from conftest import migrated_database
+from conftest import ARTIFACTS, chromium_page, chromium_path, migrated_database
 from linking_scenario import AS_OF_10, AS_OF_11, WY, run_day, scenario_database, write_day_10, write_day_11
 
-ARTIFACTS = Path(os.environ.get("MINQING_TEST_ARTIFACTS") or Path(__file__).resolve().parents[2] / "test-artifacts")
 START, DAYS = dt.date(2026, 6, 20), 40
 DATA_DATE = START + dt.timedelta(days=DAYS - 1)
 BRIEFING_DATE = DATA_DATE + dt.timedelta(days=1)
@@ -267,19 +264,8 @@ def _one_rows(url: str, sql: str, *params) -> list[tuple]:
         return conn.execute(sql, params).fetchall()
 
 
-def _chromium() -> str:
-    found = briefing.chromium_executable()
-    if not found:
-        if os.environ.get("CI"):
-            pytest.fail("CI needs Chromium for the browser tests: .ci/run installs Debian's chromium")
-        pytest.skip("no Chromium here (Debian: apt-get install chromium)")
-    return found
-
-
 def test_briefing_page_renders_in_headless_chromium_and_shows_the_warehouse_figures(on_built, tmp_path, capsys):
-    from playwright.sync_api import sync_playwright
-
-    chromium = _chromium()
+    chromium_path()
     assert cli.main(["briefing", "--date", BRIEFING_DATE.isoformat(), "--out", str(tmp_path), "--no-pdf"]) == 0
     page_path = tmp_path / f"briefing_{BRIEFING_DATE}.html"
     assert page_path.exists()
@@ -294,23 +280,13 @@ def test_briefing_page_renders_in_headless_chromium_and_shows_the_warehouse_figu
             expected[(row["section"], briefing.row_key(row), field)] = row[field]
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync", "--disable-background-networking",
-            "--disable-component-update"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        problems, requests = [], []
-        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning")
-                else None)
-        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-        page.on("request", lambda r: requests.append(r.url))
+    with chromium_page() as (page, problems, requests):
         page.goto(page_path.as_uri(), wait_until="load")
         shown = page.eval_on_selector_all(
             "[data-value]", "els => els.map(e => [e.dataset.section, e.dataset.key, e.dataset.field, "
                             "e.dataset.value, e.textContent.trim()])")
         title = page.title()
         page.screenshot(path=str(ARTIFACTS / f"briefing_{BRIEFING_DATE}.png"), full_page=True)
-        browser.close()
 
     assert problems == []
     assert requests == [page_path.as_uri()]  # self-contained: nothing fetched from anywhere else
@@ -339,7 +315,7 @@ def test_briefing_page_renders_in_headless_chromium_and_shows_the_warehouse_figu
 
 
 def test_briefing_prints_to_pdf(on_built, tmp_path):
-    _chromium()
+    chromium_path()
     written = briefing.write(BRIEFING_DATE, tmp_path, pdf=True)
     pdf = written["pdf"]
     assert pdf and pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000

@@ -21,6 +21,8 @@ from minqing.publishing import briefing
 from minqing.devtools.generate import generate
 from minqing.pipeline import run
 
+from conftest import chromium_page
+
 pytestmark = pytest.mark.slow
 
 START, DAYS = dt.date(2026, 7, 1), 22
@@ -143,8 +145,6 @@ def test_the_runs_day_bounds_the_briefing_not_the_newest_record(month, tmp_path,
 
 
 def test_a_missing_hotline_day_is_shown_as_missing_on_the_page(month, tmp_path, fresh_warehouse):
-    from playwright.sync_api import sync_playwright
-
     missing = DAY - dt.timedelta(days=1)
     landing = landing_of(month, tmp_path / "landing", hotline_days=(DAY - dt.timedelta(days=2), DAY),
                          miniprogram_days=(DAY - dt.timedelta(days=2), missing, DAY))
@@ -165,22 +165,14 @@ def test_a_missing_hotline_day_is_shown_as_missing_on_the_page(month, tmp_path, 
     assert trend[("miniprogram", missing)]["value"] is not None
     assert not trend[("miniprogram", missing)]["is_incomplete"]
 
-    chromium = briefing.chromium_executable()
-    if not chromium:
-        pytest.skip("no Chromium here (Debian: apt-get install chromium)")
     assert cli.main(["briefing", "--date", meeting.isoformat(), "--out", str(tmp_path / "out"), "--no-pdf"]) == 0
     page_path = tmp_path / "out" / f"briefing_{meeting}.html"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page()
-        problems = []
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    with chromium_page() as (page, problems, _):
         page.goto(page_path.as_uri(), wait_until="load")
         notices = page.inner_text("#data-notices")
         cells = page.eval_on_selector_all(
             "[data-section='received_by_channel'][data-field='previous_value']",
             "els => els.map(e => [e.closest('tr').cells[0].textContent.trim(), e.closest('td').textContent.trim()])")
-        browser.close()
     assert problems == []
     assert "12345热线 7月15日 数据未到（应于7月16日 06:00前送达）" in notices
     assert "400热线 7月15日 数据未到" in notices
