@@ -89,6 +89,35 @@ def _cmd_forecast(args) -> int:
     return 0
 
 
+def _cmd_effect(args) -> int:
+    from minqing.analytics import effects
+
+    with warehouse.connect() as conn:
+        if args.intervention:
+            known = effects.interventions(conn)
+            if args.intervention not in known:
+                raise SystemExit(f"effect: no intervention {args.intervention!r} in seeds/interventions.csv "
+                                 f"(known: {', '.join(known) or 'none'})")
+            intervention = known[args.intervention]
+        elif args.community and args.start:
+            categories = tuple(c for c in (args.categories or "").split(",") if c)
+            intervention = effects.ad_hoc(conn, args.community, args.start, categories, args.end)
+        else:
+            raise SystemExit("effect: give --intervention ID, or --community NAME --start YYYY-MM-DD")
+        result = effects.estimate_intervention(conn, intervention)
+        out = effects.result_dict(intervention, result)
+    if args.out:
+        from minqing.publishing import effect_page
+
+        path = effect_page.write(out, Path(args.out))
+        print(f"effect: page {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(out["reading"])
+    return 0
+
+
 def _cmd_link(args) -> int:
     from minqing import pipeline
 
@@ -173,6 +202,17 @@ def register(sub) -> None:
     p.add_argument("--as-of", type=_date, help="last day of history to forecast from (YYYY-MM-DD); "
                                                "default: the last complete day")
     p.set_defaults(func=_cmd_forecast)
+
+    p = sub.add_parser("effect", help="did it work? an intervention's effect on complaints against the street's "
+                                      "other communities (difference-in-differences, synthetic control, placebos)")
+    p.add_argument("--intervention", help="an intervention_id of seeds/interventions.csv")
+    p.add_argument("--community", help="instead: a community (id or name) ...")
+    p.add_argument("--start", type=_date, help="... and the day its intervention started (YYYY-MM-DD)")
+    p.add_argument("--end", type=_date, help="the day it ended, if it did")
+    p.add_argument("--categories", help="the categories it targets, comma-separated (default: all)")
+    p.add_argument("--json", action="store_true", help="every figure as JSON")
+    p.add_argument("--out", help="also write a self-contained HTML page with its charts into this folder")
+    p.set_defaults(func=_cmd_effect)
 
     p = sub.add_parser("link", help="link the reports of one problem across channels and days (the run does it "
                                     "after dbt build); reads settings.yml linking")

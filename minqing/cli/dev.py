@@ -10,7 +10,7 @@ from minqing.cli._common import _date
 
 
 def _cmd_generate(args) -> int:
-    from minqing.devtools.generate import generate, write_training_texts
+    from minqing.devtools.generate import Effect, generate, write_training_texts
 
     if args.training_texts:
         count = write_training_texts(Path(args.training_texts), **({"seed": args.seed} if args.seed is not None else {}))
@@ -19,7 +19,8 @@ def _cmd_generate(args) -> int:
     if args.days is None or args.out is None:
         raise RuntimeError("generate needs --days and --out (or --training-texts FILE)")
     # seed, per_day and start default to generate()'s own
-    given = {"seed": args.seed, "per_day": args.per_day, "start": args.start}
+    given = {"seed": args.seed, "per_day": args.per_day, "start": args.start,
+             "effects": tuple(Effect.parse(e) for e in args.effect) or None}
     manifest = generate(Path(args.out), days=args.days, **{k: v for k, v in given.items() if v is not None})
     totals = manifest.get("totals", {})
     print(f"generate: {len(manifest.get('files', {}))} files under {args.out} "
@@ -64,6 +65,21 @@ def _cmd_link_eval(args) -> int:
     return 0
 
 
+def _cmd_effect_eval(args) -> int:
+    import json
+
+    from minqing.devtools import effect_eval
+
+    given = {"seeds": args.seeds, "size": args.size, "weeks": args.weeks}
+    figures = effect_eval.run(**{k: v for k, v in given.items() if v is not None},
+                              progress=lambda m: print(m, file=sys.stderr))
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(effect_eval.lines(figures)))
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("generate", help="write a synthetic landing folder that follows the source contract")
     p.add_argument("--days", type=int)
@@ -73,6 +89,9 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, help="the generator's seed (default 7)")
     p.add_argument("--per-day", type=int, help="mean new resident demands per day (default 40)")
     p.add_argument("--start", type=_date, help="first day, YYYY-MM-DD (default 2026-07-01)")
+    p.add_argument("--effect", action="append", default=[], metavar="COMMUNITY:START:SIZE[:CATEGORIES]",
+                   help="inject an intervention's effect: from START the community's demands (of the categories, "
+                        "comma-separated; all when none) are x(1 + SIZE), e.g. 八一厂社区:2026-09-01:-0.4:neighbor_dispute")
     p.set_defaults(func=_cmd_generate)
 
     p = sub.add_parser("demo", help="generate a month of data and run it through the real Airflow DAG")
@@ -95,6 +114,14 @@ def register(sub) -> None:
                    help="instead: choose settings.yml linking's category_focus, weights and thresholds on a development "
                         "month (default seed 7): fitted weights, every trial's figures and the one chosen")
     p.set_defaults(func=_cmd_link_eval)
+
+    p = sub.add_parser("effect-eval", help="does `minqing effect` find an effect the generator injected, and "
+                                           "nothing where none was? interval coverage and false alarms over seeds")
+    p.add_argument("--seeds", type=int, help="generated streets (default 20)")
+    p.add_argument("--size", type=float, help="the injected change (default -0.4)")
+    p.add_argument("--weeks", type=int, help="weeks generated (default 78: the start at week 52)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_effect_eval)
 
     p = sub.add_parser("bench", help="measure a street's day, and ingest, validation, the daily run and dbt through cosmos at city scale")
     p.add_argument("--json", action="store_true", help="one JSON object with every figure")

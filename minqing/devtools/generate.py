@@ -687,10 +687,48 @@ def _place(issue: Issue) -> str:
     return f"building {issue.slots['bld']}" if issue.scope == "building" else issue.address
 
 
-def simulate(seed: int, calendar: Calendar, per_day: float, population: Population) -> list[Demand]:
-    """Every resident demand of the run, in time order."""
+@dataclass(frozen=True)
+class Effect:
+    """An intervention's effect injected into the demands (issue 20: its estimate is checked against it):
+    from `start` (to `end`), each demand of `community` (its name) in `categories` (every category when
+    empty) is kept with probability 1 + size when size < 0, and brings a neighbour's report of the same
+    issue with probability size when size > 0: the community's demands there are ×(1 + size), on average."""
+
+    community: str
+    start: dt.date
+    size: float
+    categories: tuple[str, ...] = ()
+    end: dt.date | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Effect:
+        """COMMUNITY:START:SIZE[:CATEGORY,CATEGORY...], e.g. 八一厂社区:2026-09-01:-0.4:neighbor_dispute,noise."""
+        parts = text.split(":")
+        if len(parts) not in (3, 4):
+            raise ValueError(f"{text!r}: an effect is COMMUNITY:START:SIZE[:CATEGORIES]")
+        name, start, size = parts[0], dt.date.fromisoformat(parts[1]), float(parts[2])
+        if name not in {c.name for c in COMMUNITIES}:
+            raise ValueError(f"{text!r}: {name} is not a community of the generator")
+        if not -1 < size <= 1:
+            raise ValueError(f"{text!r}: the size is a change between -1 (exclusive) and 1")
+        categories = tuple(c for c in (parts[3].split(",") if len(parts) == 4 else []) if c)
+        unknown = set(categories) - set(CATEGORY_CODES)
+        if unknown:
+            raise ValueError(f"{text!r}: unknown categories {sorted(unknown)}")
+        return cls(name, start, size, categories)
+
+    def applies(self, community: Community, category: str, day: dt.date) -> bool:
+        return (community.name == self.community and day >= self.start and (self.end is None or day <= self.end)
+                and (not self.categories or category in self.categories))
+
+
+def simulate(seed: int, calendar: Calendar, per_day: float, population: Population,
+             effects: tuple[Effect, ...] = ()) -> list[Demand]:
+    """Every resident demand of the run, in time order. `effects` thin or add demands (their own random
+    draws: without them the run is the same)."""
     rng = _rng(seed, "demands")
     near_miss_rng = _rng(seed, "near-misses")
+    effect_rng = _rng(seed, "effects")
     demands: list[Demand] = []
     recent: dict[str, list[Issue]] = {c.name: [] for c in COMMUNITIES}
     issue_count = 0
@@ -725,9 +763,13 @@ def simulate(seed: int, calendar: Calendar, per_day: float, population: Populati
                     if same is not None:
                         issue_count -= 1
                         issue, repeat = same, ("again" if resident is same.reporter else "neighbour")
-                if repeat is None:
-                    resident = issue.reporter
-                    recent[community.name].append(issue)
+            effect = next((e for e in effects if e.applies(community, issue.category, day)), None)
+            if effect is not None and effect.size < 0 and effect_rng.random() < -effect.size:
+                continue  # the intervention prevented it (a new issue never reported is forgotten)
+            if repeat is None:
+                resident = issue.reporter
+                recent[community.name].append(issue)
+            extra = effect is not None and effect.size > 0 and effect_rng.random() < effect.size
             issue.reports += 1
             channel = _choose_channel(rng, day, community, repeat)
             hours = NIGHT_HOUR_WEIGHTS if issue.category == "noise" else HOUR_WEIGHTS
@@ -736,6 +778,13 @@ def simulate(seed: int, calendar: Calendar, per_day: float, population: Populati
             hour = rng.choices(range(24), weights=hours)[0]
             at = dt.datetime.combine(day, dt.time(hour, rng.randrange(60), rng.randrange(60)))
             todays.append(Demand(0, at, community, resident, issue, channel, repeat, issue.reports))
+            if extra:  # a neighbour reports it too, later that day
+                issue.reports += 1
+                neighbour = population.neighbour(community, issue.slots["bld"] if issue.scope == "building" else None,
+                                                 issue.reporter)
+                late = min(at + dt.timedelta(minutes=effect_rng.randrange(1, 60)), dt.datetime.combine(day, dt.time(23, 59, 59)))
+                todays.append(Demand(0, late, community, neighbour, issue, _choose_channel(effect_rng, day, community, "neighbour"),
+                                     "neighbour", issue.reports))
         for community in COMMUNITIES:  # forget issues older than a month
             recent[community.name] = [i for i in recent[community.name] if (day - i.opened).days <= 30]
         todays.sort(key=lambda d: d.at)
@@ -1957,11 +2006,13 @@ def _remove_previous(out: Path) -> None:
 DEFAULT_START = dt.date(2026, 7, 1)  # the first generated day unless told (`minqing generate`, `minqing demo`)
 
 
-def generate(out: Path, days: int, seed: int = 7, per_day: int = 40, start: dt.date = DEFAULT_START) -> dict:
+def generate(out: Path, days: int, seed: int = 7, per_day: int = 40, start: dt.date = DEFAULT_START,
+             effects: tuple[Effect, ...] = ()) -> dict:
     """Write a synthetic landing folder for `days` days from `start` and return its manifest.
 
-    `per_day` is the mean number of new resident demands per day over all channels. The same
-    arguments always give the same bytes. Files a previous run listed in `out/.generate_manifest.json`
+    `per_day` is the mean number of new resident demands per day over all channels; `effects`: the
+    interventions' effects injected (the manifest's `parameters.effects`). The same arguments always give
+    the same bytes. Files a previous run listed in `out/.generate_manifest.json`
     are removed first; other files under `out` are left alone.
     """
     if isinstance(start, str):
@@ -1973,7 +2024,7 @@ def generate(out: Path, days: int, seed: int = 7, per_day: int = 40, start: dt.d
     out = Path(out)
     calendar = Calendar(_rng(seed, "weather"), start, days)
     population = Population(_rng(seed, "residents"))
-    demands = simulate(seed, calendar, per_day, population)
+    demands = simulate(seed, calendar, per_day, population, tuple(effects))
     orders = build_work_orders(seed, demands)
     tickets = build_tickets(seed, demands, calendar, per_day, population)
     entries = build_reception_entries(seed, demands)
@@ -1984,6 +2035,10 @@ def generate(out: Path, days: int, seed: int = 7, per_day: int = 40, start: dt.d
     write_reception(seed, landing, entries, calendar.days)
     deliver_mess(seed, landing)
     manifest = build_manifest(landing, days=calendar.days, seed=seed, per_day=per_day)
+    if effects:
+        manifest["parameters"]["effects"] = [
+            {"community": e.community, "start": e.start.isoformat(), "size": e.size, "categories": list(e.categories),
+             "end": e.end.isoformat() if e.end else None} for e in effects]
     problems = problems_csv(landing)
 
     out.mkdir(parents=True, exist_ok=True)
