@@ -213,6 +213,9 @@ def synthetic_control(panel: pd.DataFrame, treated: str, start: pd.Timestamp, bl
     the start; the pre-period misfit (root mean squared gap, in units of the treated level); and a
     permutation p-value from each donor's own synthetic control (post/pre misfit ratio, Abadie)."""
     series = _blocks(panel, start, block).astype(float)
+    if series.empty or not (series.columns < start).any() or not (series.columns >= start).any():
+        return {"effect_pct": None, "p_value": None, "pre_misfit": None, "weights": {}, "block_weeks": block,
+                "missing": f"干预前后需各有至少一个完整的 {block} 周段"}
     per_households = False
     if households is not None:
         known = households.reindex(series.index)
@@ -334,7 +337,9 @@ def estimate(panel: pd.DataFrame, treated, start, end=None, households: pd.Serie
                                        "对照社区在干预前与本社区走势不一致")
     result.event_study = _event_study(panel, treated, start, settings.event_block_weeks, z)
     result.synthetic = synthetic_control(panel, treated, start, settings.event_block_weeks, households)
-    if result.synthetic["pre_misfit"] > settings.max_pre_misfit:
+    if result.synthetic.get("missing"):
+        result.warnings.append(f"合成对照无法估计：{result.synthetic['missing']}")
+    elif result.synthetic["pre_misfit"] > settings.max_pre_misfit:
         result.warnings.append(f"合成对照在干预前拟合不佳（偏差 {result.synthetic['pre_misfit']:.2f}，"
                                f"上限 {settings.max_pre_misfit}）：对照社区组合不出本社区")
     return result
@@ -350,7 +355,7 @@ def reading(result: Estimate, name: str | None = None) -> str:
     """One paragraph in plain words."""
     who = name or result.treated
     if result.effect_pct is None:
-        return f"{who}：无法估计效果。" + "".join(result.warnings)
+        return f"{who}：无法估计效果。" + "；".join(result.warnings) + "。"
     direction = "减少" if result.effect_pct < 0 else "增加"
     text = (f"{who}干预后诉求估计{direction} {abs(result.effect_pct):.0f}%"
             f"（{100 * _level(result):.0f}% 区间 {result.ci_low_pct:+.0f}% 至 {result.ci_high_pct:+.0f}%），"
@@ -466,11 +471,18 @@ def ad_hoc(conn, community: str, start: dt.date, categories: tuple[str, ...] = (
     return Intervention("ad_hoc", f"{community} {start.isoformat()}", (found[0],), start, end, tuple(categories))
 
 
-def result_dict(intervention: Intervention, result: Estimate) -> dict:
-    """The estimate with what it is about and its reading: `minqing effect --json`."""
+def category_names(conn) -> dict[str, str]:
+    return dict(conn.execute("select category_code, category_name_zh from marts.dim_issue_category").fetchall())
+
+
+def result_dict(intervention: Intervention, result: Estimate, names: dict[str, str] | None = None) -> dict:
+    """The estimate with what it is about and its reading: `minqing effect --json`. `names`: the categories'
+    Chinese names (category_names)."""
     out = result.as_dict()
+    categories = list(intervention.categories) or ["all"]
     out.update({"intervention_id": intervention.intervention_id, "intervention": intervention.name,
-                "community_ids": list(intervention.communities), "categories": list(intervention.categories) or ["all"],
+                "community_ids": list(intervention.communities), "categories": categories,
+                "category_names": ["全部类别"] if categories == ["all"] else [(names or {}).get(c, c) for c in categories],
                 "dates_invented": intervention.dates_invented})
     out["reading"] = reading(result, "、".join(result.communities) + f"「{intervention.name}」")
     return out

@@ -105,7 +105,7 @@ def _cmd_effect(args) -> int:
         else:
             raise SystemExit("effect: give --intervention ID, or --community NAME --start YYYY-MM-DD")
         result = effects.estimate_intervention(conn, intervention)
-        out = effects.result_dict(intervention, result)
+        out = effects.result_dict(intervention, result, effects.category_names(conn))
     if args.out:
         from minqing.publishing import effect_page
 

@@ -37,6 +37,10 @@ def warehouse_with_weeks(fresh_warehouse):
         conn.execute("create table marts.dim_community (community_id text, community_name text, households int)")
         conn.execute("create table marts.fct_daily_complaint_counts (received_date date, community_id text, "
                      "category_code text, source_channel text, is_cancelled boolean, reports int, proactive_reports int)")
+        conn.execute("create table marts.dim_issue_category (category_code text, category_name_zh text)")
+        with open(config.DBT_PROJECT_DIR / "seeds" / "issue_categories.csv", encoding="utf-8", newline="") as fh:
+            conn.cursor().executemany("insert into marts.dim_issue_category values (%s, %s)",
+                                      [(r["category_code"], r["category_name_zh"]) for r in csv.DictReader(fh)])
         conn.execute("create table reference.interventions (intervention_id text, name text, community_ids text, "
                      "start_date date, end_date date, categories text, what text, dates_invented boolean, notes text)")
         ids = {c.name: IDS.get(c.name, f"c{i}") for i, c in enumerate(COMMUNITIES)}
@@ -94,6 +98,7 @@ def test_effect_of_a_seed_intervention_as_json(warehouse_with_weeks, capsys):
     assert out["ci_low_pct"] <= -40 <= out["ci_high_pct"] and out["effect_pct"] < 0 and 0 < out["p_value"] <= 1
     assert out["communities"] == ["八一厂社区"] and out["community_ids"] == ["bayichang"] and out["dates_invented"] is True
     assert out["reading"].startswith("八一厂社区「常唠宽心话」干预后诉求估计减少")
+    assert out["categories"] == ["neighbor_dispute"] and out["category_names"] == ["邻里纠纷"]
 
 
 def test_effect_ad_hoc_leaves_out_communities_of_other_interventions(warehouse_with_weeks, capsys):

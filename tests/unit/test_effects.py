@@ -85,6 +85,11 @@ def test_every_warning_case(panel):
     assert any("合成对照在干预前拟合不佳" in w for w in effects.estimate(weeks, TREATED, start, settings=strict).warnings)
     nothing = effects.estimate(weeks, TREATED, weeks.columns[-1] + dt.timedelta(weeks=1))
     assert nothing.effect_pct is None and any("无法估计" in w for w in nothing.warnings)
+    assert effects.reading(nothing, TREATED) == f"{TREATED}：无法估计效果。" + "；".join(nothing.warnings) + "。"
+    # a month of data (a warehouse's first weeks): an estimate with its warnings, no synthetic control
+    month = effects.estimate(weeks.iloc[:, START_WEEK - 3:START_WEEK + 2], TREATED, start)
+    assert month.effect_pct is not None and month.synthetic["effect_pct"] is None
+    assert any(w.startswith("合成对照无法估计") for w in month.warnings)
 
 
 @pytest.mark.parametrize("text, error", [
