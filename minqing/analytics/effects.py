@@ -103,8 +103,12 @@ class Estimate:
         return out
 
 
-def _pct(beta: float) -> float:
-    return round(100 * math.expm1(beta), 1)
+def _pct(beta: float) -> float | None:
+    """exp(β) − 1 in %; None where β is beyond any reading (a block without a complaint on one side makes
+    its interval run to ±∞)."""
+    if not math.isfinite(beta) or beta > 20:
+        return None
+    return round(100 * math.expm1(max(beta, -20.0)), 1)
 
 
 # --- the Poisson difference-in-differences ------------------------------------------------------------
@@ -358,18 +362,23 @@ def reading(result: Estimate, name: str | None = None) -> str:
         return f"{who}：无法估计效果。" + "；".join(result.warnings) + "。"
     direction = "减少" if result.effect_pct < 0 else "增加"
     text = (f"{who}干预后诉求估计{direction} {abs(result.effect_pct):.0f}%"
-            f"（{100 * _level(result):.0f}% 区间 {result.ci_low_pct:+.0f}% 至 {result.ci_high_pct:+.0f}%），"
+            f"（{100 * _level(result):.0f}% 区间 {_bound(result.ci_low_pct)} 至 {_bound(result.ci_high_pct)}），"
             f"约每月{direction} {abs(result.effect_per_month or 0):.1f} 件（无干预时预计每月 {result.expected_per_month} 件）；"
             f"安慰剂检验 p = {result.p_value}（{len(result.donors)} 个对照社区），"
             f"干预前 {result.pre_weeks} 周、干预后 {result.post_weeks} 周。")
     synthetic = result.synthetic.get("effect_pct")
     if synthetic is not None:
         text += f"合成对照估计 {synthetic:+.0f}%（p = {result.synthetic['p_value']}）。"
-    covers_zero = result.ci_low_pct <= 0 <= result.ci_high_pct
+    covers_zero = ((result.ci_low_pct if result.ci_low_pct is not None else -100.0) <= 0
+                   <= (result.ci_high_pct if result.ci_high_pct is not None else math.inf))
     text += "区间包含 0：不能排除没有效果。" if covers_zero else "区间不含 0。"
     if result.warnings:
         text += "注意：" + "；".join(result.warnings) + "。"
     return text
+
+
+def _bound(pct: float | None) -> str:
+    return "无界" if pct is None else f"{pct:+.0f}%"
 
 
 def _level(result: Estimate) -> float:

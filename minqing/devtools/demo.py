@@ -35,9 +35,10 @@ def run(args) -> int:
     url = warehouse.start()
     backtest_lines = []
     if args.history_days:
-        print(f"2/{steps} the forecast's backtest: {args.history_days} days of generated history through the "
-              f"pipeline in the database {HISTORY_DATABASE}, then a rolling-origin backtest")
-        backtest_lines = _demo_backtest(url, args)
+        print(f"2/{steps} the forecast's backtest and the interventions' effects: {args.history_days} days of "
+              f"generated history (the seed's interventions injected) through the pipeline in the database "
+              f"{HISTORY_DATABASE}, then a rolling-origin backtest and `minqing effect` for each intervention")
+        backtest_lines = _demo_history(url, args)
     print(f"{steps - 1}/{steps} running the Airflow DAGs with dag.test() for {last_day} (a few minutes): "
           f"{orchestration.DAILY_DAG_ID} (ingest, validate, classify, dbt through cosmos, forecast, the models "
           f"after it, publish), then {orchestration.BRIEFING_DAG_ID} (scheduled on the published briefing mart)")
@@ -76,14 +77,47 @@ def run(args) -> int:
 HISTORY_DATABASE = "minqing_history"
 
 
-def _demo_backtest(url: str, args) -> list[str]:
-    """Generate a multi-year history into its own database on the same server, run the pipeline on
-    it and backtest the forecast there; the demo's own warehouse is left alone."""
+# The demo's injected effects: how much each intervention of seeds/interventions.csv changes its
+# communities' complaints in the generated history (invented, as the seed's dates are), so that
+# `minqing effect` has something to find in the demo and its reading can be checked against it.
+DEMO_EFFECT_SIZES = {"changlao": -0.45, "zongheng": -0.25, "jinguanjia": -0.3}
+
+
+def demo_effects() -> tuple:
+    """The generator's effects for the seed's interventions (DEMO_EFFECT_SIZES; none for an id without one)."""
+    import csv
+
+    from minqing.devtools.generate import Effect
+
+    seeds = config.DBT_PROJECT_DIR / "seeds"
+    with open(seeds / "communities.csv", encoding="utf-8", newline="") as fh:
+        names = {r["community_id"]: r["community_name"] for r in csv.DictReader(fh)}
+    with open(seeds / "interventions.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    out = []
+    for row in rows:
+        size = DEMO_EFFECT_SIZES.get(row["intervention_id"])
+        if size is None:
+            continue
+        categories = tuple(c for c in row["categories"].split(";") if c and c != "all")
+        end = dt.date.fromisoformat(row["end_date"]) if row["end_date"] else None
+        out += [Effect(names[c], dt.date.fromisoformat(row["start_date"]), size, categories, end)
+                for c in row["community_ids"].split(";") if c]
+    return tuple(out)
+
+
+def _demo_history(url: str, args) -> list[str]:
+    """Generate a multi-year history, the seed's interventions injected (DEMO_EFFECT_SIZES), into its own
+    database on the same server, run the pipeline on it, backtest the forecast and estimate each
+    intervention's effect there (pages under $MINQING_HOME/demo/effects); the demo's own warehouse is left
+    alone."""
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+    from minqing.analytics import effects
     from minqing.analytics.forecast import backtest, backtest_lines
     from minqing.devtools.generate import generate
     from minqing.pipeline import run
+    from minqing.publishing import effect_page
 
     params = conninfo_to_dict(url)
     with warehouse.connect(autocommit=True) as conn:
@@ -92,20 +126,35 @@ def _demo_backtest(url: str, args) -> list[str]:
     params["dbname"] = HISTORY_DATABASE
     landing = config.home() / "demo" / "history"
     first = first_day(args) - dt.timedelta(days=args.history_days)
-    generate(landing, days=args.history_days, seed=args.seed + 1, per_day=25, start=first)
+    generate(landing, days=args.history_days, seed=args.seed + 1, per_day=25, start=first, effects=demo_effects())
+    pages = config.home() / "demo" / "effects"
+    effect_lines = []
     with config.overridden(WAREHOUSE_URL=make_conninfo(**params)):
         warehouse.migrate()
         run(landing)
         result = backtest()
         lines = backtest_lines(result)
-    for line in lines:
+        with warehouse.connect() as conn:
+            names = effects.category_names(conn)
+            for intervention in effects.interventions(conn).values():
+                out = effects.result_dict(intervention, effects.estimate_intervention(conn, intervention), names)
+                injected = DEMO_EFFECT_SIZES.get(intervention.intervention_id)
+                effect_lines.append(
+                    f"effect of {intervention.name} ({intervention.intervention_id}, injected "
+                    f"{'none' if injected is None else f'{100 * injected:+.0f}%'}): "
+                    + ("not estimated" if out["effect_pct"] is None else
+                       f"{out['effect_pct']:+.1f}% [{out['ci_low_pct']:+.1f}%, {out['ci_high_pct']:+.1f}%], p = {out['p_value']}")
+                    + f"; page {effect_page.write(out, pages)}")
+    for line in lines + effect_lines:
         print("    " + line)
     overall = result["overall"]
     year = "—" if overall["naive_year_mae"] is None else f"{overall['naive_year_mae']:.3f}"
     return [f"forecast backtest ({args.history_days} days of history, database {HISTORY_DATABASE}): overall MAE "
             f"{overall['model_mae']:.3f} against seasonal-naive {overall['naive_week_mae']:.3f} (last week) and "
             f"{year} (same week last year): {'beats' if overall['beats_naive_week'] else 'does NOT beat'} "
-            f"seasonal-naive"]
+            f"seasonal-naive", *effect_lines,
+            f"an intervention's effect again: WAREHOUSE_URL=<the {HISTORY_DATABASE} database> minqing effect "
+            f"--intervention changlao"]
 
 
 def _where_to_look(url: str, verbose: bool = False) -> list[str]:

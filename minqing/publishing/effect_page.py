@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 TEMPLATES = Path(__file__).with_name("templates")
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 720, 260, 56, 16, 14, 40
+EVENT_TOP = 300.0  # the event study's axis stops here (%): a longer interval is drawn to the top
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -64,16 +65,22 @@ def event_chart(blocks: list[dict], block_weeks: int) -> dict:
     """Points with interval bars: the effect (%) by block of weeks relative to the start."""
     if not blocks:
         return {}
-    values = [v for b in blocks for v in (b["ci_low_pct"], b["ci_high_pct"])]
+    blocks = [b for b in blocks if b["effect_pct"] is not None]
+    # a block of few complaints has an interval to +1000% and more: the axis stops at EVENT_TOP
+    values = [min(v, EVENT_TOP) for b in blocks for v in (b["effect_pct"], b["ci_low_pct"], b["ci_high_pct"])
+              if v is not None]
     x = _Scale([b["block"] for b in blocks], LEFT + 8, WIDTH - RIGHT - 8)
     y = _Scale(values, HEIGHT - BOTTOM, TOP, include=(0.0,))
     return {
         "width": WIDTH, "height": HEIGHT, "zero_y": y(0), "left": LEFT, "right": WIDTH - RIGHT,
         "start_x": round((x(-1) + x(0)) / 2, 2), "top": TOP, "bottom": HEIGHT - BOTTOM,
-        "marks": [{"x": x(b["block"]), "y": y(b["effect_pct"]), "y_low": y(b["ci_low_pct"]), "y_high": y(b["ci_high_pct"]),
+        "marks": [{"x": x(b["block"]), "y": y(min(b["effect_pct"], EVENT_TOP)),
+                   "y_low": y(b["ci_low_pct"] if b["ci_low_pct"] is not None else y.low),
+                   "y_high": y(min(b["ci_high_pct"], EVENT_TOP) if b["ci_high_pct"] is not None else y.high),
                    "reference": bool(b.get("reference")),
                    "title": f"第 {b['from_week']} 至 {b['to_week']} 周：{b['effect_pct']:+.0f}%"
-                            + ("（参照）" if b.get("reference") else f"（{b['ci_low_pct']:+.0f}% 至 {b['ci_high_pct']:+.0f}%）")}
+                            + ("（参照）" if b.get("reference") else "（区间无界）" if b["ci_high_pct"] is None or b["ci_low_pct"] is None
+                               else f"（{b['ci_low_pct']:+.0f}% 至 {b['ci_high_pct']:+.0f}%）")}
                   for b in blocks],
         "yticks": [{"y": y(t), "label": f"{t:+g}%"} for t in y.ticks],
         "xlabels": [{"x": x(b["block"]), "label": str(b["from_week"])} for b in blocks
@@ -93,6 +100,7 @@ def weights_chart(weights: dict[str, float]) -> dict:
 
 def placebo_chart(placebos: list[dict], real: float) -> dict:
     """A histogram of the placebo estimates (%), space and time stacked, with the real estimate marked."""
+    placebos = [p for p in placebos if p["effect_pct"] is not None]
     values = [p["effect_pct"] for p in placebos]
     if not values:
         return {}

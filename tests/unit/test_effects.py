@@ -112,3 +112,18 @@ def test_an_injected_effect_changes_the_treated_counts_by_its_size():
     assert halved.loc[TREATED, ~after].sum() == base.loc[TREATED, ~after].sum()
     assert 0.4 < halved.loc[TREATED, after].sum() / base.loc[TREATED, after].sum() < 0.6
     assert Effect.parse("八一厂社区:2026-09-01:-0.4:noise") == Effect(TREATED, dt.date(2026, 9, 1), -0.4, ("noise",))
+
+
+def test_an_estimate_beyond_reading_is_no_figure():
+    # a block without a complaint on one side: its β and interval run to ±∞
+    assert effects._pct(1000.0) is None and effects._pct(float("nan")) is None
+    assert effects._pct(-1000.0) == -100.0 and effects._pct(0.0) == 0.0
+
+
+def test_the_demo_injects_the_seed_interventions():
+    from minqing.devtools import demo
+
+    injected = {(e.community, e.size, e.categories) for e in demo.demo_effects()}
+    assert injected == {("八一厂社区", -0.45, ("neighbor_dispute",)), ("六南社区", -0.25, ()),
+                        ("保利益丰社区", -0.3, ("property_service", "utilities")),
+                        ("西局玉园社区", -0.3, ("property_service", "utilities"))}
