@@ -90,6 +90,7 @@ class Estimate:
     effect_per_month: float | None = None   # complaints a month the intervention made (negative: fewer)
     expected_per_month: float | None = None  # what the model expects without it, after the start
     method: str = "poisson_did"
+    level: float | None = None              # the interval's (settings.yml effects.level)
     time_placebo_p: float | None = None
     synthetic: dict = field(default_factory=dict)
     event_study: list[dict] = field(default_factory=list)
@@ -144,13 +145,18 @@ def _usable(panel: pd.DataFrame) -> pd.DataFrame:
     return panel.loc[panel.sum(axis=1) > 0]
 
 
+def _both_sides(panel: pd.DataFrame, community: str, start: pd.Timestamp) -> bool:
+    """Whether the community has complaints both before and from the start (else its estimate is ±∞)."""
+    row = panel.loc[community]
+    return bool(row[panel.columns < start].sum() and row[panel.columns >= start].sum())
+
+
 def _space_placebos(panel: pd.DataFrame, treated: str, start: pd.Timestamp) -> list[dict]:
     out = []
     others = panel.drop(index=treated)
     for donor in others.index:
-        pre, post = others.loc[donor, others.columns < start].sum(), others.loc[donor, others.columns >= start].sum()
-        if pre == 0 or post == 0:
-            continue  # a series with nothing on one side estimates ±∞
+        if not _both_sides(others, donor, start):
+            continue
         beta, se, _ = poisson_did(others, donor, start)
         out.append({"kind": "space", "community": donor, "start": start.date().isoformat(), "beta": beta, "se": se})
     return out
@@ -172,7 +178,7 @@ def _time_placebos(panel: pd.DataFrame, start: pd.Timestamp, starts: int, min_we
         fake = weeks[position]
         window = _usable(pre.iloc[:, :position + post_weeks])
         for community in window.index:
-            if window.loc[community, window.columns < fake].sum() == 0 or window.loc[community, window.columns >= fake].sum() == 0:
+            if not _both_sides(window, community, fake):
                 continue
             beta, se, _ = poisson_did(window, community, fake)
             out.append({"kind": "time", "community": community, "start": fake.date().isoformat(), "beta": beta, "se": se})
@@ -285,7 +291,8 @@ def estimate(panel: pd.DataFrame, treated, start, end=None, households: pd.Serie
     panel = _usable(panel)
     pre_weeks = int((panel.columns < start).sum())
     post_weeks = int((panel.columns >= start).sum())
-    result = Estimate(treated, start, pre_weeks, post_weeks, [c for c in panel.index if c != treated])
+    result = Estimate(treated, start, pre_weeks, post_weeks, [c for c in panel.index if c != treated],
+                      level=settings.level)
     result.communities = members
     result.warnings += [f"{c} 未作对照：{why}" for c, why in sorted(left_out.items())]
     if missing or treated not in panel.index:
@@ -362,7 +369,7 @@ def reading(result: Estimate, name: str | None = None) -> str:
         return f"{who}：无法估计效果。" + "；".join(result.warnings) + "。"
     direction = "减少" if result.effect_pct < 0 else "增加"
     text = (f"{who}干预后诉求估计{direction} {abs(result.effect_pct):.0f}%"
-            f"（{100 * _level(result):.0f}% 区间 {_bound(result.ci_low_pct)} 至 {_bound(result.ci_high_pct)}），"
+            f"（{100 * result.level:.0f}% 区间 {_bound(result.ci_low_pct)} 至 {_bound(result.ci_high_pct)}），"
             f"约每月{direction} {abs(result.effect_per_month or 0):.1f} 件（无干预时预计每月 {result.expected_per_month} 件）；"
             f"安慰剂检验 p = {result.p_value}（{len(result.donors)} 个对照社区），"
             f"干预前 {result.pre_weeks} 周、干预后 {result.post_weeks} 周。")
@@ -380,9 +387,6 @@ def reading(result: Estimate, name: str | None = None) -> str:
 def _bound(pct: float | None) -> str:
     return "无界" if pct is None else f"{pct:+.0f}%"
 
-
-def _level(result: Estimate) -> float:
-    return Settings.load().level
 
 
 # --- from the warehouse ------------------------------------------------------------------------------------
@@ -411,11 +415,16 @@ class Intervention:
 
     @classmethod
     def from_row(cls, row: dict) -> Intervention:
+        """A row as the warehouse returns it (dates, a boolean) or as the CSV holds it (text)."""
+        def day(value) -> dt.date | None:
+            return dt.date.fromisoformat(value) if isinstance(value, str) and value else value or None
+
+        invented = row.get("dates_invented")
         categories = tuple(c.strip() for c in (row["categories"] or "").split(";") if c.strip())
         return cls(row["intervention_id"], row["name"],
                    tuple(c.strip() for c in row["community_ids"].split(";") if c.strip()),
-                   row["start_date"], row["end_date"], () if categories == ("all",) else categories,
-                   row.get("what") or "", bool(row.get("dates_invented")))
+                   day(row["start_date"]), day(row["end_date"]), () if categories == ("all",) else categories,
+                   row.get("what") or "", invented == "true" if isinstance(invented, str) else bool(invented))
 
     def touches(self, other: Intervention, first: dt.date, last: dt.date) -> bool:
         """Whether `other` ran in [first, last] on a category this one looks at (then its communities are

@@ -162,19 +162,27 @@ def _hasher():
 def _reference_counts():
     """(texts, document frequency of each hashed n-gram, the categories, texts holding each n-gram per
     category) of the reference texts: hashed once a process."""
-    import scipy.sparse as sp
-
     texts, categories = zip(*reference_texts())
     counts = _hasher().transform(texts)
     labels = sorted(set(categories))
+    return (counts.shape[0], np.bincount(counts.indices, minlength=_HASHED_FEATURES), labels,
+            _texts_per_category(counts, np.arange(len(texts)), list(categories), np.ones(len(texts)), labels))
+
+
+def _texts_per_category(counts, texts: np.ndarray, categories: list[str], copies: np.ndarray, labels: list[str]):
+    """Categories × n-grams: how many texts hold each n-gram, per category (rows in the order of `labels`).
+    `counts`: the texts' n-gram counts; (texts[i], categories[i], copies[i]): text i counted copies[i] times
+    in that category."""
+    import scipy.sparse as sp
+
     present = counts.copy()
     present.data[:] = 1
-    indicator = sp.csr_matrix((np.ones(len(texts)), (pd.Categorical(categories, categories=labels).codes,
-                                                     np.arange(len(texts)))), shape=(len(labels), len(texts)))
-    return counts.shape[0], np.bincount(counts.indices, minlength=_HASHED_FEATURES), labels, (indicator @ present).tocsr()
+    indicator = sp.csr_matrix((copies, (pd.Categorical(categories, categories=labels).codes, texts)),
+                              shape=(len(labels), counts.shape[0]))
+    return (indicator @ present).tocsr()
 
 
-def _category_share(counts, codes: np.ndarray, categories: list[str | None], n_distinct: int) -> np.ndarray:
+def _category_share(counts, codes: np.ndarray, categories: list[str | None]) -> np.ndarray:
     """Of the texts holding each n-gram (the reference texts and the run's), the share in its commonest
     category, with one text's worth spread evenly over the categories (an n-gram seen once is not taken
     for a category's own)."""
@@ -184,12 +192,8 @@ def _category_share(counts, codes: np.ndarray, categories: list[str | None], n_d
     labels = labels + sorted({c for c in categories if isinstance(c, str)} - set(labels))
     per = (pd.DataFrame({"text": codes, "category": pd.Series(categories, dtype=object)})
            .dropna().groupby(["text", "category"]).size().reset_index(name="copies"))
-    indicator = sp.csr_matrix((per["copies"].to_numpy(float),
-                               (pd.Categorical(per["category"], categories=labels).codes, per["text"].to_numpy())),
-                              shape=(len(labels), n_distinct))
-    present = counts.copy()
-    present.data[:] = 1
-    by_category = indicator @ present
+    by_category = _texts_per_category(counts, per["text"].to_numpy(), per["category"].tolist(),
+                                      per["copies"].to_numpy(float), labels)
     by_category = by_category + sp.vstack([by_category_reference, sp.csr_matrix(
         (len(labels) - by_category_reference.shape[0], _HASHED_FEATURES))])
     by_category = by_category.tocsc()
@@ -217,7 +221,7 @@ def text_vectors(rules: Rules, texts: list[str], categories: list[str | None]):
                                     minlength=_HASHED_FEATURES)
     weight = np.log((1 + n_reference + len(texts)) / (1 + df)) + 1
     if rules.category_focus:
-        weight = weight * _category_share(counts, codes, categories, len(distinct)) ** rules.category_focus
+        weight = weight * _category_share(counts, codes, categories) ** rules.category_focus
     counts.data = (1 + np.log(counts.data)) * weight[counts.indices].astype(np.float32)
     return normalize(counts, copy=False)[codes]
 

@@ -87,23 +87,16 @@ def demo_effects() -> tuple:
     """The generator's effects for the seed's interventions (DEMO_EFFECT_SIZES; none for an id without one)."""
     import csv
 
+    from minqing.analytics.effects import Intervention
     from minqing.devtools.generate import Effect
 
     seeds = config.DBT_PROJECT_DIR / "seeds"
     with open(seeds / "communities.csv", encoding="utf-8", newline="") as fh:
         names = {r["community_id"]: r["community_name"] for r in csv.DictReader(fh)}
     with open(seeds / "interventions.csv", encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    out = []
-    for row in rows:
-        size = DEMO_EFFECT_SIZES.get(row["intervention_id"])
-        if size is None:
-            continue
-        categories = tuple(c for c in row["categories"].split(";") if c and c != "all")
-        end = dt.date.fromisoformat(row["end_date"]) if row["end_date"] else None
-        out += [Effect(names[c], dt.date.fromisoformat(row["start_date"]), size, categories, end)
-                for c in row["community_ids"].split(";") if c]
-    return tuple(out)
+        interventions = [Intervention.from_row(row) for row in csv.DictReader(fh)]
+    return tuple(Effect(names[community], i.start, DEMO_EFFECT_SIZES[i.intervention_id], i.categories, i.end)
+                 for i in interventions if i.intervention_id in DEMO_EFFECT_SIZES for community in i.communities)
 
 
 def _demo_history(url: str, args) -> list[str]:

@@ -24,6 +24,8 @@ import pandas as pd
 from minqing.analytics import effects
 from minqing.devtools import generate as gen
 
+FIRST_MONDAY = gen.DEFAULT_START - dt.timedelta(days=gen.DEFAULT_START.weekday())  # the first generated week
+
 DEFAULTS = {"seeds": 20, "weeks": 78, "start_week": 52, "per_day": 40, "size": -0.4,
             "community": "八一厂社区", "categories": ("neighbor_dispute", "noise", "livelihood", "property_service")}
 
@@ -43,18 +45,16 @@ def weekly_counts(demands: list, categories: tuple[str, ...], first: dt.date, we
 
 def simulate_panel(seed: int, weeks: int, per_day: int, effect: gen.Effect | None,
                    categories: tuple[str, ...]) -> pd.DataFrame:
-    first = gen.DEFAULT_START - dt.timedelta(days=gen.DEFAULT_START.weekday())  # a Monday
-    calendar = gen.Calendar(gen._rng(seed, "weather"), first, weeks * 7)
+    calendar = gen.Calendar(gen._rng(seed, "weather"), FIRST_MONDAY, weeks * 7)
     population = gen.Population(gen._rng(seed, "residents"))
     demands = gen.simulate(seed, calendar, per_day, population, (effect,) if effect else ())
-    return weekly_counts(demands, categories, first, weeks)
+    return weekly_counts(demands, categories, FIRST_MONDAY, weeks)
 
 
 def run(seeds: int = DEFAULTS["seeds"], weeks: int = DEFAULTS["weeks"], start_week: int = DEFAULTS["start_week"],
         per_day: int = DEFAULTS["per_day"], size: float = DEFAULTS["size"], community: str = DEFAULTS["community"],
         categories: tuple[str, ...] = DEFAULTS["categories"], progress=print) -> dict:
-    first = gen.DEFAULT_START - dt.timedelta(days=gen.DEFAULT_START.weekday())
-    start = first + dt.timedelta(weeks=start_week)
+    start = FIRST_MONDAY + dt.timedelta(weeks=start_week)
     effect = gen.Effect(community, start, size, tuple(categories))
     settings = effects.Settings.load()
     trials = []

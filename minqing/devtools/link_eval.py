@@ -24,6 +24,7 @@ warehouse as it is against DIR's truth file instead.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import tempfile
@@ -179,22 +180,28 @@ def evaluate(landing: Path, conn=None) -> dict:
     return figures
 
 
-def run(days: int = 30, seed: int = 11, per_day: int = 40, progress=print) -> dict:
-    """Generate `days` days (seed `seed`), run them through the pipeline into a scratch database, measure."""
+@contextlib.contextmanager
+def generated_month(days: int, seed: int, per_day: int, suffix: str, progress=print):
+    """A generated month run through the pipeline into a scratch database (WAREHOUSE_URL points at it
+    meanwhile): yields (its landing folder, with the truth file; the run's summary)."""
     from minqing import pipeline
     from minqing.devtools.bench import bench_database
     from minqing.devtools.generate import DEFAULT_START, generate
 
-    with tempfile.TemporaryDirectory(prefix="minqing-link-eval-") as work:
+    with tempfile.TemporaryDirectory(prefix=f"minqing-{suffix}-") as work:
         landing = Path(work) / "landing"
         progress(f"link-eval: generating {days} days (seed {seed}, {per_day} a day) ...")
         generate(landing, days=days, seed=seed, per_day=per_day)
-        last = DEFAULT_START + dt.timedelta(days=days - 1)
-        with bench_database(suffix="linkeval"):
+        with bench_database(suffix=suffix):
             progress("link-eval: minqing run (ingest, validate, classify, dbt, link) ...")
-            summary = pipeline.run(landing, last)
-            with warehouse.connect() as conn:
-                figures = evaluate(landing, conn)
+            yield landing, pipeline.run(landing, DEFAULT_START + dt.timedelta(days=days - 1))
+
+
+def run(days: int = 30, seed: int = 11, per_day: int = 40, progress=print) -> dict:
+    """Generate `days` days (seed `seed`), run them through the pipeline into a scratch database, measure."""
+    with generated_month(days, seed, per_day, "linkeval", progress) as (landing, summary):
+        with warehouse.connect() as conn:
+            figures = evaluate(landing, conn)
     figures["settings"] = {"days": days, "seed": seed, "per_day": per_day,
                            "linking": config.settings()["linking"], "link_stage": summary.linking}
     return figures
@@ -214,12 +221,10 @@ def compared_pairs(conn, matched: pd.DataFrame, rules) -> pd.DataFrame:
 
     from minqing.analytics import linking
 
-    cur = conn.execute(f"select c.complaint_id, c.received_at, left(c.complaint_text, %s) as text, l.address, "
-                       f"c.complainant_key, c.source_channel from {linking.REPORTS} c "
-                       f"join {linking.VERSIONS} l using (complaint_id)", (rules.max_text_chars,))
-    texts = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
-    reports = linking.where_reported(rules, matched[["complaint_id", "problem", "community_id", "category_code",
-                                                     "address_key"]].merge(texts, on="complaint_id"))
+    cur = conn.execute(f"select {linking.REPORT_COLUMNS} from {linking.REPORTS} c "
+                       f"join {linking.VERSIONS} l using (complaint_id)", {"chars": rules.max_text_chars})
+    read = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])  # as the stage reads them
+    reports = linking.where_reported(rules, matched[["complaint_id", "problem"]].merge(read, on="complaint_id"))
     vectors = linking.text_vectors(rules, [linking.what_of(t, p) for t, p in zip(reports["text"], reports["place"])],
                                    reports["category_code"].tolist())
     hours = pd.to_datetime(reports["received_at"], utc=True).astype("int64").to_numpy() / 3.6e12
@@ -276,41 +281,33 @@ def tune(days: int = 30, seed: int = 7, per_day: int = 40, progress=print) -> di
     whose pair precision reaches its target and whose hard-pair precision reaches its own."""
     import dataclasses
 
-    from minqing import pipeline
     from minqing.analytics import linking
-    from minqing.devtools.bench import bench_database
-    from minqing.devtools.generate import DEFAULT_START, generate
 
     base = linking.Rules.from_settings()
     trials = []
-    with tempfile.TemporaryDirectory(prefix="minqing-link-tune-") as work:
-        landing = Path(work) / "landing"
-        progress(f"link-eval --tune: generating {days} days (seed {seed}, {per_day} a day) ...")
-        generate(landing, days=days, seed=seed, per_day=per_day)
-        with bench_database(suffix="linktune"):
-            pipeline.run(landing, DEFAULT_START + dt.timedelta(days=days - 1))
-            truth = load_truth(landing)
-            with warehouse.connect() as conn:
-                matched = match(conn, truth)
-                for focus in TUNE_FOCUS:
-                    pairs = compared_pairs(conn, matched, dataclasses.replace(base, category_focus=focus))
-                    weights = fit_weights(pairs)
-                    for threshold in TUNE_THRESHOLDS:
-                        rules = dataclasses.replace(base, category_focus=focus, weights=weights, threshold=threshold,
-                                                    merge_threshold=round(threshold + MERGE_MARGIN, 2))
-                        linking.link(rules, conn, rebuild=True)
-                        figures = score(match(conn, truth))
-                        hard = hard_pairs(rules)
-                        trial = {"category_focus": focus, "weights": weights, "threshold": threshold,
-                                 "pair_precision": figures["pair_precision"], "pair_recall": figures["pair_recall"],
-                                 "near_miss_pairs_linked": figures["near_miss_pairs_linked"],
-                                 "hard_pair_precision": hard["hard_pair_precision"],
-                                 "hard_pair_recall": hard["hard_pair_recall"], "compared_pairs": len(pairs),
-                                 "same_problem_pairs": int(pairs["same_problem"].sum())}
-                        progress(f"  focus {focus} threshold {threshold}: precision {trial['pair_precision']}, "
-                                 f"recall {trial['pair_recall']}, hard-pair precision {trial['hard_pair_precision']}")
-                        trials.append(trial)
-                conn.rollback()
+    with generated_month(days, seed, per_day, "linktune", progress) as (landing, _):
+        truth = load_truth(landing)
+        with warehouse.connect() as conn:
+            matched = match(conn, truth)
+            for focus in TUNE_FOCUS:
+                pairs = compared_pairs(conn, matched, dataclasses.replace(base, category_focus=focus))
+                weights = fit_weights(pairs)
+                for threshold in TUNE_THRESHOLDS:
+                    rules = dataclasses.replace(base, category_focus=focus, weights=weights, threshold=threshold,
+                                                merge_threshold=round(threshold + MERGE_MARGIN, 2))
+                    linking.link(rules, conn, rebuild=True)
+                    figures = score(match(conn, truth))
+                    hard = hard_pairs(rules)
+                    trial = {"category_focus": focus, "weights": weights, "threshold": threshold,
+                             "pair_precision": figures["pair_precision"], "pair_recall": figures["pair_recall"],
+                             "near_miss_pairs_linked": figures["near_miss_pairs_linked"],
+                             "hard_pair_precision": hard["hard_pair_precision"],
+                             "hard_pair_recall": hard["hard_pair_recall"], "compared_pairs": len(pairs),
+                             "same_problem_pairs": int(pairs["same_problem"].sum())}
+                    progress(f"  focus {focus} threshold {threshold}: precision {trial['pair_precision']}, "
+                             f"recall {trial['pair_recall']}, hard-pair precision {trial['hard_pair_precision']}")
+                    trials.append(trial)
+            conn.rollback()
     good = [t for t in trials if (t["pair_precision"] or 0) >= TARGETS["pair_precision"]
             and (t["hard_pair_precision"] or 0) >= TARGETS["hard_pair_precision"]]
     chosen = max(good, key=lambda t: (t["pair_recall"], t["pair_precision"])) if good else None

@@ -16,8 +16,7 @@ from minqing.publishing import effect_page
 def test_the_effect_page_renders_its_charts_in_headless_chromium(tmp_path):
     chromium_path()
     categories = ("neighbor_dispute", "noise")
-    first = effect_eval.simulate_panel(4, 1, 40, None, categories).columns[0].date()
-    start = first + dt.timedelta(weeks=40)
+    start = effect_eval.FIRST_MONDAY + dt.timedelta(weeks=40)
     panel = effect_eval.simulate_panel(4, 60, 80, Effect("八一厂社区", start, -0.5, categories), categories)
     intervention = effects.Intervention("changlao", "常唠宽心话", ("bayichang",), start, None, categories, "", True)
     result = effects.result_dict(intervention, effects.estimate(panel, "八一厂社区", start))

@@ -70,9 +70,9 @@ def test_the_seed_names_communities_and_categories_that_exist():
     rows = _seed_rows()
     assert len(rows) >= 3
     for row in rows:
-        item = effects.Intervention.from_row({**row, "start_date": dt.date.fromisoformat(row["start_date"]),
-                                              "end_date": None, "dates_invented": row["dates_invented"] == "true"})
+        item = effects.Intervention.from_row(row)
         assert set(item.communities) <= known and set(item.categories) <= codes and item.dates_invented
+        assert item.start == dt.date.fromisoformat(row["start_date"]) and item.end is None
 
 
 def test_the_panel_counts_residents_complaints_of_the_categories_by_complete_week(warehouse_with_weeks):

@@ -21,8 +21,7 @@ WEEKS, START_WEEK = 60, 40
 
 @pytest.fixture(scope="module")
 def panel():
-    first = effect_eval.simulate_panel(3, 1, 40, None, CATEGORIES).columns[0].date()
-    start = first + dt.timedelta(weeks=START_WEEK)
+    start = effect_eval.FIRST_MONDAY + dt.timedelta(weeks=START_WEEK)
     return effect_eval.simulate_panel(3, WEEKS, 40, Effect(TREATED, start, -0.4, CATEGORIES), CATEGORIES), start
 
 
@@ -104,8 +103,7 @@ def test_an_injected_effect_is_read_strictly(text, error):
 
 
 def test_an_injected_effect_changes_the_treated_counts_by_its_size():
-    first = effect_eval.simulate_panel(5, 1, 40, None, ()).columns[0].date()
-    start = first + dt.timedelta(weeks=20)
+    start = effect_eval.FIRST_MONDAY + dt.timedelta(weeks=20)
     base = effect_eval.simulate_panel(5, 40, 40, None, ())
     halved = effect_eval.simulate_panel(5, 40, 40, Effect(TREATED, start, -0.5), ())
     after = base.columns >= np.datetime64(start)
