@@ -37,8 +37,8 @@ donors cannot reproduce the community); a time placebo at the middle of the pre-
 5% (the communities did not move together before the start); communities left out of the comparison
 because another intervention of the seed touched them in the window.
 
-The event study shows the effect by blocks of weeks relative to the start (the block just before the
-start is the reference, 0); the blocks before the start are the check that the comparison held.
+The event study shows the effect by blocks of weeks relative to the start, each against the mean of the
+blocks before it; the blocks before the start, scattered around 0, are the check that the comparison held.
 """
 
 from __future__ import annotations
@@ -65,12 +65,49 @@ class Settings:
     event_block_weeks: int
     time_placebo_starts: int
     level: float
+    seasons: dict             # forecast.seasons named in effects.seasons: {name: its dates}
+    min_season_weeks: float
 
     @classmethod
     def load(cls) -> Settings:
         cfg = config.settings()["effects"]
+        known = config.settings()["forecast"]["seasons"]
         return cls(int(cfg["min_pre_weeks"]), int(cfg["min_donors"]), float(cfg["max_pre_misfit"]),
-                   int(cfg["event_block_weeks"]), int(cfg["time_placebo_starts"]), float(cfg["level"]))
+                   int(cfg["event_block_weeks"]), int(cfg["time_placebo_starts"]), float(cfg["level"]),
+                   {name: known[name] for name in cfg["seasons"]}, float(cfg["min_season_weeks"]))
+
+
+@dataclass(frozen=True)
+class Seasonality:
+    """Each community's own level in each season (the flood and heating seasons of domain.md): the week
+    levels take what the communities share, but an older estate's mix turns to leaks and standing water in
+    the flood season more than a well-run one's. A season enters the model only where the weeks before the
+    start hold at least `min_weeks` weeks in it and as many outside it, so that each community's seasonal
+    level is learnt from its own weeks before the start and not from those after."""
+
+    shares: pd.DataFrame   # week (Monday) × season: the share of the week's seven days in the season
+    min_weeks: float
+
+    @classmethod
+    def of(cls, weeks: pd.DatetimeIndex, settings: Settings) -> Seasonality:
+        from minqing.analytics.forecast import season_flags
+
+        days = pd.date_range(weeks.min(), weeks.max() + pd.Timedelta(days=6)) if len(weeks) else pd.DatetimeIndex([])
+        flags = season_flags(days, settings.seasons)
+        monday = days - pd.to_timedelta(days.day_of_week, unit="D")
+        return cls(flags.groupby(monday).mean().reindex(weeks).fillna(0.0), settings.min_season_weeks)
+
+    def design(self, panel: pd.DataFrame, start: pd.Timestamp, without: str | None = None) -> np.ndarray | None:
+        """Community × season columns (every community but the first: the week levels hold the common
+        season; and but `without`, whose every block of weeks the event study frees), rows as `_fit`
+        flattens the panel; None when no season has its weeks before the start."""
+        shares = self.shares.reindex(panel.columns).fillna(0.0)
+        before = shares.loc[shares.index < start]
+        kept = [s for s in shares if before[s].sum() >= self.min_weeks and (1 - before[s]).sum() >= self.min_weeks]
+        own = [i for i, c in enumerate(panel.index) if i > 0 and c != without]
+        if not kept or not own:
+            return None
+        return np.kron(np.eye(panel.shape[0])[:, own], shares[kept].to_numpy())
 
 
 @dataclass
@@ -114,7 +151,7 @@ def _pct(beta: float) -> float | None:
 
 # --- the Poisson difference-in-differences ------------------------------------------------------------
 
-def _fit(panel: pd.DataFrame, regressors: np.ndarray):
+def _fit(panel: pd.DataFrame, regressors: np.ndarray, seasonal: np.ndarray | None = None):
     """The Poisson regression of the panel's counts (communities × weeks, flattened row by row) on
     `regressors` (one column each, rows aligned) plus a level per community and per week, with the
     quasi-Poisson scale (Pearson χ² over the residual degrees of freedom). Returns statsmodels' result:
@@ -124,7 +161,8 @@ def _fit(panel: pd.DataFrame, regressors: np.ndarray):
     n_c, n_w = panel.shape
     communities = np.kron(np.eye(n_c), np.ones((n_w, 1)))
     weeks = np.kron(np.ones((n_c, 1)), np.eye(n_w))[:, 1:]
-    design = np.hstack([regressors.reshape(n_c * n_w, -1), communities, weeks])
+    design = np.hstack([regressors.reshape(n_c * n_w, -1), communities, weeks]
+                       + ([] if seasonal is None else [seasonal]))
     return sm.GLM(panel.to_numpy(float).ravel(), design, family=sm.families.Poisson()).fit(scale="X2")
 
 
@@ -133,10 +171,10 @@ def treated_after(panel: pd.DataFrame, treated: str, start: pd.Timestamp) -> np.
     return np.outer(panel.index == treated, panel.columns >= start).astype(float).ravel()
 
 
-def poisson_did(panel: pd.DataFrame, treated: str, start: pd.Timestamp):
+def poisson_did(panel: pd.DataFrame, treated: str, start: pd.Timestamp, seasons: Seasonality | None = None):
     """(β, its quasi-Poisson standard error, the fitted result) of log E[y] = α_c + γ_w + β·D, D = 1 for
-    `treated` from `start`."""
-    result = _fit(panel, treated_after(panel, treated, start))
+    `treated` from `start` (+ each community's seasonal levels, `seasons`)."""
+    result = _fit(panel, treated_after(panel, treated, start), seasons and seasons.design(panel, start))
     return float(result.params[0]), float(result.bse[0]), result
 
 
@@ -151,18 +189,19 @@ def _both_sides(panel: pd.DataFrame, community: str, start: pd.Timestamp) -> boo
     return bool(row[panel.columns < start].sum() and row[panel.columns >= start].sum())
 
 
-def _space_placebos(panel: pd.DataFrame, treated: str, start: pd.Timestamp) -> list[dict]:
+def _space_placebos(panel: pd.DataFrame, treated: str, start: pd.Timestamp, seasons: Seasonality | None) -> list[dict]:
     out = []
     others = panel.drop(index=treated)
     for donor in others.index:
         if not _both_sides(others, donor, start):
             continue
-        beta, se, _ = poisson_did(others, donor, start)
+        beta, se, _ = poisson_did(others, donor, start, seasons)
         out.append({"kind": "space", "community": donor, "start": start.date().isoformat(), "beta": beta, "se": se})
     return out
 
 
-def _time_placebos(panel: pd.DataFrame, start: pd.Timestamp, starts: int, min_weeks: int) -> list[dict]:
+def _time_placebos(panel: pd.DataFrame, start: pd.Timestamp, starts: int, min_weeks: int,
+                   seasons: Seasonality | None) -> list[dict]:
     """Every community treated from `starts` fake starts spread over the pre-period, each estimated on the
     weeks before the fake start and as many after it as the real estimate has (or to the real start, when
     the pre-period is too short for that): where no effect can be, over a window like the real one."""
@@ -180,28 +219,36 @@ def _time_placebos(panel: pd.DataFrame, start: pd.Timestamp, starts: int, min_we
         for community in window.index:
             if not _both_sides(window, community, fake):
                 continue
-            beta, se, _ = poisson_did(window, community, fake)
+            beta, se, _ = poisson_did(window, community, fake, seasons)
             out.append({"kind": "time", "community": community, "start": fake.date().isoformat(), "beta": beta, "se": se})
     return out
 
 
-def _event_study(panel: pd.DataFrame, treated: str, start: pd.Timestamp, block: int, z: float) -> list[dict]:
-    """The treated community's difference by blocks of `block` weeks relative to the start (the block just
-    before it the reference), with the model's interval (quasi-Poisson: approximate, narrower than the
-    placebo interval of the main estimate)."""
+def _event_study(panel: pd.DataFrame, treated: str, start: pd.Timestamp, block: int, z: float,
+                 seasons: Seasonality | None) -> list[dict]:
+    """The treated community's difference by blocks of `block` weeks relative to the start, each against the
+    mean of the blocks before the start (as the main estimate compares the weeks after with all the weeks
+    before: one block of a few complaints as the reference would shift every other block with its noise),
+    with the model's interval (quasi-Poisson: approximate, narrower than the placebo interval of the main
+    estimate). The blocks before the start scatter around 0 when the comparison holds."""
     relative = ((panel.columns - start) / pd.Timedelta(weeks=1)).astype(int)
     blocks = np.floor_divide(relative, block)
-    keys = sorted(set(blocks) - {-1})
+    keys = sorted(set(blocks) - {-1})  # the block just before the start is the regression's reference
     mine = (panel.index == treated).astype(float)
     regressors = np.column_stack([np.outer(mine, blocks == k).ravel() for k in keys])
-    result = _fit(panel, regressors)
-    out = [{"block": -1, "from_week": -block, "to_week": -1, "effect_pct": 0.0, "ci_low_pct": 0.0,
-            "ci_high_pct": 0.0, "reference": True}]
-    for i, k in enumerate(keys):
-        beta, se = float(result.params[i]), float(result.bse[i])
+    result = _fit(panel, regressors, seasons and seasons.design(panel, start, without=treated))
+    params = np.asarray(result.params)[:len(keys)]
+    cov = np.asarray(result.cov_params())[:len(keys), :len(keys)]
+    every = sorted({*keys, -1})
+    before = [k for k in every if k < 0]
+    mean_before = np.array([1.0 / len(before) if k in before else 0.0 for k in keys])
+    out = []
+    for k in every:
+        contrast = -mean_before + np.array([1.0 if key == k else 0.0 for key in keys])
+        beta, se = float(contrast @ params), float(math.sqrt(max(contrast @ cov @ contrast, 0.0)))
         out.append({"block": int(k), "from_week": int(k * block), "to_week": int(k * block + block - 1),
                     "effect_pct": _pct(beta), "ci_low_pct": _pct(beta - z * se), "ci_high_pct": _pct(beta + z * se)})
-    return sorted(out, key=lambda b: b["block"])
+    return out
 
 
 # --- the synthetic control ---------------------------------------------------------------------------------
@@ -309,10 +356,11 @@ def estimate(panel: pd.DataFrame, treated, start, end=None, households: pd.Serie
         result.warnings.append("对照社区不足两个，无法估计")
         return result
 
-    beta, se, fitted = poisson_did(panel, treated, start)
+    seasons = Seasonality.of(panel.columns, settings) if settings.seasons else None
+    beta, se, fitted = poisson_did(panel, treated, start, seasons)
     z = _normal_quantile(0.5 + settings.level / 2)
-    placebos = _space_placebos(panel, treated, start) + _time_placebos(
-        panel, start, settings.time_placebo_starts, max(4, settings.min_pre_weeks // 2))
+    placebos = _space_placebos(panel, treated, start, seasons) + _time_placebos(
+        panel, start, settings.time_placebo_starts, max(4, settings.min_pre_weeks // 2), seasons)
     result.placebos = [{**p, "effect_pct": _pct(p["beta"])} for p in placebos]
     t_values = np.array([p["beta"] / p["se"] for p in placebos if p["se"] > 0])
     space = np.array([p["beta"] / p["se"] for p in placebos if p["kind"] == "space" and p["se"] > 0])
@@ -346,7 +394,7 @@ def estimate(panel: pd.DataFrame, treated, start, end=None, households: pd.Serie
             if result.time_placebo_p < 0.05:
                 result.warnings.append(f"干预前的假想开始日（{own['start']}）也显示差异（p = {result.time_placebo_p}）："
                                        "对照社区在干预前与本社区走势不一致")
-    result.event_study = _event_study(panel, treated, start, settings.event_block_weeks, z)
+    result.event_study = _event_study(panel, treated, start, settings.event_block_weeks, z, seasons)
     result.synthetic = synthetic_control(panel, treated, start, settings.event_block_weeks, households)
     if result.synthetic.get("missing"):
         result.warnings.append(f"合成对照无法估计：{result.synthetic['missing']}")
@@ -463,10 +511,12 @@ def weekly_panel(conn, categories: tuple[str, ...] = ()) -> tuple[pd.DataFrame, 
     return panel.astype(int), names, households
 
 
-def estimate_intervention(conn, intervention: Intervention, settings: Settings | None = None) -> Estimate:
+def estimate_intervention(conn, intervention: Intervention, settings: Settings | None = None,
+                          panel: tuple | None = None) -> Estimate:
     """The estimate of an intervention, communities by name; the communities of other interventions of the
-    seed that touched its categories within the weeks on record are left out of the comparison."""
-    panel, names, households = weekly_panel(conn, intervention.categories)
+    seed that touched its categories within the weeks on record are left out of the comparison. `panel`:
+    weekly_panel of its categories, when the caller has it."""
+    panel, names, households = panel or weekly_panel(conn, intervention.categories)
     first = panel.columns.min().date() if len(panel.columns) else intervention.start
     last = panel.columns.max().date() if len(panel.columns) else intervention.start
     left_out = {}

@@ -77,14 +77,13 @@ def event_chart(blocks: list[dict], block_weeks: int) -> dict:
         "marks": [{"x": x(b["block"]), "y": y(min(b["effect_pct"], EVENT_TOP)),
                    "y_low": y(b["ci_low_pct"] if b["ci_low_pct"] is not None else y.low),
                    "y_high": y(min(b["ci_high_pct"], EVENT_TOP) if b["ci_high_pct"] is not None else y.high),
-                   "reference": bool(b.get("reference")),
                    "title": f"第 {b['from_week']} 至 {b['to_week']} 周：{b['effect_pct']:+.0f}%"
-                            + ("（参照）" if b.get("reference") else "（区间无界）" if b["ci_high_pct"] is None or b["ci_low_pct"] is None
+                            + ("（区间无界）" if b["ci_high_pct"] is None or b["ci_low_pct"] is None
                                else f"（{b['ci_low_pct']:+.0f}% 至 {b['ci_high_pct']:+.0f}%）")}
                   for b in blocks],
         "yticks": [{"y": y(t), "label": f"{t:+g}%"} for t in y.ticks],
         "xlabels": [{"x": x(b["block"]), "label": str(b["from_week"])} for b in blocks
-                    if b["block"] % max(1, len(blocks) // 10) == 0 or b.get("reference")],
+                    if b["block"] % max(1, len(blocks) // 10) == 0 or b["block"] == -1],
         "block_weeks": block_weeks,
     }
 

@@ -40,9 +40,11 @@ def test_an_injected_effect_is_found_within_its_interval(found):
     assert found.synthetic["effect_pct"] < 0
     assert sum(found.synthetic["weights"].values()) == pytest.approx(1, abs=0.01)
     assert all(w >= 0 for w in found.synthetic["weights"].values())
-    # the event study: the block before the start is the reference; blocks after it show the drop
+    # the event study: the blocks before the start against their own mean sit around 0 (their logs average
+    # 0), each with an interval; the blocks after it show the drop
     blocks = {b["block"]: b for b in found.event_study}
-    assert blocks[-1]["effect_pct"] == 0 and blocks[-1]["reference"]
+    assert np.mean([np.log1p(b["effect_pct"] / 100) for k, b in blocks.items() if k < 0]) == pytest.approx(0, abs=0.002)
+    assert all(b["ci_low_pct"] < b["ci_high_pct"] for b in blocks.values() if b["ci_high_pct"] is not None)
     assert np.mean([b["effect_pct"] for k, b in blocks.items() if k >= 0]) < -20
 
 
