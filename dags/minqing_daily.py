@@ -1,8 +1,8 @@
 """minqing_daily — every morning at 06:00 Beijing time (MINQING_DAILY_RUN_AT), the day before's complaints:
 
     ingest_<channel> -> validate_<channel>   (hotline, miniprogram, reception, in parallel)
-        -> classify -> dbt_build (cosmos: each model, then its tests) -> forecast, link (in parallel)
-        -> dbt_after_forecast (sentiment code, early warnings, problems, briefing) -> publish -> report
+        -> classify -> dbt_build (cosmos: each model, then its tests) -> forecast, link, effects (in parallel)
+        -> dbt_after_forecast (sentiment code, early warnings, problems, effects, briefing) -> publish -> report
 
 Each run is for one day: the Beijing day before its logical date (`orch.day_of_run`). Ingest takes
 the files due by that day, and every dbt task builds as of its end (`MINQING_AS_OF`), so records dated
@@ -77,6 +77,11 @@ def minqing_daily():
         glue.use_warehouse_connection()
         return pipeline.link()
 
+    @task(inlets=[glue.mart_asset("fct_daily_complaint_counts")], outlets=[glue.table_asset("ops.intervention_effects")])
+    def effects() -> dict:
+        glue.use_warehouse_connection()
+        return pipeline.effects()
+
     @task(outlets=[glue.mart_asset(name) for name in glue.published_marts()])
     def publish() -> dict:
         # every mart built and checked: the Assets the briefing DAG is scheduled on are updated
@@ -94,7 +99,7 @@ def minqing_daily():
     # selectors of dbt_project/selectors.yml
     dbt_build = glue.dbt_task_group("dbt_build", selector=pipeline.BEFORE_FORECAST)
     early_warnings = glue.dbt_task_group("dbt_after_forecast", selector=pipeline.AFTER_FORECAST)
-    validated >> classify() >> dbt_build >> [forecast(), link()] >> early_warnings >> publish() >> report()
+    validated >> classify() >> dbt_build >> [forecast(), link(), effects()] >> early_warnings >> publish() >> report()
 
 
 minqing_daily()

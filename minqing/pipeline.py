@@ -2,8 +2,8 @@
 wires the same functions as tasks. Each step is idempotent: running it again on the same data
 leaves the warehouse as it was.
 
-    ingest (per channel) -> validate (per channel) -> classify -> dbt build -> forecast
-        -> dbt build of the early warnings -> validate marts
+    ingest (per channel) -> validate (per channel) -> classify -> dbt build -> forecast, link, effects
+        -> dbt build of what reads them (sentiment code, early warnings, problems, effects, briefing)
 
 Every run is for one day D (`run_day`): the DAG's data interval, `minqing run --date D`, or by
 default the newest day a daily delivery covers (never later than yesterday in Beijing). Its marts
@@ -184,6 +184,14 @@ def link(rebuild: bool = False) -> dict:
     return link_reports(rebuild=rebuild).as_dict()
 
 
+def effects() -> dict:
+    """Estimate the effect of each intervention of the seed whose inputs changed (minqing/analytics/
+    intervention_effects.py): after the daily counts are built, before mart_intervention_effects."""
+    from minqing.analytics.intervention_effects import effects_step
+
+    return effects_step()
+
+
 def build_after_forecast(as_of: str | None = None) -> dict:
     """dbt build of the models that read the forecast, and of their tests."""
     outcome = transform.build(as_of=as_of, selector=AFTER_FORECAST)
@@ -215,6 +223,7 @@ class RunSummary:
     seeds_reused: bool = False  # the seed files were the ones already loaded: not loaded again
     forecast: dict = field(default_factory=dict)
     linking: dict = field(default_factory=dict)
+    effects: dict = field(default_factory=dict)
     deliveries: list[str] = field(default_factory=list)  # missing, late and held deliveries (warnings)
     seconds: dict = field(default_factory=dict)  # wall time per stage
     slowest_nodes: dict = field(default_factory=dict)  # dbt's slowest nodes of the run: seconds each
@@ -243,6 +252,9 @@ class RunSummary:
             f"{self.forecast.get('early_warnings', 0)} early warnings",
             f"link:     {self.linking.get('reports', 0)} reports linked: {self.linking.get('founded', 0)} new problems, "
             f"{self.linking.get('joined', 0)} joined one, {self.linking.get('merged', 0)} merges",
+            f"effects:  {self.effects.get('interventions', 0)} interventions: {self.effects.get('estimated', 0)} "
+            f"estimates made, {self.effects.get('unchanged', 0)} unchanged"
+            + (f", {self.effects['failed']} FAILED (their rows say why)" if self.effects.get("failed") else ""),
             f"time:     {', '.join(f'{stage} {seconds:.1f} s' for stage, seconds in self.seconds.items())}",
         ]
         if self.slowest_nodes:  # where dbt's time went (its own timing of each node)
@@ -324,6 +336,8 @@ def _run(landing: str | Path | None, day: dt.date | None, as_of: str | None) -> 
         stage("forecast")
         summary.linking = link()
         stage("link")
+        summary.effects = effects()
+        stage("effects")
         after = build_after_forecast(as_of)
         summary.dbt_nodes += after["nodes"]
         summary.slowest_nodes = dict(sorted({**summary.slowest_nodes, **after["slowest"]}.items(),

@@ -335,6 +335,7 @@ def _grow_history(url: str, total: int, per_day: int, first: bool = False) -> in
         pipeline.build_marts(as_of)
         pipeline.forecast()
         pipeline.link()
+        pipeline.effects()
         pipeline.build_after_forecast(as_of)
     return max(total, have)
 

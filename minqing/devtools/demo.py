@@ -128,15 +128,20 @@ def _demo_history(url: str, args) -> list[str]:
         result = backtest()
         lines = backtest_lines(result)
         with warehouse.connect() as conn:
+            # the run's effects stage estimated each intervention into marts.mart_intervention_effects; the
+            # page (its charts) comes from the same estimate made again
+            published = {row[0]: row[1:] for row in conn.execute(
+                "select intervention_id, effect_pct, ci_low_pct, ci_high_pct, p_value from marts.mart_intervention_effects "
+                "where category_code = 'all' and method = 'poisson_did'").fetchall()}
             names = effects.category_names(conn)
             for intervention in effects.interventions(conn).values():
                 out = effects.result_dict(intervention, effects.estimate_intervention(conn, intervention), names)
                 injected = DEMO_EFFECT_SIZES.get(intervention.intervention_id)
+                effect, low, high, p = published[intervention.intervention_id]
                 effect_lines.append(
                     f"effect of {intervention.name} ({intervention.intervention_id}, injected "
-                    f"{'none' if injected is None else f'{100 * injected:+.0f}%'}): "
-                    + ("not estimated" if out["effect_pct"] is None else
-                       f"{out['effect_pct']:+.1f}% [{out['ci_low_pct']:+.1f}%, {out['ci_high_pct']:+.1f}%], p = {out['p_value']}")
+                    f"{'none' if injected is None else f'{100 * injected:+.0f}%'}) in marts.mart_intervention_effects: "
+                    + ("not estimated" if effect is None else f"{effect:+.1f}% [{_bound(low)}, {_bound(high)}], p = {p}")
                     + f"; page {effect_page.write(out, pages)}")
     for line in lines + effect_lines:
         print("    " + line)
@@ -148,6 +153,10 @@ def _demo_history(url: str, args) -> list[str]:
             f"seasonal-naive", *effect_lines,
             f"an intervention's effect again: WAREHOUSE_URL=<the {HISTORY_DATABASE} database> minqing effect "
             f"--intervention changlao"]
+
+
+def _bound(pct) -> str:
+    return "unbounded" if pct is None else f"{pct:+.1f}%"
 
 
 def _where_to_look(url: str, verbose: bool = False) -> list[str]:

@@ -68,8 +68,8 @@ print(json.dumps({
         # one `dbt build` of the group (the producer) first, then a task per model and per model's
         # tests that take their results from it
         assert tasks["classify"] == ["dbt_build.dbt_producer_watcher"]
-        # the forecast and the link stage, side by side between the two groups
-        assert tasks["forecast"] == tasks["link"] == ["dbt_after_forecast.dbt_producer_watcher"]
+        # the forecast, the link stage and the effects, side by side between the two groups
+        assert tasks["forecast"] == tasks["link"] == tasks["effects"] == ["dbt_after_forecast.dbt_producer_watcher"]
         assert "dbt_build.fct_complaints.test" in tasks["dbt_build.fct_complaints.run"]
         downstream, todo = set(), ["dbt_build.dbt_producer_watcher"]
         while todo:
@@ -98,7 +98,9 @@ print(json.dumps({
     assert feeds_publish and all(t.startswith("dbt_after_forecast.") for t in feeds_publish)
     assert any(t.startswith("dbt_after_forecast.") for t in tasks["forecast"])
     assert any(t.startswith("dbt_after_forecast.") for t in tasks["link"])
-    for reads_forecast in ("rpt_early_warnings", "mart_sentiment_code", "rpt_dispatch_briefing", "fct_problems"):
+    assert any(t.startswith("dbt_after_forecast.") for t in tasks["effects"])
+    for reads_forecast in ("rpt_early_warnings", "mart_sentiment_code", "rpt_dispatch_briefing", "fct_problems",
+                           "mart_intervention_effects"):
         assert not any(reads_forecast in t for t in dbt_tasks)  # built after the forecast, not before
         assert any(reads_forecast in t for t in tasks if t.startswith("dbt_after_forecast."))
     assert "marts.fct_complaints" in found["outlets"]

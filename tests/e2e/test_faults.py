@@ -660,6 +660,7 @@ def test_two_pipeline_runs_never_interleave(fresh_warehouse, tmp_path, monkeypat
     monkeypatch.setattr(pipeline, "build_marts", record("dbt", lambda: {"nodes": 0, "seeds_reused": False, "slowest": {}}))
     monkeypatch.setattr(pipeline, "forecast", record("forecast", dict))
     monkeypatch.setattr(pipeline, "link", record("link", dict))
+    monkeypatch.setattr(pipeline, "effects", record("effects", dict))
     monkeypatch.setattr(pipeline, "build_after_forecast", record("dbt after forecast", lambda: {"nodes": 0, "slowest": {}}))
 
     summaries, errors = {}, {}

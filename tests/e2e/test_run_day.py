@@ -289,3 +289,45 @@ def test_a_record_dated_implausibly_after_its_delivery_is_quarantined_with_the_r
     assert "ingestion.days_past_delivery" in reason[0]
     assert rows(fresh_warehouse, "select covers_from, covers_to from ops.ingested_files") == [
         (dt.date(2026, 7, 16), dt.date(2026, 7, 16))]
+
+
+def test_the_run_estimates_the_seeds_interventions_and_publishes_them(month, tmp_path, fresh_warehouse, capsys):
+    """Issue 20: the daily run's effects stage and marts.mart_intervention_effects. The seed's interventions
+    started long before this month: rows that say so. Moved into the month (as an analyst would record one),
+    the next run estimates it, and the mart says what `minqing effect --json` says."""
+    from minqing import pipeline
+
+    last = START + dt.timedelta(days=DAYS - 1)
+    days = [START + dt.timedelta(days=i) for i in range(DAYS)]
+    landing = landing_of(month, tmp_path / "landing", hotline_days=days, miniprogram_days=days)
+    summary = run(landing, day=last)
+    assert summary.effects["interventions"] == 3 and summary.effects["estimated"] == 5
+    assert any(line.startswith("effects:  3 interventions: 5 estimates made") for line in summary.lines())
+    published = rows(fresh_warehouse, """select intervention_id, category_code, method, effect_pct, pre_weeks,
+                                                 warnings, community_names, category_name_zh
+                                            from marts.mart_intervention_effects order by 1, 2, 3""")
+    assert len(published) == 10 and all(r[3] is None and r[4] == 0 for r in published)  # no week before
+    assert all(any(w.endswith("无法估计") for w in r[5]) for r in published), published
+    names = {(r[0], r[1]): (r[6], r[7]) for r in published}
+    assert names["jinguanjia", "all"] == ("保利益丰社区、西局玉园社区", "目标类别合计（物业服务、水电气）")
+    assert names["zongheng", "all"] == ("六南社区", "全部类别") and names["changlao", "all"][1] == "邻里纠纷"
+
+    # recorded as starting on the month's second complete week: one week before, one after
+    with psycopg.connect(fresh_warehouse, autocommit=True) as conn:
+        conn.execute("update reference.interventions set start_date = '2026-07-13' where intervention_id = 'changlao'")
+    assert pipeline.effects()["estimated"] == 1
+    pipeline.build_after_forecast(pipeline.as_of_for(last))
+    assert cli.main(["effect", "--intervention", "changlao", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    (did,) = rows(fresh_warehouse, """select effect_pct, ci_low_pct, ci_high_pct, p_value, pre_weeks, post_weeks,
+                                             warnings, reading, donor_ids, is_significant
+                                        from marts.mart_intervention_effects
+                                       where intervention_id = 'changlao' and method = 'poisson_did'""")
+    assert out["effect_pct"] is not None and (out["pre_weeks"], out["post_weeks"]) == (1, 1)
+    assert [None if v is None else float(v) for v in did[:4]] == [out[k] for k in ("effect_pct", "ci_low_pct",
+                                                                                   "ci_high_pct", "p_value")]
+    assert did[4:8] == (1, 1, out["warnings"], out["reading"]) and len(did[8]) == len(out["donors"])
+    assert any(w.startswith("干预前只有 1 周") for w in did[6])
+    (sc,) = rows(fresh_warehouse, """select effect_pct, warnings from marts.mart_intervention_effects
+                                      where intervention_id = 'changlao' and method = 'synthetic_control'""")
+    assert sc[0] is None and any(w.startswith("合成对照无法估计") for w in sc[1])

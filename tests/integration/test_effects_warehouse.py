@@ -16,7 +16,7 @@ from minqing.devtools import effect_eval
 from minqing.devtools.generate import COMMUNITIES, Effect
 
 IDS = {"八一厂社区": "bayichang", "六南社区": "liunan", "保利益丰社区": "baoliyifeng", "西局玉园社区": "xijuyuyuan"}
-START = dt.date(2026, 3, 2)  # a Monday
+START = effect_eval.FIRST_MONDAY + dt.timedelta(weeks=40)  # a Monday: 40 generated weeks before it
 
 
 def _seed_rows() -> list[dict]:
@@ -112,3 +112,72 @@ def test_effect_ad_hoc_leaves_out_communities_of_other_interventions(warehouse_w
         cli.main(["effect", "--intervention", "nothing"])
     with pytest.raises(ValueError, match="not one community"):
         cli.main(["effect", "--community", "不存在", "--start", START.isoformat()])
+
+
+def test_the_effects_stage_writes_each_intervention_once_and_keeps_what_did_not_change(warehouse_with_weeks, capsys):
+    """The daily run's effects stage (minqing/analytics/intervention_effects.py): a row per intervention ×
+    category ('all', and each of several) × method; the 'all' row is what `minqing effect --json` prints; a
+    second run with the same weeks estimates nothing again; an intervention taken out of the seed goes."""
+    from minqing import warehouse
+    from minqing.analytics import intervention_effects
+
+    with warehouse.connect() as conn:
+        counts = intervention_effects.estimate_all(conn)
+        conn.commit()
+        rows = conn.execute("select intervention_id, category_code, method from ops.intervention_effects "
+                            "order by 1, 2, 3").fetchall()
+    # 常唠宽心话: one category; 纵横共治法: all; 物业金管家: two categories, each and together
+    assert counts == {"interventions": 3, "estimated": 5, "unchanged": 0, "failed": 0, "removed": 0}
+    assert [(i, c) for i, c, m in rows if m == "poisson_did"] == [
+        ("changlao", "all"), ("jinguanjia", "all"), ("jinguanjia", "property_service"), ("jinguanjia", "utilities"),
+        ("zongheng", "all")]
+    assert {m for _, _, m in rows} == {"poisson_did", "synthetic_control"} and len(rows) == 10
+
+    assert cli.main(["effect", "--intervention", "changlao", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    with warehouse.connect() as conn:
+        did, sc = (dict(zip([d.name for d in cur.description], cur.fetchone())) for cur in (
+            conn.execute("select * from ops.intervention_effects where intervention_id = 'changlao' "
+                         "and category_code = 'all' and method = %s", (method,))
+            for method in ("poisson_did", "synthetic_control")))
+        ids = dict(conn.execute("select community_name, community_id from marts.dim_community").fetchall())
+    for field in ("effect_pct", "ci_low_pct", "ci_high_pct", "p_value", "effect_per_month", "expected_per_month",
+                  "time_placebo_p", "pre_weeks", "post_weeks", "warnings", "reading"):
+        assert (float(did[field]) if did[field] is not None and field.endswith(("_pct", "_p", "_value", "_month"))
+                else did[field]) == out[field], field
+    assert did["donor_ids"] == [ids[name] for name in out["donors"]] and "bayichang" not in did["donor_ids"]
+    assert float(sc["effect_pct"]) == out["synthetic"]["effect_pct"]
+    assert set(sc["donor_weights"]) <= set(did["donor_ids"]) and abs(sum(sc["donor_weights"].values()) - 1) < 0.01
+    assert did["placebo_count"] == len(out["placebos"]) and did["community_ids"] == ["bayichang"]
+
+    with warehouse.connect() as conn:
+        assert intervention_effects.estimate_all(conn)["unchanged"] == 5
+        # a late record in a past week changes 常唠宽心话's panel: it alone is estimated again
+        conn.execute("insert into marts.fct_daily_complaint_counts values (%s, 'bayichang', 'neighbor_dispute', "
+                     "'hotline_12345', false, 3, 0)", (START + dt.timedelta(days=15),))
+        again = intervention_effects.estimate_all(conn)
+        assert (again["estimated"], again["unchanged"]) == (2, 3)  # its own row and 纵横共治法's (all categories)
+        conn.execute("delete from reference.interventions where intervention_id = 'zongheng'")
+        assert intervention_effects.estimate_all(conn)["removed"] == 2
+        conn.commit()
+        assert conn.execute("select count(*) from ops.intervention_effects where intervention_id = 'zongheng'").fetchone()[0] == 0
+
+
+def test_an_estimate_that_fails_is_a_row_with_the_reason_not_a_failed_run(warehouse_with_weeks, monkeypatch):
+    from minqing import warehouse
+    from minqing.analytics import intervention_effects
+
+    real = effects.estimate_intervention
+
+    def failing(conn, intervention, *args, **kwargs):
+        if intervention.intervention_id == "zongheng":
+            raise FloatingPointError("overflow in exp")
+        return real(conn, intervention, *args, **kwargs)
+
+    monkeypatch.setattr(effects, "estimate_intervention", failing)
+    with warehouse.connect() as conn:
+        counts = intervention_effects.estimate_all(conn)
+        row = conn.execute("select effect_pct, warnings from ops.intervention_effects where intervention_id = 'zongheng' "
+                           "and method = 'poisson_did'").fetchone()
+    assert counts["failed"] == 1 and counts["estimated"] == 5
+    assert row == (None, ["估计失败：FloatingPointError: overflow in exp"])

@@ -113,19 +113,20 @@ def test_every_rate_share_and_probability_lies_between_0_and_1(manifest, tests_b
 
 
 def test_no_test_of_a_model_built_after_the_forecast_reads_a_node_built_before(manifest):
-    """The selector after_forecast (dbt_project/selectors.yml) takes what reads forecast.forecasts or
-    the link stage's tables;
+    """The selector after_forecast (dbt_project/selectors.yml) takes what reads forecast.forecasts,
+    the link stage's tables or the intervention effects;
     a test there that refs a node of the other part would have two parents, and cosmos would run it
     in both task groups — once before its model is rebuilt. `in_model` and `relation_of` avoid that."""
     children, after = manifest["child_map"], set()
-    todo = ["source.minqing.forecast.forecasts",
+    todo = ["source.minqing.forecast.forecasts", "source.minqing.effects.intervention_effects",
             *(s for s in manifest["sources"] if s.startswith("source.minqing.linking."))]
     while todo:
         for child in children.get(todo.pop(), []):
             if child not in after:
                 after.add(child)
                 todo.append(child)
-    assert {"model.minqing.mart_sentiment_code", "model.minqing.rpt_early_warnings", "model.minqing.fct_problems"} <= after
+    assert {"model.minqing.mart_sentiment_code", "model.minqing.rpt_early_warnings", "model.minqing.fct_problems",
+            "model.minqing.mart_intervention_effects"} <= after
     straddling = [manifest["nodes"][t]["name"] for t in after if t.startswith("test.")
                   and any(p not in after and not p.startswith("source.")
                           for p in manifest["nodes"][t]["depends_on"]["nodes"])]
