@@ -4,6 +4,7 @@ generator injects an effect into one community's categories (minqing.devtools.ge
 from __future__ import annotations
 
 import dataclasses
+import json
 import datetime as dt
 
 import numpy as np
@@ -127,3 +128,13 @@ def test_the_demo_injects_the_seed_interventions():
     assert injected == {("八一厂社区", -0.45, ("neighbor_dispute",)), ("六南社区", -0.25, ()),
                         ("保利益丰社区", -0.3, ("property_service", "utilities")),
                         ("西局玉园社区", -0.3, ("property_service", "utilities"))}
+
+
+def test_effect_eval_point_only_gives_the_mean_and_its_standard_error(capsys):
+    from minqing import cli
+
+    assert cli.main(["effect-eval", "--point-only", "--seeds", "2", "--size", "-0.5", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert len(figures["estimates"]) == 2 and figures["settings"]["size"] == -0.5
+    assert figures["mean_effect_pct"] == pytest.approx(np.mean(figures["estimates"]), abs=0.1)
+    assert -70 < figures["mean_effect_pct"] < -30 and figures["standard_error_pct"] >= 0
