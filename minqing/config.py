@@ -50,6 +50,9 @@ ENVIRONMENT = (
              "the project's state: embedded warehouse (`warehouse/`), secrets, GX and dbt artifacts"),
     Variable("WAREHOUSE_URL", "unset: the embedded server",
              "a libpq URL of another PostgreSQL to use instead; the same migrations and SQL run on it"),
+    Variable("OPEN311_DATABASE_URL", "unset: WAREHOUSE_URL (or the embedded server)",
+             "the login `minqing serve` reads the marts with (granted the role `open311_reader`); the server "
+             "sets that role on every connection whichever login it is"),
     Variable("LANDING_DIR", "`data/landing`", "the landing folder (`hotline/`, `miniprogram/`, `reception/`)"),
     Variable("BRIEFING_DIR", "`$MINQING_HOME/briefings`", "where the briefing DAG writes the daily briefing"),
     Variable("MINQING_HASH_KEY", "a random key created once in `$MINQING_HOME/secrets/hash_key` (mode 0600)",

@@ -1,7 +1,8 @@
 {#- Access to a published mart (migration 0004_roles_and_access.sql), applied by dbt after it
     (re)builds the table, inside the same transaction as the swap, so no reader ever sees the new
     table without its grants and policies:
-      - bi_reader and street_center read every row;
+      - bi_reader and street_center read every row, and open311_reader (the Open311 API, migration
+        0020) every row of the marts whose meta says open311;
       - community_staff read the rows of their own community (row-level security on community_id,
         access.community_members) — only on tables that have a community_id; street-wide tables stay
         closed to them.
@@ -12,12 +13,13 @@
         {{ return('') }}
     {%- endif -%}
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
-    grant select on {{ this }} to bi_reader, street_center;
+    {%- set readers = 'bi_reader, street_center' ~ (', open311_reader' if (config.get('meta') or {}).get('open311') else '') %}
+    grant select on {{ this }} to {{ readers }};
     {%- if 'community_id' in columns %}
     grant select on {{ this }} to community_staff;
     alter table {{ this }} enable row level security;
     drop policy if exists readers_all_rows on {{ this }};
-    create policy readers_all_rows on {{ this }} for select to bi_reader, street_center using (true);
+    create policy readers_all_rows on {{ this }} for select to {{ readers }} using (true);
     drop policy if exists community_own_rows on {{ this }};
     create policy community_own_rows on {{ this }} for select to community_staff
         using (community_id in (select m.community_id from access.community_members as m

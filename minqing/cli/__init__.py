@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from minqing.cli import admin, classification, data, dev, tooling
+from minqing.cli import admin, classification, data, dev, serving, tooling
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "warnings, the project's at DEBUG, per-file lines; -vv: DEBUG everywhere")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    for group in (admin, data, classification, tooling, dev):
+    for group in (admin, data, classification, serving, tooling, dev):
         group.register(sub)
 
     # -v and -q after the subcommand too (`minqing demo -v`); SUPPRESS keeps a subcommand from resetting

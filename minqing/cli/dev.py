@@ -71,12 +71,13 @@ def _cmd_effect_eval(args) -> int:
     from minqing.devtools import effect_eval
 
     given = {"seeds": args.seeds, "size": args.size, "weeks": args.weeks}
-    figures = effect_eval.run(**{k: v for k, v in given.items() if v is not None},
-                              progress=lambda m: print(m, file=sys.stderr))
+    measure, lines = ((effect_eval.point_estimates, effect_eval.point_lines) if args.point_only
+                      else (effect_eval.run, effect_eval.lines))
+    figures = measure(**{k: v for k, v in given.items() if v is not None}, progress=lambda m: print(m, file=sys.stderr))
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))
     else:
-        print("\n".join(effect_eval.lines(figures)))
+        print("\n".join(lines(figures)))
     return 0
 
 
@@ -120,6 +121,8 @@ def register(sub) -> None:
     p.add_argument("--seeds", type=int, help="generated streets (default 20)")
     p.add_argument("--size", type=float, help="the injected change (default -0.4)")
     p.add_argument("--weeks", type=int, help="weeks generated (default 78: the start at week 52)")
+    p.add_argument("--point-only", action="store_true",
+                   help="the main estimate's point alone over many streets (default 80): its mean and standard error")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_effect_eval)
 
@@ -141,6 +144,9 @@ def register(sub) -> None:
                    help="days of the generated street month run before them, in one run (default 27)")
     p.add_argument("--no-street-dag", action="store_true",
                    help="skip the street-day through the daily DAG (dag.test(), about as long as its tasks' start-up)")
+    p.add_argument("--open311", action="store_true",
+                   help="only the Open311 API's latency under a bounded concurrent load, on the current warehouse "
+                        "(the demo's after make demo)")
     p.add_argument("--keep", action="store_true", help="keep the bench databases afterwards")
     p.add_argument("--dbt-select", help="limit the cosmos-vs-command-line step to these dbt nodes (tests use it)")
     p.set_defaults(func=_cmd_bench)

@@ -743,6 +743,15 @@ def table(result: BenchResult) -> str:
 def main(args) -> int:
     import logging
 
+    if getattr(args, "open311", False):
+        from minqing import warehouse
+        from minqing.devtools import open311_load
+
+        warehouse.start()
+        figures = open311_load.run()
+        print(json.dumps(figures, ensure_ascii=False, indent=2) if args.json else "\n".join(open311_load.lines(figures)))
+        return 0
+
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     logging.getLogger("ingestion").setLevel(logging.WARNING)
     # the sizes the command line names; the others are run()'s defaults (the one place they are stated)

@@ -1,6 +1,6 @@
 """A fingerprint of every relation in `marts`: its row count and an md5 of its rows, for checking that
 a change of code leaves what the marts hold as it was (issue 16: the same generated month, before and
-after). Columns that hold the moment something ran (`*_classified_at`, `forecast_created_at`, `built_at`) differ
+after). Columns that hold the moment something ran (`*_classified_at`, `forecast_created_at`, `built_at`, `source_built_at`) differ
 between any two runs and are left out; run both sides with the same MINQING_HASH_KEY, or the keys of
 people differ.
 
@@ -15,7 +15,7 @@ import sys
 import psycopg
 from psycopg import sql
 
-RUN_TIME_COLUMNS = ("category_classified_at", "forecast_created_at", "built_at")
+RUN_TIME_COLUMNS = ("category_classified_at", "forecast_created_at", "built_at", "source_built_at")
 
 
 def fingerprint(url: str, skip: tuple[str, ...] = RUN_TIME_COLUMNS) -> dict[str, dict]:

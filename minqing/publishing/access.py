@@ -15,7 +15,7 @@ from psycopg import sql
 from minqing import config, warehouse
 
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-SERVICE_ROLES = ("minqing_pipeline", "bi_reader")
+SERVICE_ROLES = ("minqing_pipeline", "bi_reader", "open311")
 
 
 def _role(name: str) -> sql.Identifier:

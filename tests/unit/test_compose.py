@@ -467,3 +467,15 @@ def test_dockerfile_copies_only_what_exists_and_what_the_context_keeps():
             assert (ROOT / path).exists(), f"COPY {source}: not in the repository (the build would fail)"
             for pattern in excluded:
                 assert not fnmatch.fnmatch(path, pattern.rstrip("/")), f"COPY {source} is excluded by .dockerignore ({pattern})"
+
+
+def test_the_open311_api_reads_through_its_own_read_only_login():
+    service = _services()["open311"]
+    env = _environment(service)
+    assert env["OPEN311_DATABASE_URL"].startswith("postgresql://open311:") and "@warehouse:5432/" in env["OPEN311_DATABASE_URL"]
+    assert env["WAREHOUSE_URL"] == env["OPEN311_DATABASE_URL"]  # never the pipeline's login
+    assert not {"WAREHOUSE_PASSWORD", "MINQING_HASH_KEY", "AIRFLOW__CORE__FERNET_KEY"} & set(env)
+    assert not any("WAREHOUSE_PASSWORD" in str(v) for v in env.values())
+    assert service["entrypoint"] == ["minqing", "serve"] and "8311" in service["command"]
+    assert "/health" in " ".join(service["healthcheck"]["test"])
+    assert "minqing access password open311 --password-env OPEN311_PASSWORD" in _init_script()
