@@ -330,6 +330,11 @@ def estimate(panel: pd.DataFrame, treated, start, end=None, households: pd.Serie
     missing = [c for c in members if c not in panel.index]
     left_out = {c: why for c, why in (left_out or {}).items() if c not in members and c in panel.index}
     panel = panel.drop(index=list(left_out))
+    if not len(panel.columns):
+        result = Estimate(treated, start, 0, 0, [c for c in panel.index if c not in members], level=settings.level)
+        result.communities = members
+        result.warnings.append("尚无完整的一周（周一至周日）数据，无法估计")
+        return result
     if len(members) > 1 and not missing:  # several communities, one treated unit
         panel = pd.concat([panel.drop(index=members), panel.loc[members].sum().to_frame(treated).T])
         if households is not None:
@@ -508,6 +513,7 @@ def weekly_panel(conn, categories: tuple[str, ...] = ()) -> tuple[pd.DataFrame, 
         pd.to_datetime(daily["received_date"]).dt.day_of_week, unit="D")
     panel = (daily.groupby(["community_id", "week"])["complaints"].sum().unstack(fill_value=0)
              .reindex(index=list(names), columns=weeks, fill_value=0))
+    panel.columns = pd.DatetimeIndex(weeks)  # also when no week is complete yet (an empty panel)
     return panel.astype(int), names, households
 
 

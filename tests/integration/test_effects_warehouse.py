@@ -181,3 +181,24 @@ def test_an_estimate_that_fails_is_a_row_with_the_reason_not_a_failed_run(wareho
                            "and method = 'poisson_did'").fetchone()
     assert counts["failed"] == 1 and counts["estimated"] == 5
     assert row == (None, ["估计失败：FloatingPointError: overflow in exp"])
+
+
+def test_fewer_days_than_a_complete_week_is_a_warning_not_a_crash(fresh_warehouse, capsys):
+    from minqing import warehouse
+
+    with psycopg.connect(fresh_warehouse, autocommit=True) as conn:
+        conn.execute("create schema if not exists marts; create schema if not exists reference")
+        conn.execute("create table marts.dim_community (community_id text, community_name text, households int)")
+        conn.execute("create table marts.fct_daily_complaint_counts (received_date date, community_id text, "
+                     "category_code text, source_channel text, is_cancelled boolean, reports int, proactive_reports int)")
+        conn.execute("insert into marts.dim_community values ('bayichang', '八一厂社区', null), ('liunan', '六南社区', null)")
+        # Wednesday to the next Tuesday: no complete Monday-to-Sunday week
+        conn.execute("insert into marts.fct_daily_complaint_counts select d, 'bayichang', 'noise', 'hotline_12345', "
+                     "false, 2, 0 from generate_series('2026-07-01'::date, '2026-07-07', '1 day') as d")
+    with warehouse.connect() as conn:
+        panel, _, _ = effects.weekly_panel(conn)
+        assert panel.shape[1] == 0 and isinstance(panel.columns, __import__("pandas").DatetimeIndex)
+        found = effects.estimate(panel, "bayichang", START)
+    assert found.effect_pct is None and found.warnings == ["尚无完整的一周（周一至周日）数据，无法估计"]
+    several = effects.estimate(panel, ["bayichang", "liunan"], START)
+    assert several.effect_pct is None and several.warnings == found.warnings
