@@ -137,10 +137,33 @@ def build(as_of: str | None = None, selector: str | None = None, select: str | N
     return outcome
 
 
+DOCS_PAGE = "static_index.html"
+
+
+def docs_dir() -> Path:
+    return config.home() / "dbt" / "docs"
+
+
 def docs() -> Path:
-    """`dbt docs generate` into $MINQING_HOME/dbt/docs; returns the index.html to open."""
-    target = config.home() / "dbt" / "docs"
-    outcome = run_dbt("docs", "generate", target_dir=target)
+    """`dbt docs generate --static` into $MINQING_HOME/dbt/docs; returns static_index.html, one page with the
+    manifest and catalog inside that opens from disk with no network (index.html beside it fetches them, and
+    needs `minqing docs serve`)."""
+    target = docs_dir()
+    outcome = run_dbt("docs", "generate", "--static", target_dir=target)
     if not outcome.success:
         raise RuntimeError("dbt docs generate failed")
-    return target / "index.html"
+    page = target / DOCS_PAGE
+    text = page.read_text(encoding="utf-8")
+    for broken, fixed in OFFLINE_FIXES:
+        text = text.replace(broken, fixed)
+    page.write_text(text, encoding="utf-8")
+    return page
+
+
+# dbt's static page, opened from disk: an SVG icon's href is an Angular expression the browser first
+# tries to load as a file (two console errors per row of the tree: ng-attr- sets it once Angular has
+# evaluated it), and the favicon's href is a webpack expression that was never built (a missing file)
+OFFLINE_FIXES = (
+    ('xlink:href="{{ getIcon(', 'ng-attr-xlink:href="{{ getIcon('),
+    ('<link rel="shortcut icon" href="${require(\'./assets/favicons/favicon.ico\')}"/>', ""),
+)

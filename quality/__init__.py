@@ -6,20 +6,19 @@
 - `validate_table(schema, table, suite_name, expectations, run_name, file_column, after_file_id)`: a suite
   on a whole table (dbt marts), or on its rows from files newer than one, stored the same way, without
   quarantine.
-- `build_data_docs()` / `data_docs_index()`: the GX Data Docs under `$MINQING_HOME/gx`.
+- what they found is in `ops.validation_runs` / `ops.validation_results`; `minqing data-docs` renders it as
+  one page that opens offline (minqing/publishing/validation_report.py).
 
 The expectations are data, in `quality.suites`. Great Expectations itself is imported only when a
 suite runs, so importing this package is cheap.
 """
 
 from quality.channels import ChannelValidation, validate_channel, validate_loaded
-from quality.context import TableValidation, build_data_docs, data_docs_index, validate_table
+from quality.context import TableValidation, validate_table
 
 __all__ = [
     "ChannelValidation",
     "TableValidation",
-    "build_data_docs",
-    "data_docs_index",
     "validate_channel",
     "validate_loaded",
     "validate_table",

@@ -110,8 +110,7 @@ def _run(suite: ChannelSuite, channel: str, file_ids: list[int], run_name: str, 
     def run(result_format) -> context.SuiteRun:
         return context.run_suite(
             suite.suite_name, f"{channel}_loaded_rows", _batch_query(suite, file_ids), suite.rules,
-            run_name=run_name, result_format=result_format, expectation_parameters=suite_parameters(),
-            update_docs=False)
+            run_name=run_name, result_format=result_format, expectation_parameters=suite_parameters())
 
     if rows >= pass_first_above_rows():
         passed = run("BOOLEAN_ONLY")

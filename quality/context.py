@@ -1,17 +1,17 @@
 """Great Expectations (GX Core 1.x) plumbing shared by every suite.
 
-- The file Data Context lives under `$MINQING_HOME/gx` (`gx.get_context(mode="file", …)`); its
-  Data Docs site is built there as HTML on demand (`build_data_docs`: `minqing data-docs`, the
-  demo), never by a run: the site's index is rendered over every stored result, a cost that grows
-  with every day of history, while what a run needs (its outcome, the quarantine) is in
-  `ops.validation_runs` / `ops.validation_results`.
+- The file Data Context lives under `$MINQING_HOME/gx` (`gx.get_context(mode="file", …)`). What a run
+  needs (its outcome, the quarantine) and what people read is in `ops.validation_runs` /
+  `ops.validation_results`; `minqing data-docs` renders them as one self-contained page
+  (minqing/publishing/validation_report.py). GX's own Data Docs site is not built: its pages load jQuery,
+  Bootstrap and Vega from public CDNs and show nothing on a network without internet (issue 22).
 - The warehouse is one GX Postgres data source. Its connection string in great_expectations.yml is
   the placeholder `${MINQING_GX_WAREHOUSE_URL}`; the process fills that variable from
   `minqing.warehouse.url()` (converted to an SQLAlchemy `postgresql+psycopg://` URL), so no
-  credential is ever written to the GX project or its Data Docs.
+  credential is ever written to the GX project.
 - `run_suite` validates the rows of a SELECT in the database: a query asset (re-pointed at the
   run's query), a whole-table batch definition, an ExpectationSuite, a ValidationDefinition and a
-  Checkpoint whose action updates the Data Docs. One process at a time changes and runs the GX
+  Checkpoint. One process at a time changes and runs the GX
   project (a file lock under `$MINQING_HOME/gx`), so parallel tasks cannot run each other's query.
 - `record_run` writes a run to `ops.validation_runs` and each expectation's result to
   `ops.validation_results`; `validate_table` is the helper for suites on dbt marts.
@@ -33,7 +33,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
-from urllib.parse import unquote, urlparse
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -48,8 +47,6 @@ logging.getLogger("great_expectations").setLevel(logging.WARNING)  # it logs eve
 DATASOURCE = "warehouse"
 URL_VARIABLE = "MINQING_GX_WAREHOUSE_URL"
 BATCH_DEFINITION = "all_rows"
-DOCS_SITE = "local_site"
-_UNCOMMITTED_DOCS = Path("gx") / "uncommitted" / "data_docs" / DOCS_SITE / "index.html"
 
 _process_lock = threading.RLock()
 
@@ -216,8 +213,7 @@ class SuiteRun:
     outcomes: list[ExpectationOutcome] = field(default_factory=list)
     started_at: dt.datetime | None = None
     seconds: float = 0.0
-    gx_run: str = ""  # run name and time, as in the Data Docs
-    docs_resources: list = field(default_factory=list)  # what a Data Docs update of this run renders
+    gx_run: str = ""  # run name and time, as in GX's validation store
 
     def counted(self, rows: int) -> SuiteRun:
         """This passing run of column-map expectations (a BOOLEAN_ONLY result carries no counts) with the
@@ -232,19 +228,14 @@ class SuiteRun:
 
 
 def run_suite(suite_name: str, asset_name: str, query: str, expectations: Iterable, *, run_name: str,
-              result_format: dict | str = "SUMMARY", expectation_parameters: dict | None = None,
-              update_docs: bool = False) -> SuiteRun:
+              result_format: dict | str = "SUMMARY", expectation_parameters: dict | None = None) -> SuiteRun:
     """Validate the rows of `query` in the warehouse against `expectations`, through a Checkpoint.
 
     The suite, the validation definition and the checkpoint are named `suite_name` and kept in the
     GX project (updated when the expectations or the result format change); the result is stored
-    in the GX validation store; with `update_docs` the Data Docs are updated too (each update
-    rebuilds the site's index over every stored result, a cost that grows with the days, so the
-    pipeline leaves it to `build_data_docs`; `SuiteRun.docs_resources` can go to `update_data_docs`).
+    in the GX validation store.
     """
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
-    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.perf_counter()
@@ -256,13 +247,11 @@ def run_suite(suite_name: str, asset_name: str, query: str, expectations: Iterab
         validation = context.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=suite_name, data=batch_definition, suite=suite))
         checkpoint = context.checkpoints.add_or_update(
-            gx.Checkpoint(name=suite_name, validation_definitions=[validation],
-                          actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])]
-                          if update_docs else [],
+            gx.Checkpoint(name=suite_name, validation_definitions=[validation], actions=[],
                           result_format=result_format))
         run_id = gx.RunIdentifier(run_name=run_name, run_time=started)
         result = checkpoint.run(expectation_parameters=expectation_parameters or {}, run_id=run_id)
-    ((result_id, validation_result),) = result.run_results.items()
+    ((_, validation_result),) = result.run_results.items()
     outcomes = [_outcome(r) for r in validation_result.results]
     statistics = validation_result.statistics
     return SuiteRun(
@@ -274,17 +263,7 @@ def run_suite(suite_name: str, asset_name: str, query: str, expectations: Iterab
         started_at=started,
         seconds=time.perf_counter() - clock,
         gx_run=f"{run_name} @ {started.isoformat()}",
-        docs_resources=[result_id, ExpectationSuiteIdentifier(name=suite_name)],
     )
-
-
-def update_data_docs(resources: Iterable) -> None:
-    """Render these validation results and suites into the Data Docs, and the index once."""
-    resources = list(resources)
-    if not resources:
-        return
-    with exclusive():
-        get_context(bind_warehouse=False).build_data_docs(site_names=[DOCS_SITE], resource_identifiers=resources)
 
 
 def _outcome(result) -> ExpectationOutcome:
@@ -382,7 +361,6 @@ class TableValidation:
     rows_checked: int
     outcomes: list[ExpectationOutcome]
     seconds: float
-    docs_resources: list = field(default_factory=list)
 
     @property
     def failures(self) -> list[str]:
@@ -394,8 +372,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def validate_table(schema: str, table: str, suite_name: str, expectations: Iterable, run_name: str,
-                   file_column: str | None = None, after_file_id: int | None = None,
-                   update_docs: bool = False) -> TableValidation:
+                   file_column: str | None = None, after_file_id: int | None = None) -> TableValidation:
     """Validate a table (e.g. a dbt mart) in the warehouse and store the results in ops: the whole
     table, or with `file_column` and `after_file_id` only its rows from files newer than that one
     (a large incremental fact table, whose older rows were validated when they came).
@@ -418,7 +395,7 @@ def validate_table(schema: str, table: str, suite_name: str, expectations: Itera
         with warehouse.connect() as conn:
             rows = conn.execute(f"select count(*) from ({query}) as batch").fetchone()[0]
         run = run_suite(suite_name, f"{schema}__{table}", query, expectations, run_name=run_name,
-                        result_format="SUMMARY", update_docs=update_docs)
+                        result_format="SUMMARY")
         with warehouse.connect() as conn, conn.transaction():
             run_id = record_run(conn, run_name=run_name, target=target, batch=batch, run=run, rows_checked=rows)
     except Exception as exc:
@@ -426,27 +403,4 @@ def validate_table(schema: str, table: str, suite_name: str, expectations: Itera
                      started_at=started, error=exc)
         raise
     return TableValidation(target, suite_name, run_name, run_id, run.success, run.evaluated, run.successful, rows,
-                           run.outcomes, time.perf_counter() - clock, run.docs_resources)
-
-
-# --- Data Docs ---------------------------------------------------------------------------------
-
-def build_data_docs() -> Path:
-    """Rebuild the Data Docs site (every suite and stored validation result); returns its index.html."""
-    with exclusive():
-        context = get_context(bind_warehouse=False)
-        urls = context.build_data_docs(site_names=[DOCS_SITE])
-    return _path_of(urls.get(DOCS_SITE)) or project_dir() / _UNCOMMITTED_DOCS
-
-
-def data_docs_index() -> Path:
-    """The Data Docs' index.html under `$MINQING_HOME/gx`, built first if it is not there yet."""
-    index = project_dir() / _UNCOMMITTED_DOCS
-    return index if index.exists() else build_data_docs()
-
-
-def _path_of(url: str | None) -> Path | None:
-    if not url:
-        return None
-    parsed = urlparse(url)
-    return Path(unquote(parsed.path)) if parsed.scheme in ("file", "") else None
+                           run.outcomes, time.perf_counter() - clock)

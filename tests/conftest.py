@@ -249,9 +249,10 @@ def chromium_path() -> str:
 
 
 @contextlib.contextmanager
-def chromium_page(viewport: tuple[int, int] = (1280, 900)):
+def chromium_page(viewport: tuple[int, int] = (1280, 900), offline: bool = False):
     """A page of a real headless Chromium, with what went wrong on it (console errors and warnings, page
-    errors) and every URL it asked for: yields (page, problems, requests)."""
+    errors) and every URL it asked for: yields (page, problems, requests). `offline`: the network is cut,
+    as on a street office's closed network."""
     from playwright.sync_api import sync_playwright
 
     chromium = chromium_path()
@@ -259,7 +260,7 @@ def chromium_page(viewport: tuple[int, int] = (1280, 900)):
         browser = p.chromium.launch(executable_path=chromium, args=[
             "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync", "--disable-background-networking",
             "--disable-component-update"])
-        page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+        page = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, offline=offline).new_page()
         problems, requests = [], []
         page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning")
                 else None)

@@ -26,9 +26,30 @@ def _cmd_dbt_docs(args) -> int:
 
 
 def _cmd_data_docs(args) -> int:
-    from quality import build_data_docs
+    from minqing.publishing import validation_report
 
-    print(build_data_docs())
+    print(validation_report.write())
+    return 0
+
+
+def _cmd_docs(args) -> int:
+    """`minqing docs serve`: the interactive dbt docs site over HTTP on 127.0.0.1 until Ctrl-C."""
+    import functools
+    import http.server
+
+    from minqing import transform
+
+    folder = transform.docs_dir()
+    if not (folder / "index.html").exists():
+        transform.docs()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
+        print(f"docs: the dbt docs site on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops it)",
+              file=sys.stderr)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
     return 0
 
 
@@ -90,11 +111,17 @@ def register(sub) -> None:
     p = sub.add_parser("dbt-manifest", help="build dbt_project/target/manifest.json (dbt parse, no database)")
     p.set_defaults(func=_cmd_dbt_manifest)
 
-    p = sub.add_parser("dbt-docs", help="generate the dbt docs site under $MINQING_HOME/dbt/docs")
+    p = sub.add_parser("dbt-docs", help="generate the dbt docs under $MINQING_HOME/dbt/docs: static_index.html, one "
+                                        "page that opens from disk with no network")
     p.set_defaults(func=_cmd_dbt_docs)
 
-    p = sub.add_parser("data-docs", help="render the GX Data Docs of every stored validation under $MINQING_HOME/gx "
-                                         "(runs do not: the site's index grows with the history)")
+    p = sub.add_parser("docs", help="serve the interactive dbt docs site on 127.0.0.1 (serve)")
+    p.add_argument("action", choices=["serve"])
+    p.add_argument("--port", type=int, default=8081, help="port on 127.0.0.1 (default 8081)")
+    p.set_defaults(func=_cmd_docs)
+
+    p = sub.add_parser("data-docs", help="the validation report: every stored GX validation as one self-contained "
+                                         "page under $MINQING_HOME/quality that opens offline")
     p.set_defaults(func=_cmd_data_docs)
 
     p = sub.add_parser("airflow", help="run a DAG locally with dag.test() (test), a real local Airflow until "

@@ -163,7 +163,7 @@ def _where_to_look(url: str, verbose: bool = False) -> list[str]:
     """A screen's worth: totals of the landing files and rows, the warehouse, the marts in one line,
     the docs, the briefing last. `verbose`: a line per landing file and per mart too."""
     from ingestion.loader import CHANNELS
-    from quality import build_data_docs
+    from minqing.publishing import validation_report
 
     with warehouse.connect() as conn:
         per_file = conn.execute(
@@ -203,9 +203,11 @@ def _where_to_look(url: str, verbose: bool = False) -> list[str]:
                  + ("" if verbose else " (-v: per table)"))
     if verbose:
         lines += [f"  {name:<32} {count:>8} rows" for name, count in counts.items()]
-    lines.append(f"GX Data Docs: {build_data_docs()}")
-    docs = config.home() / "dbt" / "docs" / "index.html"
-    lines.append(f"dbt docs: {docs if docs.exists() else 'run `minqing dbt-docs` to build them'}")
+    # every page below opens from disk with no network (README: Documentation pages offline)
+    lines.append(f"validation report (数据校验报告, opens offline): {validation_report.write()}")
+    docs = config.home() / "dbt" / "docs" / "static_index.html"
+    lines.append(f"dbt docs (one page, opens offline): {docs if docs.exists() else 'run `minqing dbt-docs` to build them'}"
+                 " — the interactive site: `minqing docs serve`")
     briefings = sorted(config.briefing_dir().glob("briefing_*.html"))
     if briefings:
         newest = briefings[-1]

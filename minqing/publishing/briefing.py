@@ -322,6 +322,9 @@ def write(briefing_date: dt.date | None, out_dir: Path, pdf: bool | None = None)
         name, text = table_csv(briefing, section)
         (out_dir / name).write_text(text, encoding="utf-8")
     written["csv"] = out_dir
+    from minqing.publishing import validation_report
+
+    written["validation"] = validation_report.write(out_dir)  # the footer links it: the same folder
     chromium = chromium_executable()
     if pdf and not chromium:
         raise RuntimeError("--pdf needs a Chromium (Debian: apt-get install chromium; or set MINQING_CHROMIUM)")

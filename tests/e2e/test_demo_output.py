@@ -143,7 +143,6 @@ def test_the_day_of_the_summary_is_the_runs_data_day():
 
 
 def test_where_to_look_is_short_and_ends_with_the_briefing(fresh_warehouse, tmp_path, monkeypatch):
-    import quality
     from ingestion.loader import ingest
     from minqing.devtools.generate import generate
 
@@ -154,7 +153,6 @@ def test_where_to_look_is_short_and_ends_with_the_briefing(fresh_warehouse, tmp_
     briefings.mkdir()
     (briefings / "briefing_2026-07-02.html").write_text("<html></html>", encoding="utf-8")
     monkeypatch.setenv("BRIEFING_DIR", str(briefings))
-    monkeypatch.setattr(quality, "data_docs_index", lambda: tmp_path / "gx" / "index.html")
 
     lines = demo._where_to_look(fresh_warehouse)
     assert len(lines) <= 12, lines

@@ -16,7 +16,7 @@ import pytest
 import quality.channels
 from ingestion.loader import ingest
 from quality import context as gx_context
-from quality import data_docs_index, validate_channel, validate_loaded, validate_table
+from quality import validate_channel, validate_loaded, validate_table
 from quality.suites import CHANNEL_SUITES, PLACEHOLDER, Rule, format_reason
 
 HEADER = ("工单编号,来源,来电时间,诉求人,联系电话,诉求类型,诉求内容,诉求地址,所属街道,所属社区,问题分类,承办单位,"
@@ -170,10 +170,7 @@ def test_bad_rows_move_to_quarantine_and_only_the_bad_channel_fails(warehouse_db
         assert ("expect_column_values_to_be_in_set", "ticket_type", False, 1) in stored
         assert runs["hotline_raw"][-1]["channel_failed"] is False
 
-    # Data Docs: HTML under $MINQING_HOME/gx, with no connection details in the GX project
-    index = data_docs_index()
-    assert index.is_file() and index.is_relative_to(gx_home / "gx")
-    assert list(index.parent.glob("validations/miniprogram_raw/test-run/**/*.html"))
+    # the GX project under $MINQING_HOME/gx holds no connection details
     project = (gx_home / "gx" / "gx" / "great_expectations.yml").read_text(encoding="utf-8")
     assert "${" + gx_context.URL_VARIABLE + "}" in project
     assert psycopg.conninfo.conninfo_to_dict(warehouse_db)["dbname"] not in project
@@ -263,24 +260,6 @@ def test_validate_table_by_file_checks_the_newer_files_rows_only(warehouse_db):
     assert (whole.success, whole.rows_checked) == (False, 3)
     with pytest.raises(ValueError):
         validate_table("marts", "fct_by_file", "bad", [], "test-by-file", file_column="x; drop table y", after_file_id=0)
-
-
-def test_several_validations_share_one_data_docs_update(warehouse_db):
-    with psycopg.connect(warehouse_db) as conn:
-        conn.execute("create schema if not exists marts")
-        conn.execute("create table marts.fct_docs_a (complaint_id text)")
-        conn.execute("create table marts.fct_docs_b (complaint_id text)")
-        conn.execute("insert into marts.fct_docs_a values ('a'); insert into marts.fct_docs_b values ('b')")
-        conn.commit()
-    rule = Rule("expect_column_values_to_not_be_null", {"column": "complaint_id"})
-    index = data_docs_index()  # the site exists before the run
-    results = [validate_table("marts", table, f"{table}_mart", [rule], "test-one-docs-update", update_docs=False)
-               for table in ("fct_docs_a", "fct_docs_b")]
-    assert "test-one-docs-update" not in index.read_text(encoding="utf-8")
-
-    gx_context.update_data_docs(r for result in results for r in result.docs_resources)
-    assert "test-one-docs-update" in index.read_text(encoding="utf-8")
-    assert all(len(result.docs_resources) == 2 for result in results)  # the result and its suite
 
 
 @pytest.mark.parametrize(("libpq", "expected"), [
