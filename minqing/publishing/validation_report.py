@@ -62,6 +62,7 @@ def load(conn, newest: int = NEWEST_RUNS) -> dict:
         run["results"] = results.get(run["run_id"], [])
         batch = dict(run["batch"] or {})
         run["error"] = batch.pop("error", None)  # a validation that could not run says why
+        batch.pop("gx_run", None)  # the run's name and time, already in the row
         run["batch_text"] = _short(batch, 120)
     total = conn.execute("select count(*) from ops.validation_runs").fetchone()[0]
     return {"runs": runs, "suites": suites, "total_runs": total, "shown": len(runs),
