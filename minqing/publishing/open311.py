@@ -48,13 +48,13 @@ def _bad(description: str) -> Open311Error:
     return Open311Error(400, description)
 
 
-def parse_time(name: str, value: str) -> dt.datetime:
-    """A W3C / ISO 8601 datetime (2026-07-15T08:00:00+08:00, …Z) or a date (2026-07-15: its start); without an
-    offset, Beijing time."""
+def parse_time(name: str, value: str, end: bool = False) -> dt.datetime:
+    """A W3C / ISO 8601 datetime (2026-07-15T08:00:00+08:00, …Z) or a date (2026-07-15: its start, or with
+    `end` its end — an end_date of a day takes the day in); without an offset, Beijing time."""
     text = value.strip()
     try:
         if len(text) == 10:
-            moment = dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
+            moment = dt.datetime.combine(dt.date.fromisoformat(text) + dt.timedelta(days=int(end)), dt.time())
         else:
             moment = dt.datetime.fromisoformat(text)
     except ValueError:
@@ -114,7 +114,7 @@ class RequestQuery:
         if wrong:
             raise _bad(f"status={','.join(wrong)}: a status is open or closed")
         start = parse_time("start_date", params["start_date"]) if params.get("start_date") else None
-        end = parse_time("end_date", params["end_date"]) if params.get("end_date") else None
+        end = parse_time("end_date", params["end_date"], end=True) if params.get("end_date") else None
         span = dt.timedelta(days=max_days)
         if start and end:
             if end < start:

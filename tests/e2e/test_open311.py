@@ -140,6 +140,7 @@ def test_counts_and_filters_agree_with_fct_complaints(served):
                                     "group by 1").fetchall())
         total = conn.execute("select count(*) from marts.fct_complaints").fetchone()[0]
     assert len(every) == expected > 0 and len({r["service_request_id"] for r in every}) == expected
+    assert _all_requests(client, start_date="2026-07-03", end_date="2026-07-09") == every  # a day as end_date: taken in
     code = max(by_code, key=by_code.get)
     assert len(_all_requests(client, start_date=start, end_date=end, service_code=code)) == by_code[code]
     opened = _all_requests(client, start_date=start, end_date=end, status="open")
@@ -157,7 +158,7 @@ def test_counts_and_filters_agree_with_fct_complaints(served):
 
 
 @pytest.mark.parametrize("params, says", [
-    ({"start_date": "2026-01-01", "end_date": "2026-07-01"}, "spans 181 days: at most 90"),
+    ({"start_date": "2026-01-01", "end_date": "2026-07-01"}, "spans 182 days: at most 90"),  # 1 July taken in
     ({"start_date": "2026-13-01"}, "start_date='2026-13-01' is not a W3C datetime"),
     ({"end_date": "2026-07-01", "start_date": "2026-07-05"}, "is before start_date"),
     ({"service_code": "potholes"}, "unknown service_code potholes"),
