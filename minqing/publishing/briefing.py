@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment
 
 from minqing import config, warehouse
+from minqing.publishing import pages
 from minqing.publishing.exports import to_csv
 
-TEMPLATES = Path(__file__).parent / "templates"
 MART = "marts.rpt_dispatch_briefing"
 WEEKDAYS = "一二三四五六日"
 
@@ -253,8 +253,7 @@ def rates_chart(rows: list[dict]) -> dict:
 # -- the page -----------------------------------------------------------------------------------
 
 def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
-                      trim_blocks=True, lstrip_blocks=True)
+    env = pages.environment()
     env.filters.update(count=fmt_count, rate=fmt_rate, hours=fmt_hours, number=fmt_number, raw=raw,
                        key=row_key, moment=fmt_moment)
     env.globals.update(fmt_metric=fmt_metric, GRADE_COLOURS=GRADE_COLOURS)

@@ -13,9 +13,9 @@ import json
 import math
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from minqing.publishing import pages
 
-TEMPLATES = Path(__file__).with_name("templates")
+
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 720, 260, 56, 16, 14, 40
 EVENT_TOP = 300.0  # the event study's axis stops here (%): a longer interval is drawn to the top
 
@@ -125,8 +125,7 @@ def placebo_chart(placebos: list[dict], real: float) -> dict:
 
 def render(result: dict) -> str:
     """The page of `minqing.analytics.effects.result_dict`'s output."""
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
-                      trim_blocks=True, lstrip_blocks=True)
+    env = pages.environment()
     synthetic = result.get("synthetic") or {}
     charts = {
         "trend": trend_chart(synthetic, result["start"]),

@@ -14,11 +14,9 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-
 from minqing import config, warehouse
+from minqing.publishing import pages
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 FILE_NAME = "validation_report.html"
 NEWEST_RUNS = 200
 
@@ -70,8 +68,7 @@ def load(conn, newest: int = NEWEST_RUNS) -> dict:
 
 
 def render(report: dict) -> str:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
-                      trim_blocks=True, lstrip_blocks=True)
+    env = pages.environment()
     env.filters["moment"] = lambda v: "" if v is None else v.astimezone(config.BEIJING).strftime("%Y-%m-%d %H:%M:%S")
     return env.get_template("validation.html.j2").render(r=report)
 

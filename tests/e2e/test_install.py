@@ -20,7 +20,7 @@ from pathlib import Path
 import minqing, ingestion.contracts
 from minqing import config, orchestration, warehouse
 from minqing.analytics import classifier
-from minqing.publishing import briefing
+from minqing.publishing import pages
 site = Path(sys.argv[1]).resolve()
 print(json.dumps({
     "package": str(Path(minqing.__file__).resolve()),
@@ -29,7 +29,7 @@ print(json.dumps({
     "seeds": sorted(p.name for p in config.SEEDS_DIR.glob("*.csv")),
     "selectors": (config.DBT_PROJECT_DIR / "selectors.yml").is_file(),
     "migrations": len([m for m in warehouse.migration_files()]),
-    "template": (briefing.TEMPLATES / "briefing.html.j2").is_file(),
+    "template": (pages.TEMPLATES / "briefing.html.j2").is_file(),
     "model": classifier.MODEL_FILE.is_file(),
     "channels": sorted(ingestion.contracts.CONTRACTS),
     "manifest": str(orchestration.ensure_manifest()),
