@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from ingestion.loader import ingest
-from minqing import pipeline
+from minqing import orchestration, pipeline
 from minqing.devtools.generate import generate
 from minqing.transform import run_dbt
 
@@ -100,6 +100,30 @@ def test_incremental_chain_equals_a_full_rebuild(loaded_in_two_rounds):
             "from pg_index i where i.indrelid = 'marts.fct_complaints'::regclass")}
     assert {"complaint_id", "dispatched_at", "address_key,category_code,received_at",
             "community_id,category_code,received_at", "community_id,category_code"} <= indexed, indexed
+
+
+def test_an_incremental_mart_holds_the_not_null_its_contract_declares(loaded_in_two_rounds):
+    """A contract's not_null is the table's NOT NULL (no not_null test repeats it): a table created before
+    a column was declared not_null gains it at the next incremental build (macros/incremental.sql
+    ensure_not_null), and a null then fails the build instead of reaching the mart."""
+    url, _ = loaded_in_two_rounds
+    node = json.loads(orchestration.ensure_manifest().read_text(encoding="utf-8"))["nodes"]["model.minqing.fct_complaints"]
+    declared = {name for name, column in node["columns"].items()
+                if any(c["type"] == "not_null" for c in column["constraints"])}
+    assert {"complaint_id", "community_id", "category_code"} <= declared
+
+    def not_null_columns() -> set[str]:
+        with psycopg.connect(url) as conn:
+            return {name for (name,) in conn.execute(
+                "select attname from pg_attribute where attrelid = 'marts.fct_complaints'::regclass "
+                "and attnum > 0 and not attisdropped and attnotnull")}
+
+    assert declared <= not_null_columns()
+    with psycopg.connect(url) as conn:  # as an older build left it
+        conn.execute("alter table marts.fct_complaints alter column community_id drop not null")
+    assert "community_id" not in not_null_columns()
+    _build()
+    assert declared <= not_null_columns()
 
 
 def test_a_reclassified_text_reaches_fct_complaints(loaded_in_two_rounds):
