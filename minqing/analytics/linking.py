@@ -16,8 +16,9 @@ mini-program and again the next day: five complaints, one problem. The link stag
    the run's (the operator's boilerplate counts little) and by how much it belongs to one category (a
    register's phrases — 来电人表示, 巡查发现 — run through all of them); address_score: rapidfuzz's partial ratio of the addresses after
    the district, street and community; same_complainant, same_building and other_home (two different
-   homes) flags. The weighted sum, against `threshold`, decides; the pair is kept with its parts and rule
-   (ops.problem_links).
+   homes) flags. The weighted sum, against `threshold`, decides; a pair of reports written in two
+   registers (a resident's call and a patrol's note: `registers`) weighs its text by its own weight and
+   adds its own offset (`between_registers`). The pair is kept with its parts and rule (ops.problem_links).
 4. **Clustering.** Reports are taken in order of receipt; one linked to nothing founds a problem, one
    linked to problems joins the oldest (earliest first report) and merges the others into it, the merge
    kept on record (ops.problems.merged_into). A problem's id comes from the report that founded it, so
@@ -74,6 +75,8 @@ class Rules:
     home_address_channels: tuple[str, ...] = ()
     max_candidates: int = 200
     category_focus: float = 0.0
+    registers: dict = field(default_factory=dict)  # channel -> the register its texts are written in
+    between_registers: dict = field(default_factory=dict)  # 'call-staff' -> its own text weight and offset
 
     @classmethod
     def from_settings(cls, overrides: dict | None = None) -> Rules:
@@ -81,7 +84,26 @@ class Rules:
         return cls(int(cfg["window_days"]), int(cfg["max_text_chars"]), dict(cfg["weights"]),
                    float(cfg["threshold"]), float(cfg["merge_threshold"]), tuple(cfg.get("exclude_communities") or ()),
                    tuple(cfg.get("home_address_channels") or ()), int(cfg["max_candidates"]),
-                   float(cfg["category_focus"]))
+                   float(cfg["category_focus"]), dict(cfg.get("registers") or {}),
+                   {key: dict(value) for key, value in (cfg.get("between_registers") or {}).items()})
+
+    def register_pairs(self, a, b) -> np.ndarray:
+        """The pair of registers of reports (arrays of registers alike: where_reported's `register`) as
+        settings.yml names it: the two sorted, joined by '-' (call-staff)."""
+        a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
+        return np.where(a <= b, a + "-" + b, b + "-" + a)
+
+    def text_weight_and_offset(self, pairs) -> tuple[np.ndarray, np.ndarray]:
+        """Per pair (register pairs, `register_pairs`): the text's weight and the offset added to the score;
+        `weights.text` and 0 unless `between_registers` names the pair."""
+        pairs = np.asarray(pairs, dtype=object)
+        text = np.full(len(pairs), float(self.weights["text"]))
+        offset = np.zeros(len(pairs))
+        for key, between in self.between_registers.items():
+            here = pairs == key
+            text[here] = between.get("text", self.weights["text"])
+            offset[here] = between.get("offset", 0.0)
+        return text, offset
 
     @property
     def best_but_text(self) -> float:
@@ -226,17 +248,20 @@ def text_vectors(rules: Rules, texts: list[str], categories: list[str | None]):
     return normalize(counts, copy=False)[codes]
 
 
-def combine(rules: Rules, text, address, same_person, same_building, other_home):
-    """The score of pairs from their parts (arrays alike): settings.yml `linking` weights."""
+def combine(rules: Rules, text, address, same_person, same_building, other_home, registers):
+    """The score of pairs from their parts (arrays alike): settings.yml `linking` weights, the text's weight
+    and an offset set apart for pairs of two registers (`registers`: Rules.register_pairs)."""
     w = rules.weights
-    return (w["text"] * text + w["address"] * address + w["same_complainant"] * same_person
+    w_text, offset = rules.text_weight_and_offset(registers)
+    return (w_text * text + offset + w["address"] * address + w["same_complainant"] * same_person
             + w["same_building"] * same_building - w["other_home"] * other_home)
 
 
 def where_reported(rules: Rules, frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` (source_channel, address, address_key) with where each report places its problem: `place`
     (the cleaned address), `building` and `home` ('' when it names none; none from a channel whose address
-    is the reporter's home, settings.yml `linking.home_address_channels`)."""
+    is the reporter's home, settings.yml `linking.home_address_channels`), and the `register` its text is
+    written in (settings.yml `linking.registers`: a resident's call, a staff note, a ticket)."""
     channels = frame["source_channel"].tolist()
     own = [channel not in rules.home_address_channels for channel in channels]
     place = [clean_address(a) for a in frame["address"].tolist()]
@@ -244,10 +269,12 @@ def where_reported(rules: Rules, frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(
         place=place,
         building=[(_building(key) or "") if mine else "" for key, mine in zip(frame["address_key"].tolist(), own)],
-        home=["-".join(h) if h else "" for h in homes])
+        home=["-".join(h) if h else "" for h in homes],
+        register=[rules.registers.get(channel, channel) for channel in channels])
 
 
-def pair_parts(rules: Rules, text, place_a, place_b, building_a, building_b, home_a, home_b, same_person) -> dict:
+def pair_parts(rules: Rules, text, place_a, place_b, building_a, building_b, home_a, home_b, same_person,
+               registers) -> dict:
     """The parts and score of pairs (arrays alike, '' where a report names no building or home): the
     address score (rapidfuzz's partial_ratio, the best match of the shorter address within the longer: 3号楼
     and 3号楼2单元 are one place named more or less exactly; 0.5 when one has none), the same named building,
@@ -261,7 +288,7 @@ def pair_parts(rules: Rules, text, place_a, place_b, building_a, building_b, hom
     same_person = np.asarray(same_person, dtype=bool)
     return {"text_score": text, "address_score": address, "same_building": same_building,
             "same_complainant": same_person, "other_home": other_home,
-            "score": combine(rules, text, address, same_person, same_building, other_home)}
+            "score": combine(rules, text, address, same_person, same_building, other_home, registers)}
 
 
 def score_pairs(rules: Rules, a: pd.DataFrame, b: pd.DataFrame, same_complainant) -> pd.DataFrame:
@@ -277,7 +304,8 @@ def score_pairs(rules: Rules, a: pd.DataFrame, b: pd.DataFrame, same_complainant
     text = np.asarray(vectors[:n].multiply(vectors[n:]).sum(axis=1)).ravel()
     building_a, building_b = a["building"].to_numpy(), b["building"].to_numpy()
     parts = pair_parts(rules, text, a["place"].tolist(), b["place"].tolist(), building_a, building_b,
-                       a["home"].to_numpy(), b["home"].to_numpy(), same_complainant)
+                       a["home"].to_numpy(), b["home"].to_numpy(), same_complainant,
+                       rules.register_pairs(a["register"], b["register"]))
     return pd.DataFrame({"compared": (building_a == "") | (building_b == "") | (building_a == building_b), **parts})
 
 
@@ -588,7 +616,7 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
         in_open=everyone["problem_id"].isin(set(pool.loc[pool["is_open"].astype(bool), "problem_id"])).to_numpy(),
         person=everyone["complainant_key"].fillna("").astype(str).to_numpy(object),  # '' when unknown
         place=everyone["place"].to_numpy(object), building=everyone["building"].to_numpy(object),
-        home=everyone["home"].to_numpy(object),
+        home=everyone["home"].to_numpy(object), register=everyone["register"].to_numpy(object),
         vectors=text_vectors(rules, [what_of(t, p) for t, p in zip(everyone["text"].tolist(), everyone["place"].tolist())],
                              everyone["category_code"].tolist()))
     parts: list[dict] = []
@@ -629,6 +657,7 @@ class _Reports:
     place: np.ndarray
     building: np.ndarray
     home: np.ndarray
+    register: np.ndarray  # the register its text is written in (where_reported)
     vectors: object       # their texts' TF-IDF rows (text_vectors)
 
 
@@ -670,16 +699,17 @@ def _score_place(rules: Rules, reports: _Reports, text_of: _BlockText, news: np.
         return None
     result.compared += int(compared.sum())
     text = text_of.between(news, items)
-    w_text = rules.weights["text"]
-    if w_text > 0:
-        compared &= text * w_text >= rules.threshold - rules.best_but_text - 1e-9
     rows, cols = np.nonzero(compared)
+    registers = rules.register_pairs(reports.register[news[rows]], reports.register[items[cols]])
+    w_text, offset = rules.text_weight_and_offset(registers)
+    reach = (w_text <= 0) | (text[rows, cols] * w_text + offset >= rules.threshold - rules.best_but_text - 1e-9)
+    rows, cols, registers = rows[reach], cols[reach], registers[reach]
     if not len(rows):
         return None
     a, b = news[rows], items[cols]
     same_person = (reports.person[a] == reports.person[b]) & (reports.person[a] != "")
     parts = pair_parts(rules, text[rows, cols], reports.place[a], reports.place[b], reports.building[a],
-                       reports.building[b], reports.home[a], reports.home[b], same_person)
+                       reports.building[b], reports.home[a], reports.home[b], same_person, registers)
     keep = parts["score"] >= rules.threshold
     if not keep.any():
         return None

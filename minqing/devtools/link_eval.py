@@ -240,37 +240,57 @@ def compared_pairs(conn, matched: pd.DataFrame, rules) -> pd.DataFrame:
         b.append(j[keep])
     a, b = np.concatenate(a), np.concatenate(b)
     person = reports["complainant_key"].fillna("").astype(str).to_numpy(object)
+    register = reports["register"].to_numpy(object)
+    registers = rules.register_pairs(register[a], register[b])
     parts = linking.pair_parts(rules, np.asarray(vectors[a].multiply(vectors[b]).sum(axis=1)).ravel(),
                                reports["place"].to_numpy(object)[a], reports["place"].to_numpy(object)[b],
                                building[a], building[b], reports["home"].to_numpy(object)[a],
-                               reports["home"].to_numpy(object)[b], (person[a] == person[b]) & (person[a] != ""))
+                               reports["home"].to_numpy(object)[b], (person[a] == person[b]) & (person[a] != ""),
+                               registers)
     problem = reports["problem"].to_numpy(object)
     return pd.DataFrame({"text": parts["text_score"], "address": parts["address_score"],
                          "same_complainant": parts["same_complainant"].astype(float),
                          "same_building": parts["same_building"].astype(float),
-                         "other_home": parts["other_home"].astype(float), "same_problem": problem[a] == problem[b]})
+                         "other_home": parts["other_home"].astype(float), "registers": registers,
+                         "cross_register": register[a] != register[b], "same_problem": problem[a] == problem[b]})
 
 
-def fit_weights(pairs: pd.DataFrame) -> dict:
-    """A logistic regression's weights on the compared pairs, scaled to text = 1 (other_home as a penalty)."""
+# a pair of registers gets weights of its own when the month compares at least this many of its pairs, this
+# many of them one problem (fewer: the shared weights)
+MIN_REGISTER_PAIRS, MIN_REGISTER_SAME = 30, 5
+
+
+def fit_weights(pairs: pd.DataFrame) -> tuple[dict, dict]:
+    """A logistic regression's weights on the compared pairs, scaled to text = 1 (other_home as a penalty),
+    and for each pair of two registers with enough pairs (a call and a staff note: texts written apart) its
+    own text weight and an offset (an indicator and its text interacted, on the same scale)."""
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(max_iter=1000).fit(pairs[list(WEIGHT_PARTS)], pairs["same_problem"])
-    coef = model.coef_[0] / model.coef_[0][0]
-    weights = {name: round(float(c), 2) for name, c in zip(WEIGHT_PARTS, coef)}
+    sizes = pairs.loc[pairs["cross_register"]].groupby("registers")["same_problem"].agg(["size", "sum"])
+    apart = sorted(sizes.index[(sizes["size"] >= MIN_REGISTER_PAIRS) & (sizes["sum"] >= MIN_REGISTER_SAME)])
+    features = pairs[list(WEIGHT_PARTS)].copy()
+    for key in apart:
+        here = (pairs["registers"] == key).astype(float)
+        features[f"is {key}"], features[f"text {key}"] = here, here * pairs["text"]
+    model = LogisticRegression(max_iter=5000, C=3.0).fit(features, pairs["same_problem"])
+    coef = dict(zip(features.columns, model.coef_[0] / model.coef_[0][0]))
+    weights = {name: round(float(coef[name]), 2) for name in WEIGHT_PARTS}
     weights["other_home"] = -weights["other_home"]
-    return weights
+    between = {key: {"text": round(float(1 + coef[f"text {key}"]), 2), "offset": round(float(coef[f"is {key}"]), 2)}
+               for key in apart}
+    return weights, between
 
 
 def tune_lines(tuned: dict) -> list[str]:
     out = [f"link-eval --tune: seed {tuned['seed']}, {tuned['days']} days, {tuned['per_day']} a day",
            "focus  threshold  precision  recall  hard-pair precision  weights"]
     out += [f"{t['category_focus']:<6} {t['threshold']:<10} {t['pair_precision']!s:<10} {t['pair_recall']!s:<7} "
-            f"{t['hard_pair_precision']!s:<20} {t['weights']}" for t in tuned["trials"]]
+            f"{t['hard_pair_precision']!s:<20} {t['weights']} {t['between_registers']}" for t in tuned["trials"]]
     chosen = tuned["chosen"]
     out.append("chosen: none reaches the precision targets" if chosen is None else
-               f"chosen: category_focus {chosen['category_focus']}, weights {chosen['weights']}, threshold "
-               f"{chosen['threshold']}, merge_threshold {round(chosen['threshold'] + MERGE_MARGIN, 2)}")
+               f"chosen: category_focus {chosen['category_focus']}, weights {chosen['weights']}, between_registers "
+               f"{chosen['between_registers']}, threshold {chosen['threshold']}, merge_threshold "
+               f"{round(chosen['threshold'] + MERGE_MARGIN, 2)}")
     return out
 
 
@@ -291,14 +311,15 @@ def tune(days: int = 30, seed: int = 7, per_day: int = 40, progress=print) -> di
             matched = match(conn, truth)
             for focus in TUNE_FOCUS:
                 pairs = compared_pairs(conn, matched, dataclasses.replace(base, category_focus=focus))
-                weights = fit_weights(pairs)
+                weights, between = fit_weights(pairs)
                 for threshold in TUNE_THRESHOLDS:
-                    rules = dataclasses.replace(base, category_focus=focus, weights=weights, threshold=threshold,
-                                                merge_threshold=round(threshold + MERGE_MARGIN, 2))
+                    rules = dataclasses.replace(base, category_focus=focus, weights=weights, between_registers=between,
+                                                threshold=threshold, merge_threshold=round(threshold + MERGE_MARGIN, 2))
                     linking.link(rules, conn, rebuild=True)
                     figures = score(match(conn, truth))
                     hard = hard_pairs(rules)
-                    trial = {"category_focus": focus, "weights": weights, "threshold": threshold,
+                    trial = {"category_focus": focus, "weights": weights, "between_registers": between,
+                             "threshold": threshold,
                              "pair_precision": figures["pair_precision"], "pair_recall": figures["pair_recall"],
                              "near_miss_pairs_linked": figures["near_miss_pairs_linked"],
                              "hard_pair_precision": hard["hard_pair_precision"],

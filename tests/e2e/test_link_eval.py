@@ -32,10 +32,14 @@ def test_tune_fits_weights_per_focus_and_chooses_the_best_recall_within_the_targ
     assert [(t["category_focus"], t["threshold"]) for t in trials] == [(0.0, 0.96), (0.0, 1.08), (1.0, 0.96), (1.0, 1.08)]
     for trial in trials:
         assert trial["weights"]["text"] == 1.0 and set(trial["weights"]) == set(link_eval.WEIGHT_PARTS)
+        # pairs of two registers with enough pairs get their own text weight and offset
+        assert set(trial["between_registers"]) <= {"call-staff", "call-ticket", "staff-ticket"}
+        assert all(set(between) == {"text", "offset"} for between in trial["between_registers"].values())
         assert 0 < trial["same_problem_pairs"] < trial["compared_pairs"]
         assert 0 <= trial["pair_recall"] <= 1 and 0 <= trial["pair_precision"] <= 1
     # one focus, one fit: its thresholds share the weights
     assert trials[0]["weights"] == trials[1]["weights"] and trials[2]["weights"] == trials[3]["weights"]
+    assert trials[0]["between_registers"] == trials[1]["between_registers"]
     good = [t for t in trials if t["pair_precision"] >= link_eval.TARGETS["pair_precision"]
             and t["hard_pair_precision"] >= link_eval.TARGETS["hard_pair_precision"]]
     if good:

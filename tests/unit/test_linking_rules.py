@@ -45,8 +45,23 @@ def test_a_pair_scores_by_the_weights_in_force_and_different_buildings_are_never
     assert parts["compared"].tolist() == [True, False]
     first = parts.iloc[0]
     assert first["address_score"] == 1.0 and bool(first["same_building"]) and 0 < first["text_score"] < 1
-    w = rules.weights
-    assert first["score"] == pytest.approx(w["text"] * first["text_score"] + w["address"] + w["same_building"])
+    # a staff note against a resident's call: the weights of that pair of registers (settings.yml)
+    w, between = rules.weights, rules.between_registers["call-staff"]
+    assert first["score"] == pytest.approx(between["text"] * first["text_score"] + between["offset"]
+                                           + w["address"] + w["same_building"])
+    # two notes of the same register: the shared weights
+    same = linking.score_pairs(rules, a.iloc[:1], a.iloc[1:].reset_index(drop=True), [False]).iloc[0]
+    assert same["score"] == pytest.approx(w["text"] * same["text_score"] + w["address"] + w["same_building"])
+
+
+def test_pairs_of_registers_are_named_alike_whichever_comes_first():
+    rules = linking.Rules.from_settings()
+    assert rules.register_pairs(["staff", "call", "call"], ["call", "staff", "call"]).tolist() == [
+        "call-staff", "call-staff", "call-call"]
+    text, offset = rules.text_weight_and_offset(["call-call", "call-staff"])
+    assert text[0] == rules.weights["text"] and offset[0] == 0
+    assert (text[1], offset[1]) == (rules.between_registers["call-staff"]["text"],
+                                    rules.between_registers["call-staff"]["offset"])
 
 
 def test_the_hard_pairs_figures_add_up():
