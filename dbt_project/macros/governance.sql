@@ -2,9 +2,10 @@
     mart_issue_category_monthly, mart_sentiment_code, mart_complaint_grades). Settings are read from the seeds at run time, never
     written into the SQL. -#}
 
-{#- A numeric setting of seeds/rate_settings.csv, as a scalar subquery. -#}
-{% macro rate_setting(name) -%}
-    (select cast(value as numeric) from {{ ref('rate_settings') }} where setting = '{{ name }}')
+{#- A numeric setting of seeds/rate_settings.csv (or of another settings seed of its shape, seeds/ranking_classes.csv),
+    as a scalar subquery. -#}
+{% macro rate_setting(name, seed='rate_settings') -%}
+    (select cast(value as numeric) from {{ ref(seed) }} where setting = '{{ name }}')
 {%- endmacro %}
 
 {#- Points a component earns: those of the highest tier of seeds/sentiment_thresholds.csv (for the
@@ -61,11 +62,28 @@
 {%- endmacro %}
 
 {#- The areas of a mart with street-wide rows: every community of dim_community (area_level
-    'community') and the street as a whole (area_level 'street', community_id 'street'). -#}
+    'community') and the street as a whole (area_level 'street', community_id 'street'). For the marts
+    that do not carry street_id yet (one street per warehouse); street_areas() is the same by street. -#}
 {% macro areas_with_street() -%}
     select 'community' as area_level, community_id from {{ ref('dim_community') }}
     union all
     select 'street', 'street'
+{%- endmacro %}
+
+{#- The areas of a mart by street (issue 23): every community of dim_community in its street (area_level
+    'community'; 'unresolved', which collects the records of any street, in each), and each street as a whole
+    (area_level 'street', community_id 'street'). The 'unresolved' street (records whose street nothing
+    names) only once a row of `counted` (a relation with street_id) is in it. -#}
+{% macro street_areas(counted) -%}
+    select 'community' as area_level, streets.street_id, communities.community_id
+    from {{ ref('dim_community') }} as communities
+    join {{ ref('dim_street') }} as streets
+        on streets.street_id = communities.street_id or communities.street_id is null
+    where streets.street_id <> 'unresolved' or exists (select 1 from {{ counted }} where street_id = 'unresolved')
+    union all
+    select 'street', streets.street_id, 'street'
+    from {{ ref('dim_street') }} as streets
+    where streets.street_id <> 'unresolved' or exists (select 1 from {{ counted }} where street_id = 'unresolved')
 {%- endmacro %}
 
 {#- The return visit's counts (回访) of a group of orders, named <measure>_<noun>, as integers: visited

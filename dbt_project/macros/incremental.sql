@@ -10,8 +10,8 @@
 
     In a model:
         {{ config(materialized='incremental', ...,
-                  pre_hook="{{ reset_when_settings_change(['status_codes'], ['street_name']) }}",
-                  post_hook="{{ remember_settings(['status_codes'], ['street_name']) }}") }}
+                  pre_hook="{{ reset_when_settings_change(['status_codes'], ['rating_resolved_min']) }}",
+                  post_hook="{{ remember_settings(['status_codes'], ['rating_resolved_min']) }}") }}
     and its incremental filter reads a watermark of {{ this }} that an empty table turns into "all". -#}
 
 {#- md5 over the contents of the given seeds, the values of the given vars, the hashing key's

@@ -27,9 +27,12 @@
 {%- endmacro %}
 
 {#- The district and street prefixes an address or community field may begin with, as a regular
-    expression literal: what is left names the community and the place within it. -#}
+    expression (a scalar subquery: the names of seeds/streets.csv, its districts and its streets): what is
+    left names the community and the place within it. Full names only: 六里桥 alone begins 六里桥村. -#}
 {% macro address_prefixes() -%}
-    '^(北京市)?(丰台区)?({{ var("street_name") }})?'
+    (select '^(北京市)?(' || coalesce(string_agg(distinct streets.district_name, '|'), '') || ')?('
+            || coalesce(string_agg(distinct streets.street_name, '|'), '') || ')?'
+     from {{ ref('streets') }} as streets)
 {%- endmacro %}
 
 {#- Room numbers in free text (the 502 of 3号楼2单元502, 楼上602, 502室) replaced by *** for what leaves the

@@ -73,6 +73,8 @@ CONTRACT = Contract(
         "satisfaction": seed_values("source_values", "source_value", source_system="hotline",
                                     column_name="satisfaction"),
         "demand_type": DEMAND_TYPES,
+        # 所属街道: a street this warehouse serves, as its exports spell it (empty: placed by its community)
+        "street": seed_values("street_aliases", "alias"),
     },
 )
 

@@ -6,12 +6,28 @@
 -- Postgres then merges this view into the query reading it, so a filter on complaint_id from an
 -- incremental build reaches int_complaints__latest's index and only the rebuilt records are resolved.
 -- The project code is read from the ticket version the record is (file_id, row_number: raw's key).
+--
+-- And its street (issue 23): its community's (seeds/communities.csv street_id); else, for a work order, the
+-- street its 所属街道 spells (seeds/street_aliases.csv; the hotline's suite has quarantined any other);
+-- else the warehouse's street when it serves one (seeds/streets.csv); else 'unresolved', never guessed.
 {%- set prefixes = address_prefixes() %}
 
 select
     complaints.*,
     coalesce(best.community_id, 'unresolved') as community_id,
-    coalesce(best.resolved_from, 'unresolved') as community_resolved_from
+    coalesce(best.resolved_from, 'unresolved') as community_resolved_from,
+    coalesce(
+        (select communities.street_id from {{ ref('communities') }} as communities
+         where communities.community_id = best.community_id),
+        (select aliases.street_id
+         from {{ ref('stg_hotline__work_orders') }} as orders
+         join {{ ref('street_aliases') }} as aliases on aliases.alias = btrim(orders.street)
+         where complaints.source_channel in ('hotline_12345', 'hotline_400')
+             and orders.file_id = complaints.file_id
+             and orders.row_number = complaints.row_number),
+        (select min(streets.street_id) from {{ ref('streets') }} as streets having count(*) = 1),
+        'unresolved'
+    ) as street_id
 from {{ ref('int_complaints__latest') }} as complaints
 left join lateral (
     -- the best candidate: the community field, then the project code, then the address; the longest alias

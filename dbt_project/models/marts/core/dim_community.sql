@@ -1,4 +1,4 @@
--- The street's communities (reference data the street edits in seeds/communities.csv), plus one
+-- The communities of each street (reference data each street edits in seeds/communities.csv), plus one
 -- member for records whose community could not be resolved, so that no record is dropped.
 with
 
@@ -14,6 +14,7 @@ aliases as (
 
 select
     communities.community_id,
+    communities.street_id,
     communities.community_name,
     communities.community_type,
     communities.property_management,
@@ -25,4 +26,4 @@ left join aliases using (community_id)
 
 union all
 
-select 'unresolved', '社区未识别', 'unresolved', null, false, null, null
+select 'unresolved', null, '社区未识别', 'unresolved', null, false, null, null

@@ -7,12 +7,12 @@
 -- review import`); every other row stays as it was. A change of the seeds or vars the chain reads,
 -- or of the hashing key, empties the table first and the build rebuilds every row
 -- (macros/incremental.sql); `dbt build --full-refresh` does the same. A table built before a column
--- of the watermarks existed (category_reviewed_at) is rebuilt whole once, its new columns filled.
+-- of the watermarks existed (category_reviewed_at), or before street_id, is rebuilt whole once, its new columns filled.
 -- Its triggers note the days of the rows each build deletes and inserts, for the daily aggregates
 -- (macros/daily_scope.sql). The complaints a build rebuilds are gathered first into an analysed temporary
 -- table (macros/incremental.sql: analysed_temp_table), so that the planner reaches them through the index.
-{%- set seeds = ['status_codes', 'source_values', 'reception_methods', 'community_aliases', 'issue_categories', 'time_limits', 'hotline_category_map'] %}
-{%- set setting_vars = ['street_name', 'rating_resolved_min', 'rating_satisfied_min', 'rating_basically_satisfied_min', 'complaint_logic_version'] %}
+{%- set seeds = ['status_codes', 'source_values', 'reception_methods', 'community_aliases', 'issue_categories', 'time_limits', 'hotline_category_map', 'communities', 'streets', 'street_aliases'] %}
+{%- set setting_vars = ['rating_resolved_min', 'rating_satisfied_min', 'rating_basically_satisfied_min', 'complaint_logic_version'] %}
 {{ config(
     materialized='incremental',
     unique_key='complaint_id',
@@ -37,9 +37,9 @@
                "{{ ensure_index(['community_id', 'category_code'], where='closed_at is null') }}",
                "{{ ensure_index(['received_at', 'complaint_id'], where=\"category_needs_review and category_source = 'model'\") }}"],
 ) }}
--- depends_on: {{ ref('int_complaints__latest') }}, {{ ref('stg_ops__text_classifications') }}, {{ ref('stg_ops__classification_reviews') }}, {{ ref('status_codes') }}, {{ ref('source_values') }}, {{ ref('reception_methods') }}, {{ ref('community_aliases') }}, {{ ref('issue_categories') }}, {{ ref('time_limits') }}, {{ ref('hotline_category_map') }}
+-- depends_on: {{ ref('int_complaints__latest') }}, {{ ref('communities') }}, {{ ref('streets') }}, {{ ref('street_aliases') }}, {{ ref('stg_ops__text_classifications') }}, {{ ref('stg_ops__classification_reviews') }}, {{ ref('status_codes') }}, {{ ref('source_values') }}, {{ ref('reception_methods') }}, {{ ref('community_aliases') }}, {{ ref('issue_categories') }}, {{ ref('time_limits') }}, {{ ref('hotline_category_map') }}
 {%- set incremental = is_incremental() and not settings_changed(seeds, setting_vars)
-                     and not lacks_columns(['category_classified_at', 'category_reviewed_at']) %}
+                     and not lacks_columns(['category_classified_at', 'category_reviewed_at', 'street_id']) %}
 with
 
 {% if incremental %}
@@ -78,6 +78,7 @@ select
     source_record_id,
     received_at,
     {{ bj_date('received_at') }} as received_date,
+    street_id,
     community_id,
     community_resolved_from,
     category_code,

@@ -1,4 +1,4 @@
--- Complaints per Beijing day × community × issue category × intake channel × cancelled or not, with the
+-- Complaints per Beijing day × street × community × issue category × intake channel × cancelled or not, with the
 -- counts the period marts add up: the sentiment code's weekly and monthly figures, the three rates by day
 -- and month, the monthly category figures and the theme candidates sum these cells instead of each
 -- counting the complaints again. Flags that depend on time (overdue, due for contact) are evaluated at
@@ -12,7 +12,7 @@
           indexes=[{"columns": ["received_date"]}],
           pre_hook="{{ prepare_daily_scope() }}", post_hook="{{ remember_daily_scope() }}") }}
 -- depends_on: {{ ref('time_limits') }}, {{ ref('fct_complaints') }}, {{ ref('fct_complaint_status_events') }}, {{ source('ops', 'complaint_day_changes') }}, {{ source('ops', 'aggregate_watermarks') }}, {{ source('ops', 'aggregate_scope') }}
-{%- set grain = ['received_date', 'community_id', 'category_code', 'source_channel', 'is_cancelled'] %}
+{%- set grain = ['received_date', 'street_id', 'community_id', 'category_code', 'source_channel', 'is_cancelled'] %}
 
 with
 
@@ -35,6 +35,7 @@ returned as (
 complaints as (
     select
         complaints.received_date,
+        complaints.street_id,
         complaints.community_id,
         complaints.category_code,
         complaints.source_channel,

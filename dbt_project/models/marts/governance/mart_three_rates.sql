@@ -1,5 +1,5 @@
 -- The three rates (三率) and their composite, per period (day and month, by the Beijing day the order
--- was received), per community and street-wide, per channel scope: 'ranked' = the channels of
+-- was received), per community and for each street as a whole, per channel scope: 'ranked' = the channels of
 -- seeds/ranked_channels.csv (the city's view: 12345 and 400), and one scope per channel so that the
 -- mini-program and reception can be compared. Counts are sums of fct_daily_complaint_counts (contact
 -- limits: seeds/time_limits.csv, applied there); every credit and weight comes from
@@ -52,14 +52,15 @@ aggregated as (
         period_grain,
         period_start,
         channel_scope,
+        street_id,
         case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
         {{ summed_daily_counts([
             'received', 'due_for_contact', 'contacted_in_time', 'resolution_visited', 'resolved',
             'satisfaction_visited', 'satisfied', 'basically_satisfied', 'dissatisfied'], 'orders') }}
     from by_period
     group by grouping sets (
-        (period_grain, period_start, channel_scope, community_id),
-        (period_grain, period_start, channel_scope)
+        (period_grain, period_start, channel_scope, street_id, community_id),
+        (period_grain, period_start, channel_scope, street_id)
     )
 ),
 
@@ -72,7 +73,7 @@ periods as (
 ),
 
 areas as (
-    {{ areas_with_street() }}
+    {{ street_areas(ref('fct_daily_complaint_counts')) }}
 ),
 
 scopes as (
@@ -94,6 +95,7 @@ counts as (
         grid.period_end,
         grid.period_end <= {{ bj_date('grid.as_of_at') }} as is_complete_period,
         grid.area_level,
+        grid.street_id,
         grid.community_id,
         grid.channel_scope,
         {{ zero_filled('aggregated', [
@@ -101,7 +103,7 @@ counts as (
             'resolution_visited_orders', 'resolved_orders', 'satisfaction_visited_orders',
             'satisfied_orders', 'basically_satisfied_orders', 'dissatisfied_orders']) }}
     from grid
-    left join aggregated using (period_grain, period_start, channel_scope, community_id)
+    left join aggregated using (period_grain, period_start, channel_scope, street_id, community_id)
 ),
 
 rates as (
@@ -130,6 +132,7 @@ select
     period_end,
     is_complete_period,
     area_level,
+    street_id,
     community_id,
     channel_scope,
     received_orders::integer as received_orders,
