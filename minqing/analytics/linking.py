@@ -93,17 +93,26 @@ class Rules:
         a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
         return np.where(a <= b, a + "-" + b, b + "-" + a)
 
-    def text_weight_and_offset(self, pairs) -> tuple[np.ndarray, np.ndarray]:
-        """Per pair (register pairs, `register_pairs`): the text's weight and the offset added to the score;
-        `weights.text` and 0 unless `between_registers` names the pair."""
-        pairs = np.asarray(pairs, dtype=object)
-        text = np.full(len(pairs), float(self.weights["text"]))
-        offset = np.zeros(len(pairs))
-        for key, between in self.between_registers.items():
-            here = pairs == key
-            text[here] = between.get("text", self.weights["text"])
-            offset[here] = between.get("offset", 0.0)
-        return text, offset
+    def register_weights(self, registers) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For reports written in `registers` (where_reported's `register`): a small code per report, and the
+        text's weight and the score's offset for each pair of codes — `weights.text` and 0 unless
+        `between_registers` names the pair. Indexing the two tables by codes weighs millions of pairs at once."""
+        codes, names = pd.factorize(pd.Series(registers, dtype=object))
+        text = np.full((len(names), len(names)), float(self.weights["text"]))
+        offset = np.zeros((len(names), len(names)))
+        for i, a in enumerate(names):
+            for j, b in enumerate(names):
+                between = self.between_registers.get("-".join(sorted((a, b))), {})
+                text[i, j] = between.get("text", self.weights["text"])
+                offset[i, j] = between.get("offset", 0.0)
+        return codes, text, offset
+
+    def text_weight_and_offset(self, registers_a, registers_b) -> tuple[np.ndarray, np.ndarray]:
+        """Per pair of reports (their registers, arrays alike): the text's weight and the score's offset."""
+        n = len(registers_a)
+        codes, text, offset = self.register_weights([*registers_a, *registers_b])
+        a, b = codes[:n], codes[n:]
+        return text[a, b], offset[a, b]
 
     @property
     def best_but_text(self) -> float:
@@ -248,12 +257,11 @@ def text_vectors(rules: Rules, texts: list[str], categories: list[str | None]):
     return normalize(counts, copy=False)[codes]
 
 
-def combine(rules: Rules, text, address, same_person, same_building, other_home, registers):
-    """The score of pairs from their parts (arrays alike): settings.yml `linking` weights, the text's weight
-    and an offset set apart for pairs of two registers (`registers`: Rules.register_pairs)."""
+def combine(rules: Rules, text, address, same_person, same_building, other_home, text_weight, offset):
+    """The score of pairs from their parts (arrays alike): settings.yml `linking` weights, with the text's
+    weight and an offset per pair (those of its registers: Rules.text_weight_and_offset)."""
     w = rules.weights
-    w_text, offset = rules.text_weight_and_offset(registers)
-    return (w_text * text + offset + w["address"] * address + w["same_complainant"] * same_person
+    return (text_weight * text + offset + w["address"] * address + w["same_complainant"] * same_person
             + w["same_building"] * same_building - w["other_home"] * other_home)
 
 
@@ -274,7 +282,7 @@ def where_reported(rules: Rules, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def pair_parts(rules: Rules, text, place_a, place_b, building_a, building_b, home_a, home_b, same_person,
-               registers) -> dict:
+               text_weight, offset) -> dict:
     """The parts and score of pairs (arrays alike, '' where a report names no building or home): the
     address score (rapidfuzz's partial_ratio, the best match of the shorter address within the longer: 3号楼
     and 3号楼2单元 are one place named more or less exactly; 0.5 when one has none), the same named building,
@@ -288,7 +296,7 @@ def pair_parts(rules: Rules, text, place_a, place_b, building_a, building_b, hom
     same_person = np.asarray(same_person, dtype=bool)
     return {"text_score": text, "address_score": address, "same_building": same_building,
             "same_complainant": same_person, "other_home": other_home,
-            "score": combine(rules, text, address, same_person, same_building, other_home, registers)}
+            "score": combine(rules, text, address, same_person, same_building, other_home, text_weight, offset)}
 
 
 def score_pairs(rules: Rules, a: pd.DataFrame, b: pd.DataFrame, same_complainant) -> pd.DataFrame:
@@ -305,7 +313,7 @@ def score_pairs(rules: Rules, a: pd.DataFrame, b: pd.DataFrame, same_complainant
     building_a, building_b = a["building"].to_numpy(), b["building"].to_numpy()
     parts = pair_parts(rules, text, a["place"].tolist(), b["place"].tolist(), building_a, building_b,
                        a["home"].to_numpy(), b["home"].to_numpy(), same_complainant,
-                       rules.register_pairs(a["register"], b["register"]))
+                       *rules.text_weight_and_offset(a["register"].to_numpy(object), b["register"].to_numpy(object)))
     return pd.DataFrame({"compared": (building_a == "") | (building_b == "") | (building_a == building_b), **parts})
 
 
@@ -616,7 +624,7 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
         in_open=everyone["problem_id"].isin(set(pool.loc[pool["is_open"].astype(bool), "problem_id"])).to_numpy(),
         person=everyone["complainant_key"].fillna("").astype(str).to_numpy(object),  # '' when unknown
         place=everyone["place"].to_numpy(object), building=everyone["building"].to_numpy(object),
-        home=everyone["home"].to_numpy(object), register=everyone["register"].to_numpy(object),
+        home=everyone["home"].to_numpy(object), register_weights=rules.register_weights(everyone["register"]),
         vectors=text_vectors(rules, [what_of(t, p) for t, p in zip(everyone["text"].tolist(), everyone["place"].tolist())],
                              everyone["category_code"].tolist()))
     parts: list[dict] = []
@@ -657,7 +665,7 @@ class _Reports:
     place: np.ndarray
     building: np.ndarray
     home: np.ndarray
-    register: np.ndarray  # the register its text is written in (where_reported)
+    register_weights: tuple  # a code per report for its register, and the text weight and offset per pair of codes
     vectors: object       # their texts' TF-IDF rows (text_vectors)
 
 
@@ -699,17 +707,18 @@ def _score_place(rules: Rules, reports: _Reports, text_of: _BlockText, news: np.
         return None
     result.compared += int(compared.sum())
     text = text_of.between(news, items)
+    codes, text_weights, offsets = reports.register_weights
+    w_text = text_weights[codes[news][:, None], codes[items][None, :]]
+    offset = offsets[codes[news][:, None], codes[items][None, :]]
+    compared &= (w_text <= 0) | (text * w_text + offset >= rules.threshold - rules.best_but_text - 1e-9)
     rows, cols = np.nonzero(compared)
-    registers = rules.register_pairs(reports.register[news[rows]], reports.register[items[cols]])
-    w_text, offset = rules.text_weight_and_offset(registers)
-    reach = (w_text <= 0) | (text[rows, cols] * w_text + offset >= rules.threshold - rules.best_but_text - 1e-9)
-    rows, cols, registers = rows[reach], cols[reach], registers[reach]
     if not len(rows):
         return None
     a, b = news[rows], items[cols]
     same_person = (reports.person[a] == reports.person[b]) & (reports.person[a] != "")
     parts = pair_parts(rules, text[rows, cols], reports.place[a], reports.place[b], reports.building[a],
-                       reports.building[b], reports.home[a], reports.home[b], same_person, registers)
+                       reports.building[b], reports.home[a], reports.home[b], same_person,
+                       w_text[rows, cols], offset[rows, cols])
     keep = parts["score"] >= rules.threshold
     if not keep.any():
         return None

@@ -246,7 +246,7 @@ def compared_pairs(conn, matched: pd.DataFrame, rules) -> pd.DataFrame:
                                reports["place"].to_numpy(object)[a], reports["place"].to_numpy(object)[b],
                                building[a], building[b], reports["home"].to_numpy(object)[a],
                                reports["home"].to_numpy(object)[b], (person[a] == person[b]) & (person[a] != ""),
-                               registers)
+                               *rules.text_weight_and_offset(register[a], register[b]))
     problem = reports["problem"].to_numpy(object)
     return pd.DataFrame({"text": parts["text_score"], "address": parts["address_score"],
                          "same_complainant": parts["same_complainant"].astype(float),

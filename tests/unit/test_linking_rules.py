@@ -58,7 +58,7 @@ def test_pairs_of_registers_are_named_alike_whichever_comes_first():
     rules = linking.Rules.from_settings()
     assert rules.register_pairs(["staff", "call", "call"], ["call", "staff", "call"]).tolist() == [
         "call-staff", "call-staff", "call-call"]
-    text, offset = rules.text_weight_and_offset(["call-call", "call-staff"])
+    text, offset = rules.text_weight_and_offset(["call", "staff"], ["call", "call"])
     assert text[0] == rules.weights["text"] and offset[0] == 0
     assert (text[1], offset[1]) == (rules.between_registers["call-staff"]["text"],
                                     rules.between_registers["call-staff"]["offset"])
