@@ -41,8 +41,9 @@ def _cmd_access(args) -> int:
             access.set_password(args.name, args.password_env)
             print(f"password of {args.name} set from ${args.password_env}")
         elif args.action == "street-user":
-            access.street_user(args.name, args.password_env)
-            print(f"{args.name}: street center, reads every row of the published marts")
+            access.street_user(args.name, args.password_env, args.street)
+            print(f"{args.name}: street {args.street}, reads its own rows of the marts that carry a street"
+                  if args.street else f"{args.name}: street center, reads every row of the published marts")
         elif args.action == "community-user":
             if not args.community:
                 raise ValueError("community-user needs --community ID")
@@ -93,6 +94,8 @@ def register(sub) -> None:
     p.add_argument("action", choices=["list", "password", "street-user", "community-user"])
     p.add_argument("name", nargs="?", help="the login (role) name")
     p.add_argument("--community", help="community_id, for community-user")
+    p.add_argument("--street", help="street_id, for street-user: its own street's rows only (a district's warehouse); "
+                                    "without it, every row")
     p.add_argument("--password-env", help="name of the environment variable holding the password")
     p.set_defaults(func=_cmd_access)
 

@@ -52,12 +52,29 @@ def set_password(role: str, password_env: str) -> None:
         conn.execute(sql.SQL("alter role {} password {}").format(_role(role), sql.Literal(password)))
 
 
-def street_user(name: str, password_env: str | None = None) -> None:
-    """A login of the street complaint center: reads every row of the published marts."""
+def street_user(name: str, password_env: str | None = None, street_id: str | None = None) -> None:
+    """A login of a street complaint center. Without `street_id`: every row of the published marts (a street's
+    own install, or the district's). With it: the rows of that street only (row-level security on street_id;
+    the marts without one stay closed)."""
     with warehouse.connect() as conn:
+        if street_id is not None:
+            known = conn.execute("select 1 from reference.streets where street_id = %s", (street_id,)).fetchone() \
+                if conn.execute("select to_regclass('reference.streets')").fetchone()[0] else True
+            if not known:
+                raise ValueError(f"unknown street {street_id!r} (see reference.streets)")
         _ensure_login(conn, name, _password(password_env))
-        conn.execute(sql.SQL("grant street_center to {}").format(_role(name)))
         conn.execute("delete from access.community_members where role_name = %s", (name,))
+        conn.execute(sql.SQL("revoke community_staff from {}").format(_role(name)))
+        if street_id is None:
+            conn.execute(sql.SQL("revoke street_staff from {}").format(_role(name)))
+            conn.execute("delete from access.street_members where role_name = %s", (name,))
+            conn.execute(sql.SQL("grant street_center to {}").format(_role(name)))
+        else:
+            conn.execute(sql.SQL("revoke street_center from {}").format(_role(name)))
+            conn.execute(sql.SQL("grant street_staff to {}").format(_role(name)))
+            conn.execute("""insert into access.street_members (role_name, street_id) values (%s, %s)
+                            on conflict (role_name) do update set street_id = excluded.street_id, granted_at = now()""",
+                         (name, street_id))
         conn.commit()
 
 
@@ -70,6 +87,8 @@ def community_user(name: str, community_id: str, password_env: str | None = None
             raise ValueError(f"unknown community {community_id!r} (see reference.communities)")
         _ensure_login(conn, name, _password(password_env))
         conn.execute(sql.SQL("revoke street_center from {}").format(_role(name)))
+        conn.execute(sql.SQL("revoke street_staff from {}").format(_role(name)))
+        conn.execute("delete from access.street_members where role_name = %s", (name,))
         conn.execute(sql.SQL("grant community_staff to {}").format(_role(name)))
         conn.execute("""insert into access.community_members (role_name, community_id) values (%s, %s)
                         on conflict (role_name) do update set community_id = excluded.community_id, granted_at = now()""",
@@ -86,11 +105,13 @@ def members() -> list[tuple[str, str]]:
                            when r.rolname = 'minqing_pipeline' then 'pipeline: reads and writes every project schema'
                            when pg_has_role(r.oid, 'street_center', 'member') then 'street center: published marts, all rows'
                            when m.community_id is not null then 'community ' || m.community_id || ': its own rows'
+                           when s.street_id is not null then 'street ' || s.street_id || ': its own rows'
                        end
                from pg_roles r
                left join access.community_members m on m.role_name = r.rolname
+               left join access.street_members s on s.role_name = r.rolname
                where r.rolcanlogin and not r.rolsuper
                  and (r.rolname in ('bi_reader', 'minqing_pipeline') or m.role_name is not null
-                      or pg_has_role(r.oid, 'street_center', 'member'))
+                      or s.role_name is not null or pg_has_role(r.oid, 'street_center', 'member'))
                order by 1""").fetchall()
     return [(r[0], r[1]) for r in rows]

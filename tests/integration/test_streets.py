@@ -127,3 +127,35 @@ def test_the_streets_are_ranked_and_classed_and_the_ranking_reproduces_from_its_
     # the dbt test that recomputes composite, rank and class from the row's own figures ran, and passed
     ran = {r["node"]: r["status"] for r in streets["outcome"].results}
     assert ran["test.minqing.assert_street_ranking_reproducible"] == "pass"
+
+
+def test_a_street_login_reads_its_own_street_only(streets, monkeypatch):
+    """`minqing access street-user NAME --street ID`: row-level security by street on every mart with a
+    street_id; the marts without one (they still sum the streets together) stay closed to it."""
+    from psycopg import errors
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from minqing.publishing import access
+
+    url = streets["url"]
+    monkeypatch.setenv("WAREHOUSE_URL", url)
+    access.street_user("test_street_xiaoyue", street_id="xiaoyue")
+    params = conninfo_to_dict(url)
+    params["user"] = "test_street_xiaoyue"
+    with psycopg.connect(make_conninfo(**params), autocommit=True) as conn:
+        for table in ("fct_complaints", "fct_daily_complaint_counts", "mart_three_rates", "mart_street_ranking",
+                      "dim_street"):
+            assert conn.execute(f"select array_agg(distinct street_id) from marts.{table}").fetchone()[0] \
+                == ["xiaoyue"], table
+        assert conn.execute("select count(*) from marts.fct_complaints").fetchone()[0] == 8
+        assert conn.execute("select array_agg(community_id) from marts.dim_community").fetchone()[0] == ["xiaoyue_yi"]
+        for closed in ("marts.mart_issue_category_monthly", "marts.fct_community_daily", "raw.quarantine"):
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(f"select * from {closed} limit 1")
+    with pytest.raises(ValueError, match="unknown street"):
+        access.street_user("test_street_xiaoyue", street_id="nowhere")
+    # without --street: the district's (or a one-street install's) center, every row
+    access.street_user("test_street_xiaoyue")
+    with psycopg.connect(make_conninfo(**params), autocommit=True) as conn:
+        assert conn.execute("select count(*) from marts.fct_complaints").fetchone()[0] == 40
+        conn.execute("select * from marts.mart_issue_category_monthly limit 1")
