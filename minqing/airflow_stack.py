@@ -256,8 +256,15 @@ class ApiClient:
         raise TimeoutError(f"{dag_id} {run_id} not finished within {timeout:.0f} s: {self.run(dag_id, run_id)}")
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
-        return self._call("GET", f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances",
-                          params={"limit": 1000})["task_instances"]
+        """Every task instance of the run, page by page: the API serves at most `[api] maximum_page_limit`
+        (100 by default) a request whatever the limit asked, and the daily DAG has more tasks than that."""
+        found: list[dict] = []
+        while True:
+            page = self._call("GET", f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances",
+                              params={"limit": 100, "offset": len(found)})
+            found += page["task_instances"]
+            if not page["task_instances"] or len(found) >= page["total_entries"]:
+                return found
 
     def backfill(self, dag_id: str, start: dt.datetime, end: dt.datetime) -> dict:
         """A backfill of the runs whose logical dates fall in [start, end]; completed runs run again."""
