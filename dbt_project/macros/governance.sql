@@ -73,7 +73,8 @@
 {#- The areas of a mart by street (issue 23): every community of dim_community in its street (area_level
     'community'; 'unresolved', which collects the records of any street, in each), and each street as a whole
     (area_level 'street', community_id 'street'). The 'unresolved' street (records whose street nothing
-    names) only once a row of `counted` (a relation with street_id) is in it. -#}
+    names) only once a row of `counted` (a relation or CTE with street_id: the mart's own aggregate, already
+    computed, rather than a scan of a daily table) is in it. -#}
 {% macro street_areas(counted) -%}
     select 'community' as area_level, streets.street_id, communities.community_id
     from {{ ref('dim_community') }} as communities

@@ -102,7 +102,7 @@ class Rules:
         offset = np.zeros((len(names), len(names)))
         for i, a in enumerate(names):
             for j, b in enumerate(names):
-                between = self.between_registers.get("-".join(sorted((a, b))), {})
+                between = self.between_registers.get(self.register_pairs([a], [b])[0], {})
                 text[i, j] = between.get("text", self.weights["text"])
                 offset[i, j] = between.get("offset", 0.0)
         return codes, text, offset

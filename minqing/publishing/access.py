@@ -52,16 +52,22 @@ def set_password(role: str, password_env: str) -> None:
         conn.execute(sql.SQL("alter role {} password {}").format(_role(role), sql.Literal(password)))
 
 
+def _known(conn, seed: str, column: str, value: str) -> bool:
+    """Whether the seed table reference.<seed> holds `value` in `column`; True before the seeds are loaded
+    (nothing to check against yet)."""
+    if not conn.execute("select to_regclass(%s)", (f"reference.{seed}",)).fetchone()[0]:
+        return True
+    return conn.execute(sql.SQL("select 1 from reference.{} where {} = %s").format(
+        sql.Identifier(seed), sql.Identifier(column)), (value,)).fetchone() is not None
+
+
 def street_user(name: str, password_env: str | None = None, street_id: str | None = None) -> None:
     """A login of a street complaint center. Without `street_id`: every row of the published marts (a street's
     own install, or the district's). With it: the rows of that street only (row-level security on street_id;
     the marts without one stay closed)."""
     with warehouse.connect() as conn:
-        if street_id is not None:
-            known = conn.execute("select 1 from reference.streets where street_id = %s", (street_id,)).fetchone() \
-                if conn.execute("select to_regclass('reference.streets')").fetchone()[0] else True
-            if not known:
-                raise ValueError(f"unknown street {street_id!r} (see reference.streets)")
+        if street_id is not None and not _known(conn, "streets", "street_id", street_id):
+            raise ValueError(f"unknown street {street_id!r} (see reference.streets)")
         _ensure_login(conn, name, _password(password_env))
         conn.execute("delete from access.community_members where role_name = %s", (name,))
         conn.execute(sql.SQL("revoke community_staff from {}").format(_role(name)))
@@ -81,9 +87,7 @@ def street_user(name: str, password_env: str | None = None, street_id: str | Non
 def community_user(name: str, community_id: str, password_env: str | None = None) -> None:
     """A login of one community's staff: reads the rows of that community only (row-level security)."""
     with warehouse.connect() as conn:
-        known = conn.execute("select 1 from reference.communities where community_id = %s", (community_id,)).fetchone() \
-            if conn.execute("select to_regclass('reference.communities')").fetchone()[0] else True
-        if not known:
+        if not _known(conn, "communities", "community_id", community_id):
             raise ValueError(f"unknown community {community_id!r} (see reference.communities)")
         _ensure_login(conn, name, _password(password_env))
         conn.execute(sql.SQL("revoke street_center from {}").format(_role(name)))

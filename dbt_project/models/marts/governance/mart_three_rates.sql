@@ -73,7 +73,7 @@ periods as (
 ),
 
 areas as (
-    {{ street_areas(ref('fct_daily_complaint_counts')) }}
+    {{ street_areas('aggregated') }}
 ),
 
 scopes as (
