@@ -12,7 +12,7 @@ mini-program and again the next day: five complaints, one problem. The link stag
    `window_days` of it, and with the reports of problems there still open; two reports naming different
    buildings are never compared (settings.yml `linking`).
 3. **Scoring.** text_score: cosine of character 1-3-gram vectors of what the reports say is wrong (their
-   place and numbers taken out), each n-gram weighted by its IDF over the classifier's labelled texts and
+   place and numbers taken out) — across two registers, how much of the shorter the longer holds — each n-gram weighted by its IDF over the classifier's labelled texts and
    the run's (the operator's boilerplate counts little) and by how much it belongs to one category (a
    register's phrases — 来电人表示, 巡查发现 — run through all of them); address_score: rapidfuzz's partial ratio of the addresses after
    the district, street and community; same_complainant, same_building and other_home (two different
@@ -232,8 +232,35 @@ def _category_share(counts, codes: np.ndarray, categories: list[str | None]) -> 
     return (commonest + 1 / len(labels)) / (np.asarray(by_category.sum(axis=0)).ravel() + 1)
 
 
-def text_vectors(rules: Rules, texts: list[str], categories: list[str | None]):
-    """Character 1-3-gram vectors of the texts (rows L2-normalised: a dot product is their cosine), each
+@dataclass(frozen=True)
+class TextVectors:
+    """The texts' weighted n-gram vectors: `rows` L2-normalised (a dot product is a cosine), `lengths` each
+    vector's length before (0 for a text with no n-gram)."""
+
+    rows: object
+    lengths: np.ndarray
+
+    def scores(self, a: np.ndarray, b: np.ndarray, across: np.ndarray) -> np.ndarray:
+        """text_score of the pairs of texts at positions `a` and `b` (arrays alike), `across` where the
+        two are written in different registers (text_score)."""
+        cosine = np.asarray(self.rows[a].multiply(self.rows[b]).sum(axis=1)).ravel()
+        return text_score(cosine, self.lengths[a], self.lengths[b], across)
+
+
+def text_score(cosine, length_a, length_b, across):
+    """How alike two texts are (arrays alike, or matrices that broadcast): their cosine when written in one
+    register; across two (a resident's call and a patrol's note), how much of the shorter text the longer
+    holds (the cosine × the longer's length / the shorter's, at most 1): a note says in four characters
+    (3号楼停水) what a call says in forty, and the call holding all of it is as strong a sign as two calls
+    worded alike."""
+    short, long = np.minimum(length_a, length_b), np.maximum(length_a, length_b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        held = np.where(short > 0, np.minimum(1.0, cosine * long / np.where(short > 0, short, 1)), 0.0)
+    return np.where(across, held, cosine)
+
+
+def text_vectors(rules: Rules, texts: list[str], categories: list[str | None]) -> TextVectors:
+    """Character 1-3-gram vectors of the texts (TextVectors: rows L2-normalised, and their lengths), each
     n-gram weighted by how rare it is (smoothed idf, sublinear tf) and by how much it belongs to one
     category (`rules.category_focus`): 来电人表示, 上礼拜报过 or 希望尽快 run through every
     category's reports and say how people talk, 化粪池, 停电 or 广场舞 belong to one and say what is wrong.
@@ -254,7 +281,8 @@ def text_vectors(rules: Rules, texts: list[str], categories: list[str | None]):
     if rules.category_focus:
         weight = weight * _category_share(counts, codes, categories) ** rules.category_focus
     counts.data = (1 + np.log(counts.data)) * weight[counts.indices].astype(np.float32)
-    return normalize(counts, copy=False)[codes]
+    lengths = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+    return TextVectors(normalize(counts, copy=False)[codes], lengths[codes])
 
 
 def combine(rules: Rules, text, address, same_person, same_building, other_home, text_weight, offset):
@@ -268,15 +296,20 @@ def combine(rules: Rules, text, address, same_person, same_building, other_home,
 def where_reported(rules: Rules, frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` (source_channel, address, address_key) with where each report places its problem: `place`
     (the cleaned address), `building` and `home` ('' when it names none; none from a channel whose address
-    is the reporter's home, settings.yml `linking.home_address_channels`), and the `register` its text is
-    written in (settings.yml `linking.registers`: a resident's call, a staff note, a ticket)."""
+    is the reporter's home, settings.yml `linking.home_address_channels`), `named_building` (the building its
+    address names, whatever the channel: a resident's ticket about the stairwell light is, more often than
+    not, about their own building's; it counts for same_building but, unlike `building`, keeps no report
+    from another's) and the `register` its text is written in (settings.yml `linking.registers`: a
+    resident's call, a staff note, a ticket)."""
     channels = frame["source_channel"].tolist()
     own = [channel not in rules.home_address_channels for channel in channels]
     place = [clean_address(a) for a in frame["address"].tolist()]
     homes = [home_of(p) if mine else None for p, mine in zip(place, own)]
+    named = [_building(key) or "" for key in frame["address_key"].tolist()]
     return frame.assign(
         place=place,
-        building=[(_building(key) or "") if mine else "" for key, mine in zip(frame["address_key"].tolist(), own)],
+        building=[b if mine else "" for b, mine in zip(named, own)],
+        named_building=named,
         home=["-".join(h) if h else "" for h in homes],
         register=[rules.registers.get(channel, channel) for channel in channels])
 
@@ -285,8 +318,8 @@ def pair_parts(rules: Rules, text, place_a, place_b, building_a, building_b, hom
                text_weight, offset) -> dict:
     """The parts and score of pairs (arrays alike, '' where a report names no building or home): the
     address score (rapidfuzz's partial_ratio, the best match of the shorter address within the longer: 3号楼
-    and 3号楼2单元 are one place named more or less exactly; 0.5 when one has none), the same named building,
-    two different named homes."""
+    and 3号楼2单元 are one place named more or less exactly; 0.5 when one has none), the same named building
+    (`building_*`: where_reported's `named_building`), two different named homes."""
     from rapidfuzz import fuzz
 
     address = np.array([fuzz.partial_ratio(x, y) / 100 if x and y else 0.5 for x, y in zip(place_a, place_b)],
@@ -309,11 +342,13 @@ def score_pairs(rules: Rules, a: pd.DataFrame, b: pd.DataFrame, same_complainant
     categories = [*a.get("category_code", [None] * n), *b.get("category_code", [None] * n)]
     vectors = text_vectors(rules, [what_of(t, p) for t, p in zip([*a["text"], *b["text"]], [*a["place"], *b["place"]])],
                            categories)
-    text = np.asarray(vectors[:n].multiply(vectors[n:]).sum(axis=1)).ravel()
+    registers_a, registers_b = a["register"].to_numpy(object), b["register"].to_numpy(object)
+    text = vectors.scores(np.arange(n), np.arange(n, 2 * n), registers_a != registers_b)
     building_a, building_b = a["building"].to_numpy(), b["building"].to_numpy()
-    parts = pair_parts(rules, text, a["place"].tolist(), b["place"].tolist(), building_a, building_b,
+    parts = pair_parts(rules, text, a["place"].tolist(), b["place"].tolist(), a["named_building"].to_numpy(),
+                       b["named_building"].to_numpy(),
                        a["home"].to_numpy(), b["home"].to_numpy(), same_complainant,
-                       *rules.text_weight_and_offset(a["register"].to_numpy(object), b["register"].to_numpy(object)))
+                       *rules.text_weight_and_offset(registers_a, registers_b))
     return pd.DataFrame({"compared": (building_a == "") | (building_b == "") | (building_a == building_b), **parts})
 
 
@@ -624,6 +659,7 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
         in_open=everyone["problem_id"].isin(set(pool.loc[pool["is_open"].astype(bool), "problem_id"])).to_numpy(),
         person=everyone["complainant_key"].fillna("").astype(str).to_numpy(object),  # '' when unknown
         place=everyone["place"].to_numpy(object), building=everyone["building"].to_numpy(object),
+        named_building=everyone["named_building"].to_numpy(object),
         home=everyone["home"].to_numpy(object), register_weights=rules.register_weights(everyone["register"]),
         vectors=text_vectors(rules, [what_of(t, p) for t, p in zip(everyone["text"].tolist(), everyone["place"].tolist())],
                              everyone["category_code"].tolist()))
@@ -663,10 +699,11 @@ class _Reports:
     in_open: np.ndarray   # in a problem still open
     person: np.ndarray
     place: np.ndarray
-    building: np.ndarray
+    building: np.ndarray        # the building that keeps it from reports naming another ('' when none)
+    named_building: np.ndarray  # the building its address names, whatever the channel (for same_building)
     home: np.ndarray
     register_weights: tuple  # a code per report for its register, and the text weight and offset per pair of codes
-    vectors: object       # their texts' TF-IDF rows (text_vectors)
+    vectors: TextVectors  # their texts' TF-IDF rows and lengths (text_vectors)
 
 
 class _BlockText:
@@ -674,15 +711,21 @@ class _BlockText:
     positions: computed at once when the matrix is small enough to hold (GRAM_MAX_PAIRS); otherwise each
     place's pairs as they are asked for."""
 
-    def __init__(self, vectors, block: np.ndarray, news: np.ndarray):
+    def __init__(self, vectors: TextVectors, block: np.ndarray, news: np.ndarray):
         self._vectors, self._block, self._news = vectors, block, news
-        self._cosines = ((vectors[news] @ vectors[block].T).toarray()
+        rows = vectors.rows
+        self._cosines = ((rows[news] @ rows[block].T).toarray()
                          if len(news) * len(block) <= GRAM_MAX_PAIRS else None)
 
-    def between(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def between(self, a: np.ndarray, b: np.ndarray, across: np.ndarray) -> np.ndarray:
+        """text_score of every report of `a` with every one of `b` (`across`: a matrix, where the two are
+        written in different registers)."""
         if self._cosines is None:
-            return (self._vectors[a] @ self._vectors[b].T).toarray()
-        return self._cosines[np.ix_(np.searchsorted(self._news, a), np.searchsorted(self._block, b))]
+            cosine = (self._vectors.rows[a] @ self._vectors.rows[b].T).toarray()
+        else:
+            cosine = self._cosines[np.ix_(np.searchsorted(self._news, a), np.searchsorted(self._block, b))]
+        lengths = self._vectors.lengths
+        return text_score(cosine, lengths[a][:, None], lengths[b][None, :], across)
 
 
 def _score_place(rules: Rules, reports: _Reports, text_of: _BlockText, news: np.ndarray, items: np.ndarray,
@@ -706,8 +749,8 @@ def _score_place(rules: Rules, reports: _Reports, text_of: _BlockText, news: np.
     if not compared.any():
         return None
     result.compared += int(compared.sum())
-    text = text_of.between(news, items)
     codes, text_weights, offsets = reports.register_weights
+    text = text_of.between(news, items, codes[news][:, None] != codes[items][None, :])
     w_text = text_weights[codes[news][:, None], codes[items][None, :]]
     offset = offsets[codes[news][:, None], codes[items][None, :]]
     compared &= (w_text <= 0) | (text * w_text + offset >= rules.threshold - rules.best_but_text - 1e-9)
@@ -716,8 +759,8 @@ def _score_place(rules: Rules, reports: _Reports, text_of: _BlockText, news: np.
         return None
     a, b = news[rows], items[cols]
     same_person = (reports.person[a] == reports.person[b]) & (reports.person[a] != "")
-    parts = pair_parts(rules, text[rows, cols], reports.place[a], reports.place[b], reports.building[a],
-                       reports.building[b], reports.home[a], reports.home[b], same_person,
+    parts = pair_parts(rules, text[rows, cols], reports.place[a], reports.place[b], reports.named_building[a],
+                       reports.named_building[b], reports.home[a], reports.home[b], same_person,
                        w_text[rows, cols], offset[rows, cols])
     keep = parts["score"] >= rules.threshold
     if not keep.any():

@@ -227,8 +227,9 @@ def compared_pairs(conn, matched: pd.DataFrame, rules) -> pd.DataFrame:
     reports = linking.where_reported(rules, matched[["complaint_id", "problem"]].merge(read, on="complaint_id"))
     vectors = linking.text_vectors(rules, [linking.what_of(t, p) for t, p in zip(reports["text"], reports["place"])],
                                    reports["category_code"].tolist())
-    hours = pd.to_datetime(reports["received_at"], utc=True).astype("int64").to_numpy() / 3.6e12
-    building = reports["building"].to_numpy(object)
+    received = pd.to_datetime(reports["received_at"], utc=True)
+    hours = ((received - received.min()) / pd.Timedelta(hours=1)).to_numpy(float)
+    building, named = reports["building"].to_numpy(object), reports["named_building"].to_numpy(object)
     a, b = [], []
     for block in reports.groupby(["community_id", "category_code"]).indices.values():
         block = np.sort(block)
@@ -242,9 +243,9 @@ def compared_pairs(conn, matched: pd.DataFrame, rules) -> pd.DataFrame:
     person = reports["complainant_key"].fillna("").astype(str).to_numpy(object)
     register = reports["register"].to_numpy(object)
     registers = rules.register_pairs(register[a], register[b])
-    parts = linking.pair_parts(rules, np.asarray(vectors[a].multiply(vectors[b]).sum(axis=1)).ravel(),
+    parts = linking.pair_parts(rules, vectors.scores(a, b, register[a] != register[b]),
                                reports["place"].to_numpy(object)[a], reports["place"].to_numpy(object)[b],
-                               building[a], building[b], reports["home"].to_numpy(object)[a],
+                               named[a], named[b], reports["home"].to_numpy(object)[a],
                                reports["home"].to_numpy(object)[b], (person[a] == person[b]) & (person[a] != ""),
                                *rules.text_weight_and_offset(register[a], register[b]))
     problem = reports["problem"].to_numpy(object)
@@ -252,7 +253,9 @@ def compared_pairs(conn, matched: pd.DataFrame, rules) -> pd.DataFrame:
                          "same_complainant": parts["same_complainant"].astype(float),
                          "same_building": parts["same_building"].astype(float),
                          "other_home": parts["other_home"].astype(float), "registers": registers,
-                         "cross_register": register[a] != register[b], "same_problem": problem[a] == problem[b]})
+                         "cross_register": register[a] != register[b], "same_problem": problem[a] == problem[b],
+                         "hours_apart": np.abs(hours[a] - hours[b]), "first": reports["complaint_id"].to_numpy()[a],
+                         "second": reports["complaint_id"].to_numpy()[b]})
 
 
 # a pair of registers gets weights of its own when the month compares at least this many of its pairs, this

@@ -54,6 +54,43 @@ def test_a_pair_scores_by_the_weights_in_force_and_different_buildings_are_never
     assert same["score"] == pytest.approx(w["text"] * same["text_score"] + w["address"] + w["same_building"])
 
 
+def test_across_registers_a_short_note_held_by_a_long_call_scores_as_held():
+    """A patrol's four characters (3号楼停水) inside a call's forty: their cosine is low because the call says
+    much more; across registers the score is the share of the note the call holds. Two calls keep their cosine."""
+    rules = linking.Rules.from_settings()
+    note = pd.DataFrame({"text": ["3号楼停水"], "address": ["3号楼"], "address_key": ["wangyuan:3"],
+                         "source_channel": ["reception"]})
+    call = pd.DataFrame({"text": ["来电人表示3号楼突然停水了，也没提前通知，一家人饭都做不了，有小半年了，家里有病人"],
+                         "address": ["3号楼"], "address_key": ["wangyuan:3"], "source_channel": ["hotline_12345"]})
+    other = pd.DataFrame({"text": ["来电人表示小区门口乱停车，消防车都进不来"], "address": ["3号楼"],
+                          "address_key": ["wangyuan:3"], "source_channel": ["hotline_12345"]})
+    held = linking.score_pairs(rules, note, call, [False]).iloc[0]["text_score"]
+    unrelated = linking.score_pairs(rules, note, other, [False]).iloc[0]["text_score"]
+    vectors = linking.text_vectors(rules, [linking.what_of(t, "3号楼") for t in (note.text[0], call.text[0])],
+                                   [None, None])
+    cosine = (vectors.rows[0] @ vectors.rows[1].T).toarray()[0, 0]
+    assert held > 0.8 > 0.5 > cosine and unrelated < 0.1
+    assert held == pytest.approx(min(1.0, cosine * vectors.lengths.max() / vectors.lengths.min()), abs=1e-5)
+    two_calls = linking.score_pairs(rules, call, other, [False]).iloc[0]
+    assert two_calls["text_score"] < 0.3
+
+
+def test_a_tickets_home_building_counts_for_same_building_but_keeps_no_report_apart():
+    """A mini-program ticket's address is the reporter's home: another building's call is still compared, and
+    a call naming the ticket's building counts as the same building."""
+    rules = linking.Rules.from_settings()
+    ticket = pd.DataFrame({"text": ["楼道灯坏了", "楼道灯坏了"], "address": ["3-2-502", "3-2-502"],
+                           "address_key": ["wangyuan:3", "wangyuan:3"], "source_channel": ["miniprogram"] * 2})
+    call = pd.DataFrame({"text": ["3号楼楼道灯坏了", "5号楼楼道灯坏了"], "address": ["3号楼", "5号楼"],
+                         "address_key": ["wangyuan:3", "wangyuan:5"], "source_channel": ["hotline_12345"] * 2})
+    parts = linking.score_pairs(rules, ticket, call, [False, False])
+    assert parts["compared"].tolist() == [True, True]
+    assert parts["same_building"].tolist() == [True, False]
+    assert parts["score"][0] - parts["score"][1] == pytest.approx(
+        rules.weights["same_building"] + rules.weights["address"] * (parts["address_score"][0]
+                                                                     - parts["address_score"][1]), abs=1e-4)
+
+
 def test_pairs_of_registers_are_named_alike_whichever_comes_first():
     rules = linking.Rules.from_settings()
     assert rules.register_pairs(["staff", "call", "call"], ["call", "staff", "call"]).tolist() == [
@@ -83,8 +120,8 @@ def test_a_phrase_every_category_uses_weighs_less_than_one_of_a_category():
 
     def cosines(focus):
         rules = dataclasses.replace(linking.Rules.from_settings(), category_focus=focus)
-        vectors = linking.text_vectors(rules, texts, categories)
-        return (vectors[0] @ vectors[1].T).toarray()[0, 0], (vectors[0] @ vectors[2].T).toarray()[0, 0]
+        rows = linking.text_vectors(rules, texts, categories).rows
+        return (rows[0] @ rows[1].T).toarray()[0, 0], (rows[0] @ rows[2].T).toarray()[0, 0]
 
     register_only, same_problem = cosines(0.0)
     assert register_only > same_problem
