@@ -100,7 +100,9 @@ def score(matched: pd.DataFrame) -> dict:
     predicted = _pairs(matched.groupby("problem_id").size())
     true = _pairs(matched.groupby("problem").size())
     purity = matched.groupby("problem_id")["problem"].agg(lambda s: s.value_counts().iloc[0]).sum() / max(len(matched), 1)
-    # the true pairs, by why the stage could not compare them
+    # the true pairs, by why the stage could not compare them (a channel whose address is the reporter's home
+    # keeps no report of another building apart: settings.yml linking.home_address_channels)
+    home_channels = set(config.settings()["linking"]["home_address_channels"])
     lost = Counter()
     for _, group in matched.groupby("problem"):
         if len(group) < 2:
@@ -115,7 +117,8 @@ def score(matched: pd.DataFrame) -> dict:
                 elif a["category_code"] != b["category_code"]:
                     lost["different_category"] += 1
                 elif (not a["address_key"].endswith(":?") and not b["address_key"].endswith(":?")
-                      and a["address_key"] != b["address_key"]):
+                      and a["address_key"] != b["address_key"]
+                      and not {a["source_channel"], b["source_channel"]} & home_channels):
                     lost["different_building"] += 1
                 else:
                     lost["scored_below_threshold_or_outside_window"] += 1
