@@ -36,6 +36,14 @@ def _project_folder(folder: str) -> Path:
 DBT_PROJECT_DIR = _project_folder("dbt_project")
 DAGS_DIR = _project_folder("dags")
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+# The reference data of the streets a warehouse serves — its streets, communities, their spellings, its
+# expected deliveries and interventions — is a folder of its own: the package's (六里桥街道) unless
+# MINQING_REFERENCE_DIR names a district's copy (`minqing reference init`). dbt loads it as a second seed
+# path (dbt_project.yml); the other seeds (categories, keywords, time limits, the city's rules) are the same
+# for every street and stay in SEEDS_DIR.
+PACKAGED_REFERENCE_DIR = DBT_PROJECT_DIR / "reference"
+REFERENCE_SEEDS = ("streets", "street_aliases", "communities", "community_aliases", "community_project_codes",
+                   "expected_deliveries", "interventions")
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,9 @@ ENVIRONMENT = (
     Variable("BRIEFING_DIR", "`$MINQING_HOME/briefings`", "where the briefing DAG writes the daily briefing"),
     Variable("MINQING_HASH_KEY", "a random key created once in `$MINQING_HOME/secrets/hash_key` (mode 0600)",
              "the HMAC key that pseudonymises phones and openids"),
+    Variable("MINQING_REFERENCE_DIR", "the package's `dbt_project/reference` (六里桥街道)",
+             "a district's reference folder: its streets, communities, their spellings, expected deliveries and "
+             "interventions, one CSV each (`minqing reference init DIR` starts one; see *Streets*)"),
     Variable("MINQING_DBT_THREADS", "`2`", "dbt's threads, from the command line and through cosmos (read by "
              "`dbt_project/profiles.yml`)"),
     Variable("MINQING_CLASSIFY_WORKERS", "one per CPU",
@@ -131,6 +142,53 @@ def home() -> Path:
     path = Path(env("MINQING_HOME") or Path.cwd() / ".minqing").resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def reference_dir() -> Path:
+    """The folder of the street-specific seeds (REFERENCE_SEEDS): MINQING_REFERENCE_DIR, else the package's.
+    A folder that lacks one of them is refused with the names it lacks."""
+    chosen = env("MINQING_REFERENCE_DIR")
+    if not chosen:
+        return PACKAGED_REFERENCE_DIR
+    folder = Path(chosen).expanduser().resolve()
+    missing = [f"{name}.csv" for name in REFERENCE_SEEDS if not (folder / f"{name}.csv").is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"MINQING_REFERENCE_DIR={chosen}: {'no such folder' if not folder.is_dir() else 'lacks ' + ', '.join(missing)}"
+            f" (a reference folder holds {', '.join(n + '.csv' for n in REFERENCE_SEEDS)}; "
+            "`minqing reference init DIR` copies the package's to start from)")
+    return folder
+
+
+def dbt_project_dir() -> Path:
+    """The dbt project dbt runs: the package's; with a district's reference folder, a project of links
+    under $MINQING_HOME/dbt/project — every entry of the package's project, and `reference` linking to the
+    district's folder. dbt loads seeds by paths inside its project (a seed path outside it would have dbt
+    write its SQL over the CSV file: dbt's target path is joined with the seed's file path)."""
+    chosen = reference_dir()
+    if chosen == PACKAGED_REFERENCE_DIR:
+        return DBT_PROJECT_DIR
+    project = home() / "dbt" / "project"
+    project.mkdir(parents=True, exist_ok=True)
+    wanted = {child.name: child for child in DBT_PROJECT_DIR.iterdir() if child.name not in ("target", "logs")}
+    wanted["reference"] = chosen
+    for link in project.iterdir():
+        if link.is_symlink() and link.name not in wanted:
+            link.unlink()
+    for name, target in wanted.items():
+        link = project / name
+        if link.is_symlink() and Path(os.readlink(link)) == target:
+            continue
+        temporary = project / f".{name}.{os.getpid()}"
+        temporary.symlink_to(target)
+        os.replace(temporary, link)  # atomic: a concurrent dbt sees the old link or the new one
+    return project
+
+
+def seed_path(name: str) -> Path:
+    """The CSV file of the dbt seed `name`: in the reference folder for the street-specific ones, else in
+    the package's seeds."""
+    return (reference_dir() if name in REFERENCE_SEEDS else SEEDS_DIR) / f"{name}.csv"
 
 
 def landing_dir(override: str | os.PathLike | None = None) -> Path:

@@ -25,7 +25,16 @@ log = logging.getLogger(__name__)
 
 CONN_ID = config.env("MINQING_AIRFLOW_CONN_ID") or "minqing_warehouse"
 DAILY_DAG_ID = "minqing_daily"
-MANIFEST = config.DBT_PROJECT_DIR / "target" / "manifest.json"
+
+
+def manifest_path() -> Path:
+    """dbt's manifest the DAGs render from: in the target folder of the project dbt runs (config.dbt_project_dir)."""
+    return config.dbt_project_dir() / "target" / "manifest.json"
+
+
+def _parsed_with() -> Path:
+    """Where the manifest's parse recorded the reference folder it read."""
+    return manifest_path().with_name("manifest.reference")
 
 BRIEFING_DAG_ID = "minqing_briefing"
 
@@ -85,12 +94,17 @@ def dbt_parse_env() -> dict[str, str]:
 
 
 def manifest_is_stale() -> bool:
-    if not MANIFEST.exists():
+    manifest = manifest_path()
+    if not manifest.exists():
         return True
-    built = MANIFEST.stat().st_mtime
+    built = manifest.stat().st_mtime
+    parsed_with = _parsed_with().read_text(encoding="utf-8") if _parsed_with().exists() else ""
+    if parsed_with != str(config.reference_dir()):
+        return True  # parsed with another reference folder (MINQING_REFERENCE_DIR changed)
     sources = [config.DBT_PROJECT_DIR / "dbt_project.yml", config.DBT_PROJECT_DIR / "selectors.yml"]
     for folder in ("models", "macros", "seeds", "tests", "snapshots"):
         sources += [p for p in (config.DBT_PROJECT_DIR / folder).rglob("*") if p.is_file()]
+    sources += [config.seed_path(name) for name in config.REFERENCE_SEEDS]
     return any(p.stat().st_mtime > built for p in sources)
 
 
@@ -104,11 +118,12 @@ def ensure_manifest() -> Path:
         subprocess.run(
             # no partial parsing: it keeps an older selectors.yml (a new selector is not in the manifest)
             [sys.executable, "-c", "from dbt.cli.main import cli; cli()", "parse", "--quiet", "--no-partial-parse",
-             "--project-dir", str(config.DBT_PROJECT_DIR), "--profiles-dir", str(config.DBT_PROJECT_DIR),
-             "--target-path", str(MANIFEST.parent)],
+             "--project-dir", str(config.dbt_project_dir()), "--profiles-dir", str(config.dbt_project_dir()),
+             "--target-path", str(manifest_path().parent)],
             check=True, env={**os.environ, **dbt_parse_env()},
         )
-    return MANIFEST
+        _parsed_with().write_text(str(config.reference_dir()), encoding="utf-8")
+    return manifest_path()
 
 
 # --- local Airflow --------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from pathlib import Path
 from psycopg.types.json import Jsonb
 
 from ingestion.contracts import CHANNELS
-from minqing import config, transform, warehouse
+from minqing import config, reference, transform, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -297,6 +297,7 @@ def run(landing: str | Path | None = None, day: dt.date | None = None, as_of: st
     summary's `failed_channels` tells the caller the run failed. Raises if a dbt model or test
     fails. `as_of` overrides the end of the day (a moment inside it). Runs never interleave: a
     second one waits for the first (see `exclusive_run`)."""
+    reference.require()  # before anything is loaded: a run on a broken reference folder would fail at dbt
     with exclusive_run():
         return _run(landing, day, as_of)
 

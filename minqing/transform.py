@@ -57,8 +57,8 @@ def dbt_arguments(*args: str, target_dir: Path | None = None) -> list[str]:
     """A dbt command's arguments (`args[0]` the subcommand) on the project, its artifacts under
     $MINQING_HOME/dbt."""
     command = [args[0], "--quiet", *args[1:],
-        "--project-dir", str(config.DBT_PROJECT_DIR),
-        "--profiles-dir", str(config.DBT_PROJECT_DIR),
+        "--project-dir", str(config.dbt_project_dir()),
+        "--profiles-dir", str(config.dbt_project_dir()),
         "--target-path", str(target_dir or config.home() / "dbt" / "target"),
         "--log-path", str(config.home() / "dbt" / "logs"),
     ]
@@ -85,19 +85,22 @@ SEEDS_LOADED_SELECTORS = {"before_forecast": "before_forecast_seeds_loaded"}
 
 
 def seeds_fingerprint() -> str:
-    """sha256 over the seed files (CSV and yml, by path) and dbt_project.yml (where seed column types
-    and schemas are configured): what the seed tables hold when they were loaded from these files."""
+    """sha256 over the seed files (CSV and yml, by path; the reference folder's by name) and dbt_project.yml
+    (where seed column types and schemas are configured): what the seed tables hold when they were loaded
+    from these files."""
     project = config.DBT_PROJECT_DIR
     digest = hashlib.sha256()
-    for path in [*sorted((project / "seeds").rglob("*")), project / "dbt_project.yml"]:
+    files = [(path.relative_to(project).as_posix(), path) for path in sorted((project / "seeds").rglob("*"))]
+    files += [(f"reference/{name}.csv", config.seed_path(name)) for name in config.REFERENCE_SEEDS]
+    for name, path in [*files, ("dbt_project.yml", project / "dbt_project.yml")]:
         if path.is_file():
-            digest.update(path.relative_to(project).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
 def _seeds_loaded(fingerprint: str) -> bool:
     """Whether the warehouse's seed tables exist and were loaded from files with this fingerprint."""
-    names = [path.stem for path in (config.DBT_PROJECT_DIR / "seeds").glob("*.csv")]
+    names = [path.stem for path in config.SEEDS_DIR.glob("*.csv")] + list(config.REFERENCE_SEEDS)
     with warehouse.connect() as conn:
         row = conn.execute("select fingerprint from ops.loaded_seeds where project = %s", (PROJECT,)).fetchone()
         (missing,) = conn.execute(

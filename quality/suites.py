@@ -129,7 +129,7 @@ HOTLINE = ChannelSuite(
         _in_set(HOTLINE_C, "demand_type", "诉求类型 (demand_type)", f"{_FIX_AT_SOURCE}, or {_EXTEND}"),
         _in_set(HOTLINE_C, "street", "所属街道 (street)",
                 "a work order of a street this warehouse does not serve; if it does serve that street, add it to "
-                "dbt_project/seeds/streets.csv and its spellings to street_aliases.csv"),
+                "streets.csv of the reference folder and its spellings to street_aliases.csv (README: Streets)"),
         _not_before("updated_at", "received_at", "更新时间 (updated_at)", "来电时间 (received_at)",
                     "a version cannot be written before the call came in; check both times in the export"),
         _not_before("closed_at", "received_at", "办结时间 (closed_at)", "来电时间 (received_at)",

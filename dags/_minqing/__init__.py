@@ -14,7 +14,7 @@ import pendulum
 from psycopg.conninfo import make_conninfo
 
 from minqing import config
-from minqing.orchestration import CONN_ID, MANIFEST, daily_run_at, ensure_manifest, run_as_of
+from minqing.orchestration import CONN_ID, daily_run_at, ensure_manifest, manifest_path, run_as_of
 from minqing.transform import AS_OF_VARIABLE
 
 log = logging.getLogger(__name__)
@@ -214,8 +214,9 @@ def _cosmos_task_group(group_id: str, selector: str | None, select: list[str] | 
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, SeedRenderingBehavior, TestBehavior
     from cosmos.profiles import PostgresUserPasswordProfileMapping
 
-    if not MANIFEST.exists():
-        raise FileNotFoundError(f"{MANIFEST} is missing: run `minqing dbt-manifest` (or `make install`) first")
+    manifest = manifest_path()
+    if not manifest.exists():
+        raise FileNotFoundError(f"{manifest} is missing: run `minqing dbt-manifest` (or `make install`) first")
     # WATCHER: one `dbt build` of the group's selection (the producer task) with dbt's threads, and per
     # model a task that takes its status — as fast as one build, still a task per model in the UI; a
     # failed model's task retries by building that model alone. LOCAL: one `dbt build` per model task
@@ -225,7 +226,7 @@ def _cosmos_task_group(group_id: str, selector: str | None, select: list[str] | 
         _node_events_when_finished()
     return DbtTaskGroup(
         group_id=group_id,
-        project_config=ProjectConfig(dbt_project_path=config.DBT_PROJECT_DIR, manifest_path=MANIFEST,
+        project_config=ProjectConfig(dbt_project_path=config.dbt_project_dir(), manifest_path=manifest,
                                      project_name="minqing"),
         profile_config=ProfileConfig(
             profile_name="minqing",

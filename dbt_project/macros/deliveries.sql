@@ -34,7 +34,7 @@
        end
 {%- endmacro %}
 
-{#- dbt source freshness of a raw table, from seeds/expected_deliveries.csv: the moment one day
+{#- dbt source freshness of a raw table, from reference/expected_deliveries.csv: the moment one day
     before the next delivery of the channel falls due (the most overdue of its deliveries decides),
     so that with warn_after 1 day a source warns once any of its deliveries is past due, and with
     error_after 3 days errors two days later. A delivery that never came is due from the first day

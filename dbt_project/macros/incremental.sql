@@ -1,7 +1,7 @@
 {#- Incremental models that stay right when their settings change.
 
     An incremental model keeps rows built under the seeds and vars of earlier runs. When those change
-    (an alias added to seeds/community_aliases.csv, a time limit in seeds/issue_categories.csv, a new
+    (an alias added to reference/community_aliases.csv, a time limit in seeds/issue_categories.csv, a new
     status mapping, a rotated hashing key), the kept rows are stale and a daily build would never
     touch most of them. The same holds when a person releases a held file (quality/held.py): its
     rows are older than the watermarks, so the newest release is part of the fingerprint too. So each such model records the fingerprint of its settings after every build

@@ -27,7 +27,7 @@
 {%- endmacro %}
 
 {#- The district and street prefixes an address or community field may begin with, as a regular
-    expression (a scalar subquery: the names of seeds/streets.csv, its districts and its streets): what is
+    expression (a scalar subquery: the names of reference/streets.csv, its districts and its streets): what is
     left names the community and the place within it. Full names only: 六里桥 alone begins 六里桥村. -#}
 {% macro address_prefixes() -%}
     (select '^(北京市)?(' || coalesce(string_agg(distinct streets.district_name, '|'), '') || ')?('

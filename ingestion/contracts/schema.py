@@ -10,6 +10,7 @@ it; the vocabularies dbt maps are dbt seeds, read here (`seed_values`) so that b
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
@@ -122,9 +123,13 @@ class Contract:
         return tuple(c.name for c in self.columns if c.personal)
 
 
-@lru_cache(maxsize=None)
 def _seed(name: str) -> tuple[dict, ...]:
-    with open(config.SEEDS_DIR / f"{name}.csv", encoding="utf-8", newline="") as fh:
+    return _seed_file(config.seed_path(name))  # the reference folder in force (MINQING_REFERENCE_DIR)
+
+
+@lru_cache(maxsize=None)
+def _seed_file(path: Path) -> tuple[dict, ...]:
+    with open(path, encoding="utf-8", newline="") as fh:
         return tuple(csv.DictReader(fh))
 
 

@@ -85,6 +85,36 @@ def _cmd_rotate_hash_key(args) -> int:
     return 0
 
 
+def _cmd_reference(args) -> int:
+    from pathlib import Path
+
+    from minqing import reference
+
+    if args.action == "init":
+        if not args.dir:
+            print("minqing reference init: name the folder to create", file=sys.stderr)
+            return 2
+        try:
+            written = reference.init(Path(args.dir), force=args.force)
+        except FileExistsError as exc:
+            print(f"minqing reference init: {exc}", file=sys.stderr)
+            return 1
+        print(f"{len(written)} files copied to {Path(args.dir).resolve()}: edit them, then set "
+              f"MINQING_REFERENCE_DIR={Path(args.dir).resolve()} for every minqing command, the DAGs and dbt")
+        return 0
+    try:
+        folder = Path(args.dir) if args.dir else config.reference_dir()
+    except FileNotFoundError as exc:
+        print(f"minqing reference check: {exc}", file=sys.stderr)
+        return 1
+    problems = reference.check(folder)
+    for line in problems:
+        print(f"{folder}: {line}", file=sys.stderr)
+    if not problems:
+        print(f"{folder}: {len(config.REFERENCE_SEEDS)} reference files, nothing wrong")
+    return 1 if problems else 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("warehouse", help="start, stop or locate the warehouse")
     p.add_argument("action", choices=["start", "stop", "status", "url"])
@@ -98,6 +128,13 @@ def register(sub) -> None:
                                     "without it, every row")
     p.add_argument("--password-env", help="name of the environment variable holding the password")
     p.set_defaults(func=_cmd_access)
+
+    p = sub.add_parser("reference", help="a district's reference folder (streets, communities, deliveries, "
+                                         "interventions): start one from the package's, or check one")
+    p.add_argument("action", choices=["init", "check"])
+    p.add_argument("dir", nargs="?", help="the folder (check: default the one in force, MINQING_REFERENCE_DIR)")
+    p.add_argument("--force", action="store_true", help="init: overwrite the folder's reference files")
+    p.set_defaults(func=_cmd_reference)
 
     p = sub.add_parser("rotate-hash-key", help="re-hash the personal-data keys in raw with a new MINQING_HASH_KEY")
     p.add_argument("--new-key-env", required=True, help="name of the environment variable holding the new key")

@@ -96,7 +96,7 @@ def _cmd_effect(args) -> int:
         if args.intervention:
             known = effects.interventions(conn)
             if args.intervention not in known:
-                raise SystemExit(f"effect: no intervention {args.intervention!r} in seeds/interventions.csv "
+                raise SystemExit(f"effect: no intervention {args.intervention!r} in reference/interventions.csv "
                                  f"(known: {', '.join(known) or 'none'})")
             intervention = known[args.intervention]
         elif args.community and args.start:
@@ -205,7 +205,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("effect", help="did it work? an intervention's effect on complaints against the street's "
                                       "other communities (difference-in-differences, synthetic control, placebos)")
-    p.add_argument("--intervention", help="an intervention_id of seeds/interventions.csv")
+    p.add_argument("--intervention", help="an intervention_id of reference/interventions.csv")
     p.add_argument("--community", help="instead: a community (id or name) ...")
     p.add_argument("--start", type=_date, help="... and the day its intervention started (YYYY-MM-DD)")
     p.add_argument("--end", type=_date, help="the day it ended, if it did")

@@ -77,7 +77,7 @@ def run(args) -> int:
 HISTORY_DATABASE = "minqing_history"
 
 
-# The demo's injected effects: how much each intervention of seeds/interventions.csv changes its
+# The demo's injected effects: how much each intervention of reference/interventions.csv changes its
 # communities' complaints in the generated history (invented, as the seed's dates are), so that
 # `minqing effect` has something to find in the demo and its reading can be checked against it.
 DEMO_EFFECT_SIZES = {"changlao": -0.45, "zongheng": -0.25, "jinguanjia": -0.3}
@@ -90,10 +90,9 @@ def demo_effects() -> tuple:
     from minqing.analytics.effects import Intervention
     from minqing.devtools.generate import Effect
 
-    seeds = config.DBT_PROJECT_DIR / "seeds"
-    with open(seeds / "communities.csv", encoding="utf-8", newline="") as fh:
+    with open(config.seed_path("communities"), encoding="utf-8", newline="") as fh:
         names = {r["community_id"]: r["community_name"] for r in csv.DictReader(fh)}
-    with open(seeds / "interventions.csv", encoding="utf-8", newline="") as fh:
+    with open(config.seed_path("interventions"), encoding="utf-8", newline="") as fh:
         interventions = [Intervention.from_row(row) for row in csv.DictReader(fh)]
     return tuple(Effect(names[community], i.start, DEMO_EFFECT_SIZES[i.intervention_id], i.categories, i.end)
                  for i in interventions if i.intervention_id in DEMO_EFFECT_SIZES for community in i.communities)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from minqing import config
+
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = r"""
@@ -27,6 +29,7 @@ print(json.dumps({
     "dbt_project": str(config.DBT_PROJECT_DIR),
     "dags": sorted(p.name for p in config.DAGS_DIR.glob("*.py")),
     "seeds": sorted(p.name for p in config.SEEDS_DIR.glob("*.csv")),
+    "reference": sorted(p.name for p in config.reference_dir().glob("*.csv")),
     "selectors": (config.DBT_PROJECT_DIR / "selectors.yml").is_file(),
     "migrations": len([m for m in warehouse.migration_files()]),
     "template": (pages.TEMPLATES / "briefing.html.j2").is_file(),
@@ -55,7 +58,8 @@ def test_a_non_editable_install_finds_its_dbt_project_seeds_migrations_templates
     assert found["package"].startswith(str(site.resolve()))
     assert found["dbt_project"] == str(site.resolve() / "minqing" / "dbt_project")
     assert found["dags"] == ["minqing_briefing.py", "minqing_daily.py"]
-    assert {"issue_categories.csv", "time_limits.csv", "communities.csv"} <= set(found["seeds"])
+    assert {"issue_categories.csv", "time_limits.csv"} <= set(found["seeds"])
+    assert found["reference"] == sorted(f"{name}.csv" for name in config.REFERENCE_SEEDS)  # the street's own
     assert found["selectors"] and found["template"] and found["model"]
     assert found["migrations"] == len(list((ROOT / "minqing" / "migrations").glob("*.sql")))
     assert found["channels"] == ["hotline", "miniprogram", "reception"]

@@ -1,5 +1,5 @@
 """Integration: a mini-program ticket is placed in its community by its project code when its community
-field names none (seeds/community_project_codes.csv), through ingest and `dbt build` on a real warehouse.
+field names none (reference/community_project_codes.csv), through ingest and `dbt build` on a real warehouse.
 
 Resolution order: an alias in the community field, then the project code, then an alias in the address
 (the ticket's location). An unknown project code leaves the ticket unresolved.
@@ -65,8 +65,8 @@ def test_a_ticket_is_placed_by_its_project_code(built):
 
 
 def test_the_seed_knows_every_project_code_the_generator_sends():
-    with open(config.SEEDS_DIR / "communities.csv", encoding="utf-8", newline="") as fh:
+    with open(config.seed_path("communities"), encoding="utf-8", newline="") as fh:
         ids = {row["community_name"]: row["community_id"] for row in csv.DictReader(fh)}
-    with open(config.SEEDS_DIR / "community_project_codes.csv", encoding="utf-8", newline="") as fh:
+    with open(config.seed_path("community_project_codes"), encoding="utf-8", newline="") as fh:
         seed = {row["project_code"]: row["community_id"] for row in csv.DictReader(fh)}
     assert seed == {c.project_code: ids[c.name] for c in COMMUNITIES if c.project_code}

@@ -20,7 +20,7 @@ START = effect_eval.FIRST_MONDAY + dt.timedelta(weeks=40)  # a Monday: 40 genera
 
 
 def _seed_rows() -> list[dict]:
-    with open(config.DBT_PROJECT_DIR / "seeds" / "interventions.csv", encoding="utf-8", newline="") as fh:
+    with open(config.seed_path("interventions"), encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
 
 
@@ -63,7 +63,7 @@ def warehouse_with_weeks(fresh_warehouse):
 
 
 def test_the_seed_names_communities_and_categories_that_exist():
-    known = {c.strip() for c in open(config.DBT_PROJECT_DIR / "seeds" / "communities.csv", encoding="utf-8")
+    known = {c.strip() for c in open(config.seed_path("communities"), encoding="utf-8")
              .read().splitlines()[1:] if c for c in [c.split(",")[0]]}
     codes = {line.split(",")[0] for line in open(config.DBT_PROJECT_DIR / "seeds" / "issue_categories.csv",
                                                  encoding="utf-8").read().splitlines()[1:] if line}

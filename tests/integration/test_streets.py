@@ -1,7 +1,7 @@
 """Integration: several streets in one warehouse (issue 23), through ingest, validation and `dbt build`, against
 real Postgres: each complaint's street, the three rates per street, and the monthly ranking with its classes.
 
-The seeds ship one street (六里桥街道). A district adds its streets to seeds/streets.csv, communities.csv and
+The seeds ship one street (六里桥街道). A district adds its streets to reference/streets.csv, communities.csv and
 the aliases; here four made-up streets (names invented) and a community each are added to the loaded seed
 tables, as those files would load them, before the marts are built. Their work orders name no 所属街道
 (the hotline's suite accepts only the seed files' spellings), so the community places them.

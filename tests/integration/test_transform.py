@@ -20,7 +20,7 @@ def test_the_daily_build_loads_the_seeds_only_when_their_files_changed(fresh_war
     project = tmp_path / "dbt_project"
     shutil.copytree(config.DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
     monkeypatch.setattr(config, "DBT_PROJECT_DIR", project)
-    seed_count = len(list((project / "seeds").glob("*.csv")))
+    seed_count = len(list((project / "seeds").glob("*.csv"))) + len(config.REFERENCE_SEEDS)
 
     def daily():
         outcome = transform.build(as_of=AS_OF, selector="before_forecast", reuse_seeds=True)

@@ -1,5 +1,5 @@
--- Resolve each record's community: an alias of seeds/community_aliases.csv in the 所属社区 field first,
--- then the mini-program ticket's project code (seeds/community_project_codes.csv), then an alias in the
+-- Resolve each record's community: an alias of reference/community_aliases.csv in the 所属社区 field first,
+-- then the mini-program ticket's project code (reference/community_project_codes.csv), then an alias in the
 -- address; street and district prefixes are removed before aliases are matched, and the longest alias wins.
 --
 -- Written as one select over int_complaints__latest with a per-record lateral lookup (no CTEs):
@@ -7,9 +7,9 @@
 -- incremental build reaches int_complaints__latest's index and only the rebuilt records are resolved.
 -- The project code is read from the ticket version the record is (file_id, row_number: raw's key).
 --
--- And its street (issue 23): its community's (seeds/communities.csv street_id); else, for a work order, the
--- street its 所属街道 spells (seeds/street_aliases.csv; the hotline's suite has quarantined any other);
--- else the warehouse's street when it serves one (seeds/streets.csv); else 'unresolved', never guessed.
+-- And its street (issue 23): its community's (reference/communities.csv street_id); else, for a work order, the
+-- street its 所属街道 spells (reference/street_aliases.csv; the hotline's suite has quarantined any other);
+-- else the warehouse's street when it serves one (reference/streets.csv); else 'unresolved', never guessed.
 {%- set prefixes = address_prefixes() %}
 
 select

@@ -1,4 +1,4 @@
--- Which expected delivery (seeds/expected_deliveries.csv) each landed file is, and the days it covers.
+-- Which expected delivery (reference/expected_deliveries.csv) each landed file is, and the days it covers.
 -- A file is a delivery when its path matches the delivery's path_like, or, for a delivery of a whole
 -- channel (no community), when it carries records of the delivery's source channel (one hotline
 -- export holding both the 12345 and the 400 orders is a delivery of each). The days come from the

@@ -1,4 +1,4 @@
--- The communities of each street (reference data each street edits in seeds/communities.csv), plus one
+-- The communities of each street (reference data each street edits in reference/communities.csv), plus one
 -- member for records whose community could not be resolved, so that no record is dropped.
 with
 

@@ -1,4 +1,4 @@
--- The streets this warehouse serves (reference data in seeds/streets.csv, issue 23), with their communities
+-- The streets this warehouse serves (reference data in reference/streets.csv, issue 23), with their communities
 -- counted, plus one member for records whose street nothing names, so that no record is dropped.
 with
 

@@ -1,4 +1,4 @@
--- Did every expected delivery come in? One row per expected delivery (seeds/expected_deliveries.csv:
+-- Did every expected delivery come in? One row per expected delivery (reference/expected_deliveries.csv:
 -- the daily 12345 and 400 exports, the daily mini-program pull, each community's monthly reception
 -- workbook) × day it covers, from the first day its channel delivered anything to the newest run's
 -- day D (macros/as_of.sql): the files and rows that arrived, when, and its status as of the dispatch

@@ -1,4 +1,4 @@
--- Did it work? The effect of each intervention the street recorded (seeds/interventions.csv) on residents'
+-- Did it work? The effect of each intervention the street recorded (reference/interventions.csv) on residents'
 -- complaints, against the street's other communities: one row per intervention × category × method, estimated
 -- by the effects stage (minqing/analytics/effects.py, written to ops.intervention_effects) and named here in
 -- the street's words. Interventions no longer in the seed are not shown.
