@@ -21,7 +21,19 @@ def _cmd_generate(args) -> int:
     # seed, per_day and start default to generate()'s own
     given = {"seed": args.seed, "per_day": args.per_day, "start": args.start,
              "effects": tuple(Effect.parse(e) for e in args.effect) or None}
-    manifest = generate(Path(args.out), days=args.days, **{k: v for k, v in given.items() if v is not None})
+    given = {k: v for k, v in given.items() if v is not None}
+    if args.streets > 1:
+        from minqing.devtools import district
+
+        manifests = district.generate_district(Path(args.out), days=args.days, streets=args.streets, **given)
+        reference = district.write_reference(Path(args.reference_out or Path(args.out) / ".reference"), args.streets)
+        for street_id, manifest in manifests.items():
+            print(f"generate: {street_id}: {len(manifest.get('files', {}))} files, "
+                  f"{manifest.get('totals', {}).get('records')} records")
+        print(f"generate: the district's reference folder is {reference.resolve()}: run with "
+              f"MINQING_REFERENCE_DIR={reference.resolve()}")
+        return 0
+    manifest = generate(Path(args.out), days=args.days, **given)
     totals = manifest.get("totals", {})
     print(f"generate: {len(manifest.get('files', {}))} files under {args.out} "
           f"({', '.join(f'{k} {v}' for k, v in totals.items() if not isinstance(v, dict))})")
@@ -93,6 +105,11 @@ def register(sub) -> None:
     p.add_argument("--effect", action="append", default=[], metavar="COMMUNITY:START:SIZE[:CATEGORIES]",
                    help="inject an intervention's effect: from START the community's demands (of the categories, "
                         "comma-separated; all when none) are x(1 + SIZE), e.g. 八一厂社区:2026-09-01:-0.4:neighbor_dispute")
+    p.add_argument("--streets", type=int, default=1,
+                   help="a district of this many streets (2-5): 六里桥街道 and invented streets of 丰台区, each "
+                        "street's files under its own folder of each channel's (minqing/devtools/district.py)")
+    p.add_argument("--reference-out", metavar="DIR",
+                   help="with --streets: where to write the district's reference folder (default OUT/.reference)")
     p.set_defaults(func=_cmd_generate)
 
     p = sub.add_parser("demo", help="generate a month of data and run it through the real Airflow DAG")

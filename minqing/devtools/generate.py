@@ -143,6 +143,8 @@ class Community:
     project_code: str | None   # the property platform's project, where the platform runs
     property_unit: str | None  # handles 400-line orders
     reception_weekday: int     # weekday of the 民意接待日 (0 = Monday)
+    street: str = STREET       # the street it belongs to (another street's: minqing/devtools/district.py)
+    service: float = 1.0       # how much likelier than usual its 12345 orders are resolved (a street's profile)
 
     @property
     def is_village(self) -> bool:
@@ -168,6 +170,27 @@ COMMUNITIES = (
     Community("小井村", "小井", "village", 0.6, 5, 6, None, None, 3),
     Community("靛厂村", "靛厂", "village", 0.6, 5, 6, None, None, 2),
 )
+
+
+
+@dataclass(frozen=True)
+class Street:
+    """A street the generator writes the complaints of: its communities, and the subfolder of each channel's
+    folder its files land in ('' for the street of a single-street landing: hotline/, not hotline/<folder>/)."""
+
+    street_id: str
+    name: str
+    communities: tuple[Community, ...]
+    folder: str = ""
+    id_block: int = 0  # its ids are drawn from their own block (12345 and 400 order numbers, ticket numbers)
+
+    @property
+    def short(self) -> str:
+        """六里桥 for 六里桥街道: how its exports also spell it."""
+        return self.name.removesuffix("街道")
+
+
+LIULIQIAO = Street("liuliqiao", STREET, COMMUNITIES)
 
 CHANNEL_MIX = {
     "old": {LINE_12345: 0.68, LINE_400: 0.03, MINIPROGRAM: 0.02, RECEPTION: 0.27},
@@ -383,7 +406,8 @@ class Calendar:
 
     WARM_UP_DAYS = 14  # weather simulated before the first day, so that it starts with its soaking
 
-    def __init__(self, rng: random.Random, start: dt.date, days: int):
+    def __init__(self, rng: random.Random, start: dt.date, days: int, communities: tuple[Community, ...] = COMMUNITIES):
+        self.communities = communities  # the street's
         self.days = [start + dt.timedelta(days=i) for i in range(days)]
         self.rain: dict[dt.date, int] = {}     # 0 dry, 1 rain, 2 heavy rain
         self.soak: dict[dt.date, float] = {}   # the soaking at the end of the day
@@ -410,7 +434,7 @@ class Calendar:
                 cold_left = 3
             self.cold[day] = in_heating and cold_left > 0
             cold_left = max(0, cold_left - 1)
-        self._surge = {(day, c.name): self._community_surge(day, c) for day in self.days for c in COMMUNITIES}
+        self._surge = {(day, c.name): self._community_surge(day, c) for day in self.days for c in self.communities}
         raw = [self._raw_volume(day) for day in self.days]
         mean = sum(raw) / len(raw)
         self.volume = {day: value / mean for day, value in zip(self.days, raw)}
@@ -426,8 +450,8 @@ class Calendar:
 
     def _raw_volume(self, day: dt.date) -> float:
         factor = WEEKDAY_VOLUME[day.weekday()]
-        total = sum(c.weight for c in COMMUNITIES)
-        factor *= sum(c.weight * self._surge[(day, c.name)] for c in COMMUNITIES) / total
+        total = sum(c.weight for c in self.communities)
+        factor *= sum(c.weight * self._surge[(day, c.name)] for c in self.communities) / total
         if heating_phase(day) >= 1.0:
             factor *= 1.0 + 0.3 * math.exp(-(day - heating_season_start(day)).days / 4)
         if self.cold[day]:
@@ -440,9 +464,9 @@ class Calendar:
         return wet / dry
 
     def community_weights(self, day: dt.date) -> list[float]:
-        """Relative volume of each community's demands on the day (COMMUNITIES order): its own weight,
+        """Relative volume of each community's demands on the day (`communities` order): its own weight,
         raised on wet days by the leaks and standing water the rain brings it."""
-        return [c.weight * self._surge[(day, c.name)] for c in COMMUNITIES]
+        return [c.weight * self._surge[(day, c.name)] for c in self.communities]
 
     def category_weights(self, day: dt.date, community: Community, dry: bool = False) -> dict[str, float]:
         """The category mix of the community's new demands on the day; `dry`: as if it had not rained."""
@@ -503,12 +527,12 @@ class Resident:
 class Population:
     """A pool of residents per community with stable phone numbers; a few call very often."""
 
-    def __init__(self, rng: random.Random):
+    def __init__(self, rng: random.Random, communities: tuple[Community, ...] = COMMUNITIES):
         self.rng = rng
         self.pools: dict[str, list[Resident]] = {}
         self.phones: dict[str, bool] = {}
         self.count = 0
-        for community in COMMUNITIES:
+        for community in communities:
             self.pools[community.name] = []
             for _ in range(int(40 + 30 * community.weight)):
                 self.new_resident(community)
@@ -730,13 +754,14 @@ def simulate(seed: int, calendar: Calendar, per_day: float, population: Populati
     near_miss_rng = _rng(seed, "near-misses")
     effect_rng = _rng(seed, "effects")
     demands: list[Demand] = []
-    recent: dict[str, list[Issue]] = {c.name: [] for c in COMMUNITIES}
+    communities = calendar.communities
+    recent: dict[str, list[Issue]] = {c.name: [] for c in communities}
     issue_count = 0
     for day in calendar.days:
         todays = []
         community_weights = calendar.community_weights(day)
         for _ in range(_poisson(rng, per_day * calendar.volume[day])):
-            community = rng.choices(COMMUNITIES, weights=community_weights)[0]
+            community = rng.choices(communities, weights=community_weights)[0]
             open_issues = [i for i in recent[community.name] if 1 <= (day - i.opened).days <= 30]
             draw = rng.random()
             repeat = None
@@ -785,7 +810,7 @@ def simulate(seed: int, calendar: Calendar, per_day: float, population: Populati
                 late = min(at + dt.timedelta(minutes=effect_rng.randrange(1, 60)), dt.datetime.combine(day, dt.time(23, 59, 59)))
                 todays.append(Demand(0, late, community, neighbour, issue, _choose_channel(effect_rng, day, community, "neighbour"),
                                      "neighbour", issue.reports))
-        for community in COMMUNITIES:  # forget issues older than a month
+        for community in communities:  # forget issues older than a month
             recent[community.name] = [i for i in recent[community.name] if (day - i.opened).days <= 30]
         todays.sort(key=lambda d: d.at)
         for demand in todays:
@@ -924,7 +949,10 @@ def _hours(value: float) -> dt.timedelta:
 
 
 def _unit(rng: random.Random, category: str, community: Community, exclude: str | None = None) -> str:
-    units = [u.format(property=community.property_unit or community.committee, committee=community.committee)
+    # the street's own offices (六里桥街道城市管理办公室, 丰台交通支队六里桥大队) are the community's street's
+    short = community.street.removesuffix("街道")
+    units = [u.replace("六里桥", short).format(property=community.property_unit or community.committee,
+                                              committee=community.committee)
              for u in HANDLING_UNITS[category]]
     choices = [u for u in units if u != exclude] or units
     return rng.choice(choices)
@@ -934,6 +962,7 @@ def _visit(rng: random.Random, category: str, community: Community, returned: bo
     if rng.random() < 0.05:
         return {"满意度": "未回访"}
     p_resolved = RESOLUTION.get(category, 0.86) * (0.93 if community.kind in ("old", "village") else 1.0)
+    p_resolved = min(0.99, p_resolved * community.service) if community.service != 1.0 else p_resolved
     resolved = rng.random() < p_resolved - (0.1 if returned else 0)
     if resolved:
         satisfaction = _pick(rng, {"满意": 0.8, "基本满意": 0.17, "不满意": 0.03})
@@ -1011,9 +1040,9 @@ def _community_field(rng: random.Random, community: Community) -> str:
     if form == "short" and community.short:
         return community.short
     if form == "street":
-        return STREET + community.name
+        return community.street + community.name
     if form == "district":
-        return DISTRICT + STREET + community.name
+        return DISTRICT + community.street + community.name
     if form == "empty":
         return ""
     return community.name
@@ -1026,8 +1055,9 @@ def _address(rng: random.Random, issue: Issue, community_field: str) -> str:
         tail = f"{issue.reporter.building}-{issue.reporter.unit}-{issue.reporter.room}"
     elif issue.scope == "home" and rng.random() < 0.15:
         tail += "室" if issue.reporter.building is not None else ""
-    forms = {f"{DISTRICT}{STREET}{community.name}": 0.45, f"北京市{DISTRICT}{STREET}{community.name}": 0.1,
-             community.name: 0.25, f"{STREET}{community.name}": 0.1}
+    street = community.street
+    forms = {f"{DISTRICT}{street}{community.name}": 0.45, f"北京市{DISTRICT}{street}{community.name}": 0.1,
+             community.name: 0.25, f"{street}{community.name}": 0.1}
     if community_field and community.short:  # the community is known from its own field: shorter forms occur
         forms[f"{DISTRICT}{community.short}"] = 0.05
         forms[community.short] = 0.05
@@ -1066,7 +1096,9 @@ def _demand_type(rng: random.Random, demand: Demand) -> str:
     return _pick(rng, {"投诉": 0.62, "求助": 0.35, "咨询": 0.03})
 
 
-def build_work_orders(seed: int, demands: list[Demand]) -> list[WorkOrder]:
+def build_work_orders(seed: int, demands: list[Demand], id_block: int = 0) -> list[WorkOrder]:
+    """The 12345 and 400 work orders of the demands; `id_block`: another street's numbers, apart from the
+    first street's (12345: 15,000 numbers a day each; 400: 2,000)."""
     rng = _rng(seed, "work-orders")
     orders = []
     sequence_12345: dict[dt.date, int] = {}
@@ -1079,12 +1111,12 @@ def build_work_orders(seed: int, demands: list[Demand]) -> list[WorkOrder]:
             # city-wide numbering: the street sees every few hundredth number of the day
             number = sequence_12345.get(day, rng.randint(10, 400)) + rng.randint(1, 300)
             sequence_12345[day] = number
-            order_id = f"GD{day:%Y%m%d}{number:05d}"
+            order_id = f"GD{day:%Y%m%d}{number + 15000 * id_block:05d}"
             events = _events_12345(rng, demand)
         else:
             number = sequence_400.get(day, 0) + rng.randint(1, 4)
             sequence_400[day] = number
-            order_id = f"400-{day:%Y%m%d}-{number:04d}"
+            order_id = f"400-{day:%Y%m%d}-{number + 2000 * id_block:04d}"
             events = _events_400(rng, demand)
         community_field = _community_field(rng, demand.community)
         display = {
@@ -1093,7 +1125,8 @@ def build_work_orders(seed: int, demands: list[Demand]) -> list[WorkOrder]:
             "诉求类型": _demand_type(rng, demand),
             "诉求内容": hotline_text(rng, demand, demand.channel),
             "诉求地址": _address(rng, demand.issue, community_field),
-            "所属街道": _pick(rng, {STREET: 0.9, DISTRICT + STREET: 0.05, "六里桥": 0.03, "": 0.02}),
+            "所属街道": _pick(rng, {demand.community.street: 0.9, DISTRICT + demand.community.street: 0.05,
+                                 demand.community.street.removesuffix("街道"): 0.03, "": 0.02}),
             "所属社区": community_field,
             "问题分类": _hotline_path(rng, demand.category),
             "紧急程度": "紧急" if demand.category in ("waterlogging", "utilities", "heating") and rng.random() < 0.3
@@ -1213,11 +1246,11 @@ def _images(rng: random.Random, day: dt.date) -> list[str]:
 
 
 def build_tickets(seed: int, demands: list[Demand], calendar: Calendar, per_day: float,
-                  population: Population) -> list[Ticket]:
+                  population: Population, id_block: int = 0) -> list[Ticket]:
     rng = _rng(seed, "tickets")
-    mp_communities = [c for c in COMMUNITIES if CHANNEL_MIX[c.kind][MINIPROGRAM] > 0]
+    mp_communities = [c for c in calendar.communities if CHANNEL_MIX[c.kind][MINIPROGRAM] > 0]
     weights = [c.weight * CHANNEL_MIX[c.kind][MINIPROGRAM] for c in mp_communities]
-    total_weight = sum(c.weight for c in COMMUNITIES)
+    total_weight = sum(c.weight for c in calendar.communities)
     share = RATES["mp_non_demand_share"]
     non_demand_rate = per_day * sum(weights) / total_weight * share / (1 - share)
     by_day: dict[dt.date, list] = {day: [] for day in calendar.days}
@@ -1235,7 +1268,7 @@ def build_tickets(seed: int, demands: list[Demand], calendar: Calendar, per_day:
         sequence = rng.randint(1, 200)
         for at, demand in items:
             sequence += rng.randint(1, 40)
-            ticket_id = f"MP{day:%Y%m%d}{sequence:06d}"
+            ticket_id = f"MP{day:%Y%m%d}{sequence + 100000 * id_block:06d}"
             if demand is None:
                 community = rng.choices(mp_communities, weights=weights)[0]
                 resident = population.pick(community)
@@ -1327,10 +1360,11 @@ class ReceptionEntry:
     values: dict                 # the cells except 序号 and 日期
 
 
-def build_reception_entries(seed: int, demands: list[Demand]) -> list[ReceptionEntry]:
+def build_reception_entries(seed: int, demands: list[Demand],
+                            communities: tuple[Community, ...] = COMMUNITIES) -> list[ReceptionEntry]:
     rng = _rng(seed, "reception")
     staff = {c.name: [rng.choice(SURNAMES) + "".join(rng.choice(GIVEN_CHARS) for _ in range(rng.choice((1, 2))))
-                      for _ in range(3)] for c in COMMUNITIES}
+                      for _ in range(3)] for c in communities}
     entries = []
     for demand in demands:
         if demand.channel != RECEPTION:
@@ -1438,6 +1472,18 @@ class Landing:
     def add(self, record: FileRecord, data: bytes) -> None:
         self.files.append(record)
         self.data[record.path] = data
+
+    def move_into(self, folder: str) -> None:
+        """Every file into `folder` under its channel's folder (hotline/x.csv -> hotline/<folder>/x.csv)."""
+        def moved(path: str) -> str:
+            channel, rest = path.split("/", 1)
+            return f"{channel}/{folder}/{rest}"
+
+        for record in self.files:
+            self.data[moved(record.path)] = self.data.pop(record.path)
+            record.path = moved(record.path)
+            if record.duplicate_of:
+                record.duplicate_of = moved(record.duplicate_of)
 
     def write(self) -> None:
         for record in self.files:
@@ -1631,13 +1677,14 @@ def _reception_date(day: dt.date, style: str):
 DATE_FORMATS = ["yyyy/m/d", 'm"月"d"日"', "yyyy-mm-dd", 'yyyy"年"m"月"d"日"']
 
 
-def write_reception(seed: int, landing: Landing, entries: list[ReceptionEntry], days: list[dt.date]) -> None:
+def write_reception(seed: int, landing: Landing, entries: list[ReceptionEntry], days: list[dt.date],
+                    communities: tuple[Community, ...] = COMMUNITIES) -> None:
     rng = _rng(seed, "reception-files")
     books: dict[tuple[str, int, int], list[ReceptionEntry]] = {}
     for entry in entries:
         key = (entry.demand.community.name, entry.demand.day.year, entry.demand.day.month)
         books.setdefault(key, []).append(entry)
-    keys = sorted(books, key=lambda k: (k[1], k[2], [c.name for c in COMMUNITIES].index(k[0])))
+    keys = sorted(books, key=lambda k: (k[1], k[2], [c.name for c in communities].index(k[0])))
     as_csv = [rng.random() < RATES["reception_csv"] for _ in keys]
     bad = [rng.random() < RATES["reception_bad_row"] for _ in keys]
     styles = [_pick(rng, RATES["reception_date_style"]) for _ in keys]
@@ -1646,7 +1693,7 @@ def write_reception(seed: int, landing: Landing, entries: list[ReceptionEntry], 
     _ensure_some(rng, bad)
     _ensure_each(rng, styles, ("excel", "month_day", "dotted", "dashed"))
     for i, (name, year, month) in enumerate(keys):
-        community = next(c for c in COMMUNITIES if c.name == name)
+        community = next(c for c in communities if c.name == name)
         book = sorted(books[(name, year, month)], key=lambda e: (e.demand.at, e.demand.did))
         delivered = landing_time(rng, f"{year}-{month:02d}")
         stem = f"reception/reception_{name}_{year}{month:02d}"
@@ -1987,10 +2034,10 @@ def problems_csv(landing: Landing) -> bytes:
 
 # --- entry point ------------------------------------------------------------------------------------------------
 
-def _remove_previous(out: Path) -> None:
+def _remove_previous(out: Path, manifest_name: str = MANIFEST_NAME, problems_name: str = PROBLEMS_NAME) -> None:
     """Delete the truth file and the files a previous run listed in its manifest (and only those)."""
-    (out / PROBLEMS_NAME).unlink(missing_ok=True)
-    manifest = out / MANIFEST_NAME
+    (out / problems_name).unlink(missing_ok=True)
+    manifest = out / manifest_name
     if not manifest.is_file():
         return
     try:
@@ -2006,14 +2053,15 @@ def _remove_previous(out: Path) -> None:
 DEFAULT_START = dt.date(2026, 7, 1)  # the first generated day unless told (`minqing generate`, `minqing demo`)
 
 
-def generate(out: Path, days: int, seed: int = 7, per_day: int = 40, start: dt.date = DEFAULT_START,
-             effects: tuple[Effect, ...] = ()) -> dict:
+def generate(out: Path, days: int, seed: int = 7, per_day: float = 40, start: dt.date = DEFAULT_START,
+             effects: tuple[Effect, ...] = (), street: Street = LIULIQIAO) -> dict:
     """Write a synthetic landing folder for `days` days from `start` and return its manifest.
 
     `per_day` is the mean number of new resident demands per day over all channels; `effects`: the
-    interventions' effects injected (the manifest's `parameters.effects`). The same arguments always give
-    the same bytes. Files a previous run listed in `out/.generate_manifest.json`
-    are removed first; other files under `out` are left alone.
+    interventions' effects injected (the manifest's `parameters.effects`); `street`: whose communities
+    (another street's files land in its `folder` under each channel's, its manifest and truth file named
+    after it: minqing/devtools/district.py). The same arguments always give the same bytes. Files a
+    previous run listed in the manifest are removed first; other files under `out` are left alone.
     """
     if isinstance(start, str):
         start = dt.date.fromisoformat(start)
@@ -2022,18 +2070,20 @@ def generate(out: Path, days: int, seed: int = 7, per_day: int = 40, start: dt.d
     if per_day < 0:
         raise ValueError("per_day must not be negative")
     out = Path(out)
-    calendar = Calendar(_rng(seed, "weather"), start, days)
-    population = Population(_rng(seed, "residents"))
+    calendar = Calendar(_rng(seed, "weather"), start, days, street.communities)
+    population = Population(_rng(seed, "residents"), street.communities)
     demands = simulate(seed, calendar, per_day, population, tuple(effects))
-    orders = build_work_orders(seed, demands)
-    tickets = build_tickets(seed, demands, calendar, per_day, population)
-    entries = build_reception_entries(seed, demands)
+    orders = build_work_orders(seed, demands, street.id_block)
+    tickets = build_tickets(seed, demands, calendar, per_day, population, street.id_block)
+    entries = build_reception_entries(seed, demands, street.communities)
 
     landing = Landing(out)
     write_hotline(seed, landing, orders, calendar.days)
     write_miniprogram(seed, landing, tickets, calendar.days)
-    write_reception(seed, landing, entries, calendar.days)
+    write_reception(seed, landing, entries, calendar.days, street.communities)
     deliver_mess(seed, landing)
+    if street.folder:
+        landing.move_into(street.folder)
     manifest = build_manifest(landing, days=calendar.days, seed=seed, per_day=per_day)
     if effects:
         manifest["parameters"]["effects"] = [
@@ -2042,10 +2092,14 @@ def generate(out: Path, days: int, seed: int = 7, per_day: int = 40, start: dt.d
     problems = problems_csv(landing)
 
     out.mkdir(parents=True, exist_ok=True)
-    _remove_previous(out)
+    manifest_name, problems_name = MANIFEST_NAME, PROBLEMS_NAME
+    if street.folder:  # .generate_manifest.<folder>.json beside the street's of a single-street landing
+        manifest_name, problems_name = (name.replace(".generate_", f".generate_{street.folder}_")
+                                        for name in (MANIFEST_NAME, PROBLEMS_NAME))
+    _remove_previous(out, manifest_name, problems_name)
     landing.write()
-    (out / PROBLEMS_NAME).write_bytes(problems)
-    (out / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (out / problems_name).write_bytes(problems)
+    (out / manifest_name).write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return manifest
 
 

@@ -1,0 +1,85 @@
+"""End to end: a generated district of five streets (六里桥街道 and four invented ones, minqing/devtools/district.py)
+through `minqing run` with the district's reference folder, on a real warehouse (issue 23).
+
+Each street's files land under its own folder of each channel's; its work orders name their own street.
+Every complaint must be in the street whose files brought it (matched to the generator's truth files, one
+per street), no complaint is left without a street, and the month's ranking ranks the five with classes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+import pytest
+
+from minqing.devtools import district, link_eval
+from minqing.devtools.generate import MANIFEST_NAME, PROBLEMS_NAME
+
+from conftest import migrated_database
+
+DAYS, PER_DAY = 14, 20
+
+
+@pytest.fixture(scope="module")
+def month(server_url, tmp_path_factory):
+    work = tmp_path_factory.mktemp("district_month")
+    landing = work / "landing"
+    manifests = district.generate_district(landing, days=DAYS, seed=3, per_day=PER_DAY, streets=5)
+    folder = district.write_reference(work / "reference", streets=5)
+    with migrated_database(server_url, prefix="minqing_district") as url:
+        env = {**os.environ, "WAREHOUSE_URL": url, "MINQING_HOME": str(work / "home"),
+               "MINQING_REFERENCE_DIR": str(folder)}
+        run = subprocess.run([str(Path(sys.executable).with_name("minqing")), "run", "--landing", str(landing)],
+                             env=env, capture_output=True, text=True, timeout=1200)
+        assert run.returncode == 0, run.stderr[-3000:]
+        yield {"url": url, "landing": landing, "manifests": manifests}
+
+
+def _truth(landing: Path) -> pd.DataFrame:
+    """Every street's truth rows (each resident demand), with the street whose files hold it."""
+    frames = []
+    for street in district.streets_of(5):
+        name = PROBLEMS_NAME if not street.folder else PROBLEMS_NAME.replace(".generate_", f".generate_{street.folder}_")
+        frame = pd.read_csv(landing / name, dtype=str, keep_default_na=False)
+        frames.append(frame.assign(street=street.street_id, problem=street.street_id + ":" + frame["problem"]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_each_street_writes_its_own_files_and_ids(month):
+    manifests = month["manifests"]
+    assert set(manifests) == {"liuliqiao", "huaiyuan", "yushu", "liuxi", "xiaoyue"}
+    for street_id, manifest in manifests.items():
+        paths = list(manifest["files"])
+        assert paths and all(p.split("/")[1] == street_id for p in paths if street_id != "liuliqiao")
+    assert (month["landing"] / MANIFEST_NAME).is_file()
+    truth = _truth(month["landing"])
+    hotline = truth.loc[truth["channel"] == "hotline"]
+    assert not hotline["record_key"].duplicated().any()  # order numbers of one street's block each
+
+
+def test_every_complaint_is_in_the_street_whose_files_brought_it(month):
+    truth = _truth(month["landing"])
+    with psycopg.connect(month["url"]) as conn:
+        matched = link_eval.match(conn, truth)
+        streets = dict(conn.execute("select complaint_id, street_id from marts.fct_complaints").fetchall())
+        per_street = dict(conn.execute("select street_id, count(*) from marts.fct_complaints group by 1").fetchall())
+    assert matched.attrs["matched"] >= 0.97 * len(truth)  # the rest: rows the validation quarantined
+    placed = matched["complaint_id"].map(streets)
+    assert (placed == matched["street"]).all(), matched.loc[placed != matched["street"], ["street", "record_key"]]
+    assert "unresolved" not in per_street
+    assert set(per_street) == set(month["manifests"])
+
+
+def test_the_month_ranks_the_five_streets_with_classes(month):
+    with psycopg.connect(month["url"]) as conn:
+        rows = conn.execute("""select street_id, street_rank, rank_class, streets_ranked, classes_given
+                               from marts.mart_street_ranking where month_start = '2026-07-01'
+                               order by street_rank""").fetchall()
+    assert len(rows) == 5 and [r[1] for r in rows] == [1, 2, 3, 4, 5]
+    assert all(r[3] == 5 and r[4] for r in rows)
+    assert rows[-1][2] == "governance"  # the worst of five: 治理类 (reference seeds/ranking_classes.csv)
