@@ -455,7 +455,7 @@ PANEL_SQL = """
 
 @dataclass(frozen=True)
 class Intervention:
-    """A row of seeds/interventions.csv (reference.interventions)."""
+    """A row of reference/interventions.csv (reference.interventions)."""
 
     intervention_id: str
     name: str
@@ -523,6 +523,12 @@ def estimate_intervention(conn, intervention: Intervention, settings: Settings |
     seed that touched its categories within the weeks on record are left out of the comparison. `panel`:
     weekly_panel of its categories, when the caller has it."""
     panel, names, households = panel or weekly_panel(conn, intervention.categories)
+    # compared with its own street's other communities: in a district's warehouse, another street's are
+    # run by another street center (README: Streets)
+    streets = conn.execute("""select community_id from marts.dim_community where street_id in (
+                                  select street_id from marts.dim_community where community_id = any(%s))""",
+                           (list(intervention.communities),)).fetchall()
+    panel = panel.loc[panel.index.isin({c for (c,) in streets})]
     first = panel.columns.min().date() if len(panel.columns) else intervention.start
     last = panel.columns.max().date() if len(panel.columns) else intervention.start
     left_out = {}

@@ -83,3 +83,13 @@ def test_the_month_ranks_the_five_streets_with_classes(month):
     assert len(rows) == 5 and [r[1] for r in rows] == [1, 2, 3, 4, 5]
     assert all(r[3] == 5 and r[4] for r in rows)
     assert rows[-1][2] == "governance"  # the worst of five: 治理类 (reference seeds/ranking_classes.csv)
+
+
+def test_an_intervention_is_compared_with_its_own_streets_communities_only(month):
+    """六里桥's interventions (the reference folder's interventions.csv) against 六里桥's other communities: the
+    other streets' are run by other street centers."""
+    with psycopg.connect(month["url"]) as conn:
+        own = {c for (c,) in conn.execute("select community_id from marts.dim_community where street_id = 'liuliqiao'")}
+        donors = conn.execute("select intervention_id, method, donor_ids from marts.mart_intervention_effects").fetchall()
+    assert donors and all(set(ids) <= own for _, _, ids in donors), donors
+    assert any(ids for _, _, ids in donors)

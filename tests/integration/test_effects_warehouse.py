@@ -34,7 +34,8 @@ def warehouse_with_weeks(fresh_warehouse):
     panel.columns = [first + dt.timedelta(weeks=i) for i in range(panel.shape[1])]
     with psycopg.connect(fresh_warehouse, autocommit=True) as conn:
         conn.execute("create schema if not exists marts; create schema if not exists reference")
-        conn.execute("create table marts.dim_community (community_id text, community_name text, households int)")
+        conn.execute("create table marts.dim_community (community_id text, community_name text, households int, "
+                     "street_id text default 'liuliqiao')")
         conn.execute("create table marts.fct_daily_complaint_counts (received_date date, community_id text, "
                      "category_code text, source_channel text, is_cancelled boolean, reports int, proactive_reports int)")
         conn.execute("create table marts.dim_issue_category (category_code text, category_name_zh text)")
@@ -45,7 +46,7 @@ def warehouse_with_weeks(fresh_warehouse):
                      "start_date date, end_date date, categories text, what text, dates_invented boolean, notes text)")
         ids = {c.name: IDS.get(c.name, f"c{i}") for i, c in enumerate(COMMUNITIES)}
         with conn.cursor() as cur:
-            cur.executemany("insert into marts.dim_community values (%s, %s, null)", [(i, n) for n, i in ids.items()])
+            cur.executemany("insert into marts.dim_community (community_id, community_name) values (%s, %s)", [(i, n) for n, i in ids.items()])
             # each week's complaints on its Wednesday; a cancelled and a proactive row that must not count
             cur.executemany("insert into marts.fct_daily_complaint_counts values (%s, %s, 'neighbor_dispute', "
                             "'hotline_12345', false, %s, 0)",
@@ -188,10 +189,12 @@ def test_fewer_days_than_a_complete_week_is_a_warning_not_a_crash(fresh_warehous
 
     with psycopg.connect(fresh_warehouse, autocommit=True) as conn:
         conn.execute("create schema if not exists marts; create schema if not exists reference")
-        conn.execute("create table marts.dim_community (community_id text, community_name text, households int)")
+        conn.execute("create table marts.dim_community (community_id text, community_name text, households int, "
+                     "street_id text default 'liuliqiao')")
         conn.execute("create table marts.fct_daily_complaint_counts (received_date date, community_id text, "
                      "category_code text, source_channel text, is_cancelled boolean, reports int, proactive_reports int)")
-        conn.execute("insert into marts.dim_community values ('bayichang', '八一厂社区', null), ('liunan', '六南社区', null)")
+        conn.execute("insert into marts.dim_community (community_id, community_name) "
+                     "values ('bayichang', '八一厂社区'), ('liunan', '六南社区')")
         # Wednesday to the next Tuesday: no complete Monday-to-Sunday week
         conn.execute("insert into marts.fct_daily_complaint_counts select d, 'bayichang', 'noise', 'hotline_12345', "
                      "false, 2, 0 from generate_series('2026-07-01'::date, '2026-07-07', '1 day') as d")
