@@ -162,6 +162,21 @@ def _cmd_briefing(args) -> int:
     return 0
 
 
+def _cmd_district_page(args) -> int:
+    import datetime as dt
+
+    from minqing.publishing import district_page
+
+    month = dt.date.fromisoformat(f"{args.month}-01") if args.month else None
+    try:
+        path = district_page.write(Path(args.out), month)
+    except ValueError as exc:
+        print(f"minqing district-page: {exc}", file=sys.stderr)
+        return 2
+    print(f"district page: {path}")
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("ingest", help="load every new file of the landing folder")
     p.add_argument("--landing", help="landing folder (default: $LANDING_DIR or data/landing)")
@@ -235,3 +250,9 @@ def register(sub) -> None:
     pdf.add_argument("--pdf", dest="pdf", action="store_true", default=None, help="require a PDF (needs Chromium)")
     pdf.add_argument("--no-pdf", dest="pdf", action="store_false", help="no PDF")
     p.set_defaults(func=_cmd_briefing)
+
+    p = sub.add_parser("district-page", help="the district's page: the month's ranking of its streets, each street's "
+                                             "trend, the categories that pulled 整改类 and 治理类 streets down (HTML)")
+    p.add_argument("--month", help="YYYY-MM (default: the newest month ranked)")
+    p.add_argument("--out", default="briefing", help="output folder (default: ./briefing)")
+    p.set_defaults(func=_cmd_district_page)

@@ -30,21 +30,35 @@ def run(args) -> int:
     start = first_day(args)
     last_day = start + dt.timedelta(days=args.days - 1)
     steps = 4 if args.history_days else 3
-    print(f"1/{steps} generating {args.days} days ({start} .. {last_day}) of synthetic complaints into {landing}")
-    generate(landing, days=args.days, seed=args.seed, per_day=args.per_day, start=start)
+    streets = getattr(args, "streets", 1)
+    print(f"1/{steps} generating {args.days} days ({start} .. {last_day}) of synthetic complaints into {landing}"
+          + (f": a district of {streets} streets, its reference folder in {demo_dir / 'reference'}" if streets > 1 else ""))
+    reference_dir = None
+    if streets > 1:
+        from minqing.devtools import district
+
+        district.generate_district(landing, days=args.days, seed=args.seed, per_day=args.per_day, start=start,
+                                   streets=streets)
+        reference_dir = district.write_reference(demo_dir / "reference", streets)
+    else:
+        generate(landing, days=args.days, seed=args.seed, per_day=args.per_day, start=start)
     url = warehouse.start()
     backtest_lines = []
     if args.history_days:
         print(f"2/{steps} the forecast's backtest and the interventions' effects: {args.history_days} days of "
               f"generated history (the seed's interventions injected) through the pipeline in the database "
               f"{HISTORY_DATABASE}, then a rolling-origin backtest and `minqing effect` for each intervention")
-        backtest_lines = _demo_history(url, args)
+        backtest_lines = _demo_history(url, args)  # 六里桥街道's history, under the package's reference folder
+    extra = {"LANDING_DIR": str(landing)}  # the DAGs read the demo's landing
+    if reference_dir is not None:  # and the district's reference folder, as this process from here on
+        extra["MINQING_REFERENCE_DIR"] = str(reference_dir)
+        config.set_for_process("MINQING_REFERENCE_DIR", str(reference_dir))
     print(f"{steps - 1}/{steps} running the Airflow DAGs with dag.test() for {last_day} (a few minutes): "
           f"{orchestration.DAILY_DAG_ID} (ingest, validate, classify, dbt through cosmos, forecast, the models "
           f"after it, publish), then {orchestration.BRIEFING_DAG_ID} (scheduled on the published briefing mart)")
     run_at = orchestration.logical_date_for(last_day)
     run_lines = []
-    env = orchestration.dag_test_env(extra={"LANDING_DIR": str(landing)})  # the DAGs read the demo's landing
+    env = orchestration.dag_test_env(extra=extra)
     for dag_id in (orchestration.DAILY_DAG_ID, orchestration.BRIEFING_DAG_ID):
         done = orchestration.run_dag_test(dag_id, run_at, env=env)
         output = demo_dir / f"{dag_id}.log"  # the run's whole output (task logs), kept for a look
@@ -71,6 +85,10 @@ def run(args) -> int:
     print("Where to look:")
     for line in backtest_lines + _where_to_look(url, verbose=verbose):
         print("    " + line)
+    if reference_dir is not None:
+        from minqing.publishing import district_page
+
+        print(f"    district page (各街道排名, opens offline): {district_page.write(config.briefing_dir())}")
     return 0
 
 

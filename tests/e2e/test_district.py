@@ -93,3 +93,48 @@ def test_an_intervention_is_compared_with_its_own_streets_communities_only(month
         donors = conn.execute("select intervention_id, method, donor_ids from marts.mart_intervention_effects").fetchall()
     assert donors and all(set(ids) <= own for _, _, ids in donors), donors
     assert any(ids for _, _, ids in donors)
+
+
+def test_the_district_page_shows_the_ranking_and_what_pulled_the_low_streets_down(month, tmp_path):
+    from html.parser import HTMLParser
+
+    from minqing.publishing import district_page
+
+    with psycopg.connect(month["url"]) as conn:
+        path = district_page.write(tmp_path, conn=conn)
+        data = district_page.page_data(conn)
+        ranked = conn.execute("select street_name, street_rank, rank_class from marts.mart_street_ranking "
+                              "where month_start = '2026-07-01' order by street_rank").fetchall()
+        # the 整改类 street's lost orders in the category that pulled it down most, counted again
+        worst = data["low"][0]
+        code = worst["categories"][0]["category_code"]
+        unresolved, dissatisfied = conn.execute("""
+            select sum(resolution_visited_reports - resolved_reports), sum(dissatisfied_reports)
+            from marts.fct_daily_complaint_counts
+            where street_id = %s and category_code = %s and not is_cancelled
+              and source_channel in ('hotline_12345', 'hotline_400')""", (worst["street"]["street_id"], code)).fetchone()
+    assert path.name == "district_ranking_2026-07.html"
+    html = path.read_text(encoding="utf-8")
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows, self.table = [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table":
+                self.table = dict(attrs).get("id")
+            if tag == "tr" and self.table == "ranking":
+                self.rows.append([])
+
+        def handle_data(self, text):
+            if self.table == "ranking" and self.rows and text.strip():
+                self.rows[-1].append(text.strip())
+
+    cells = Cells()
+    cells.feed(html)
+    assert [(row[0], row[1].rstrip(" *")) for row in cells.rows[1:]] == [(str(rank), name) for name, rank, _ in ranked]
+    assert "治理类" in html and "整改类" in html and 'id="incomplete"' in html and 'id="invented"' in html
+    assert [item["street"]["rank_class"] for item in data["low"]] == ["rectification", "governance"]  # by rank
+    assert (worst["categories"][0]["unresolved"], worst["categories"][0]["dissatisfied"]) == (unresolved, dissatisfied)
+    assert f'id="low-{worst["street"]["street_id"]}"' in html
