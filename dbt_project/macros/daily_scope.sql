@@ -14,7 +14,8 @@
     An incremental build writes those cells into ops.aggregate_scope and deletes them (pre-hook),
     builds them again, and keeps every other cell as it was: the result equals a full rebuild
     (tests/e2e/test_daily_scope.py). Everything is rebuilt when the table is new, when fct_complaints
-    was built whole since (its post-hook notes the day '-infinity'), or when the as-of moment went back.
+    was built whole since (its post-hook notes the day '-infinity'), when the as-of moment went back, or
+    when the table lacks a column its contract declares (built before it: street_id, issue 23).
 
     In a model:
         {{ config(materialized='incremental', incremental_strategy='append',
@@ -35,7 +36,7 @@
         ~ "and change_id > coalesce(through_change_id, 0)) as rebuilt_whole from " ~ source('ops', 'aggregate_watermarks')
         ~ " where relation = '" ~ this.schema ~ "." ~ this.identifier ~ "'"
     ).rows if is_incremental() else [] -%}
-    {%- if not state or state[0]['went_back'] or state[0]['rebuilt_whole'] -%}
+    {%- if not state or state[0]['went_back'] or state[0]['rebuilt_whole'] or lacks_contract_columns() -%}
         {{ return({'all': true, 'since': none, 'through': 0, 'newest': newest}) }}
     {%- endif -%}
     {{ return({'all': false, 'since': "'" ~ state[0]['since'] ~ "'::timestamptz", 'through': state[0]['through'],

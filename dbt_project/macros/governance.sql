@@ -61,15 +61,6 @@
         - {{ var('marts_lookback_days', 14) | int }}
 {%- endmacro %}
 
-{#- The areas of a mart with street-wide rows: every community of dim_community (area_level
-    'community') and the street as a whole (area_level 'street', community_id 'street'). For the marts
-    that do not carry street_id yet (one street per warehouse); street_areas() is the same by street. -#}
-{% macro areas_with_street() -%}
-    select 'community' as area_level, community_id from {{ ref('dim_community') }}
-    union all
-    select 'street', 'street'
-{%- endmacro %}
-
 {#- The areas of a mart by street (issue 23): every community of dim_community in its street (area_level
     'community'; 'unresolved', which collects the records of any street, in each), and each street as a whole
     (area_level 'street', community_id 'street'). The 'unresolved' street (records whose street nothing

@@ -39,7 +39,7 @@
     grades_whole_above_share of fct_complaints' rows and grades_whole_above_rows (a backfill, a history
     loaded at once), where finding the scope complaint by complaint costs more than grading them all. -#}
 {% macro grades_whole(seeds) -%}
-    {%- if not is_incremental() or settings_changed(seeds) -%}{{ return(true) }}{%- endif -%}
+    {%- if not is_incremental() or settings_changed(seeds) or lacks_contract_columns() -%}{{ return(true) }}{%- endif -%}
     {%- set state = daily_scope_state() -%}
     {%- if state['all'] -%}{{ return(true) }}{%- endif -%}
     {%- set rows = run_query("select greatest(reltuples, 0) from pg_class where oid = '" ~ ref('fct_complaints') ~ "'::regclass").columns[0].values()[0] -%}
@@ -48,9 +48,9 @@
               and (changed | float) > (rows | float) * (var('grades_whole_above_share') | float)) }}
 {%- endmacro %}
 
-{#- SQL: the base grades of complaints now, one row per period × community × category. -#}
+{#- SQL: the base grades of complaints now, one row per period × street × community × category. -#}
 {% macro _grade_bases() -%}
-    select period_start, community_id, category_code, grade, reasons
+    select period_start, street_id, community_id, category_code, grade, reasons
     from {{ ref('mart_sentiment_code') }}
     where grade_level = 'community_category'
       and period_grain = (select min(period_grain) from {{ ref('sentiment_thresholds') }} where grade_level = 'complaint')
@@ -100,15 +100,16 @@
     drop table if exists {{ grades_rebased() }};
     create temporary table {{ grades_rebased() }} (like {{ this }});
     with bases_changed as (
-        select period_start, community_id, category_code
+        select period_start, street_id, community_id, category_code
         from ({{ _grade_bases() }}) as now_bases
-        full join {{ source('ops', 'complaint_grade_bases') }} as built using (period_start, community_id, category_code)
+        full join {{ source('ops', 'complaint_grade_bases') }} as built using (period_start, street_id, community_id, category_code)
         where now_bases.grade is distinct from built.grade or now_bases.reasons is distinct from built.reasons
     ),
     moved as (
         delete from {{ this }} as graded
         using bases_changed
         where graded.base_period_start = bases_changed.period_start
+          and graded.street_id = bases_changed.street_id
           and graded.community_id = bases_changed.community_id
           and graded.category_code = bases_changed.category_code
           and not exists (select from {{ source('ops', 'complaint_grade_scope') }} as scope
@@ -139,11 +140,11 @@
     delete from {{ source('ops', 'complaint_grade_scope') }};
     delete from {{ source('ops', 'complaint_grade_bases') }} as built
     where not exists (select from ({{ _grade_bases() }}) as now_bases
-                      where (now_bases.period_start, now_bases.community_id, now_bases.category_code)
-                          = (built.period_start, built.community_id, built.category_code));
-    insert into {{ source('ops', 'complaint_grade_bases') }} (period_start, community_id, category_code, grade, reasons)
+                      where (now_bases.period_start, now_bases.street_id, now_bases.community_id, now_bases.category_code)
+                          = (built.period_start, built.street_id, built.community_id, built.category_code));
+    insert into {{ source('ops', 'complaint_grade_bases') }} (period_start, street_id, community_id, category_code, grade, reasons)
     {{ _grade_bases() }}
-    on conflict (period_start, community_id, category_code) do update
+    on conflict (period_start, street_id, community_id, category_code) do update
         set grade = excluded.grade, reasons = excluded.reasons
         where (complaint_grade_bases.grade, complaint_grade_bases.reasons)
             is distinct from (excluded.grade, excluded.reasons);

@@ -108,6 +108,21 @@
     {{ return(names | reject('in', present) | list | length > 0) }}
 {%- endmacro %}
 
+{#- True when {{ this }} exists but lacks a column its contract declares: an incremental table built by an
+    older version of the model (issue 23 gave the marts street_id). on_schema_change adds such a column empty
+    on the rows the build keeps, and ensure_not_null then refuses them; so such a model builds every row once,
+    as a full refresh would: its incremental filter selects everything, and an append or insert_new model is
+    emptied first (reset_when_lacking_columns). -#}
+{% macro lacks_contract_columns() -%}
+    {{ return(lacks_columns(model.columns.keys() | list)) }}
+{%- endmacro %}
+
+{% macro reset_when_lacking_columns() -%}
+    {%- if lacks_contract_columns() -%}
+    delete from {{ this }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- A temporary table of `select_sql`, analysed, named `name` (returned): an incremental build's scope
     read from it rather than from a CTE, so that the planner knows how many rows the build touches. A
     watermark's estimate can be off by the whole table (the 10M run of issue 17: fct_complaints took
@@ -189,5 +204,19 @@
         end if;
     end $ensure$
     {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- fct_complaint_status_events' pre-hook: its kept events follow their complaint to another street (issue 23:
+    street_id is the complaint's, and insert_new never rewrites a kept event). Only the complaints fct_complaints
+    built since the events' last build (its newest built_at, read before this build inserts) can have moved; in a
+    table built before street_id there is nothing to follow (reset_when_lacking_columns empties it). -#}
+{% macro follow_complaint_streets() -%}
+    {%- if is_incremental() and not lacks_contract_columns() -%}
+    update {{ this }} as events set street_id = complaints.street_id
+    from {{ ref('fct_complaints') }} as complaints
+    where complaints.complaint_id = events.complaint_id
+      and complaints.built_at >= {{ watermark('built_at', "'-infinity'") }}::timestamptz
+      and events.street_id is distinct from complaints.street_id
     {%- endif -%}
 {%- endmacro %}

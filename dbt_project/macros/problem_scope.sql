@@ -11,7 +11,8 @@
     An incremental build writes those problems into ops.problem_scope, deletes their rows (pre-hook),
     builds them again and keeps every other problem as it was: the result equals a full rebuild
     (tests/e2e/test_daily_scope.py). Everything is rebuilt when the table is new, when fct_complaints was
-    built whole since, or when the memberships were emptied (`minqing link --rebuild`).
+    built whole since, when the memberships were emptied (`minqing link --rebuild`), or when the table lacks a
+    column its contract declares (built before it: street_id, issue 23).
 
     In a model:
         {{ config(materialized='incremental', incremental_strategy='append',
@@ -39,7 +40,7 @@
         ~ " where relation = " ~ _problem_relation()
         ~ " and through_change_id is not null and through_problem_change_id is not null"
     ).rows if is_incremental() else [] -%}
-    {%- set whole = not state or state[0]['rebuilt_whole'] -%}
+    {%- set whole = not state or state[0]['rebuilt_whole'] or lacks_contract_columns() -%}
     {{ return({'all': whole, 'through': 0 if whole else state[0]['through'], 'newest': newest[0],
                'through_problems': 0 if whole else state[0]['through_problems'], 'newest_problems': newest[1]}) }}
 {%- endmacro %}

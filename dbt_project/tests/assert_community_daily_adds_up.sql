@@ -8,13 +8,13 @@ daily as (
 
 by_category as (
     select
-        date_day, community_id,
+        date_day, street_id, community_id,
         sum(received_total) as received_total,
         sum(closed_count) as closed_count,
         sum(open_backlog_end_of_day) as open_backlog_end_of_day,
         sum(overdue_open_end_of_day) as overdue_open_end_of_day
     from {{ ref('fct_community_category_daily') }}
-    group by 1, 2
+    group by 1, 2, 3
 )
 
 select daily.date_day, daily.community_id, 'channels do not add up to received_total' as problem
@@ -27,7 +27,7 @@ union all
 
 select daily.date_day, daily.community_id, 'categories do not add up to the community'
 from daily
-left join by_category using (date_day, community_id)
+left join by_category using (date_day, street_id, community_id)
 where by_category.received_total is distinct from daily.received_total
    or by_category.closed_count is distinct from daily.closed_count
    or by_category.open_backlog_end_of_day is distinct from daily.open_backlog_end_of_day

@@ -8,7 +8,10 @@
 with
 
 daily as (
-    select * from {{ ref('fct_community_daily') }}
+    -- summed over streets ('unresolved' has a row in each street, issue 23)
+    select date_day, community_id, sum(received_total) as received_total
+    from {{ ref('fct_community_daily') }}
+    group by 1, 2
 ),
 
 complaints as (

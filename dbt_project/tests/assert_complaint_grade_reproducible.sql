@@ -35,6 +35,7 @@ expected as (
         on codes.grade_level = 'community_category'
         and codes.period_grain = grades.base_period_grain
         and codes.period_start = grades.base_period_start
+        and codes.street_id = grades.street_id
         and codes.community_id = grades.community_id
         and codes.category_code = grades.category_code
 )

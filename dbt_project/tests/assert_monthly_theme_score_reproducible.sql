@@ -1,7 +1,7 @@
 -- Every 每月一题 candidate's score is the weighted sum of its parts, with the weights in force in
 -- seeds/monthly_theme_weights.csv (a row naming the candidate level wins over a blank one), looked up here
 -- independently of the model's macros; and the ranking follows the score: ranks 1…n without gaps, at most
--- top_n per month and level, never a higher score below a lower one, every candidate at least min_volume.
+-- top_n per month, street and level, never a higher score below a lower one, every candidate at least min_volume.
 -- Each returned row names the first rule broken; an empty result means every score and rank can be
 -- recomputed from its row and the seed. The seed is named, not a ref (macros/relations.sql): the candidates
 -- are built after the link stage, and the test runs once, with them.
@@ -50,15 +50,15 @@ checked as (
             + settings.weight_overdue * themes.overdue_part
             + settings.weight_communities * themes.communities_part, 4) as expected_score,
         lag(themes.score) over level_month as better_score,
-        count(*) over (partition by themes.month_start, themes.candidate_level) as candidates_in_month,
-        max(themes.candidate_rank) over (partition by themes.month_start, themes.candidate_level) as last_rank
+        count(*) over (partition by themes.month_start, themes.street_id, themes.candidate_level) as candidates_in_month,
+        max(themes.candidate_rank) over (partition by themes.month_start, themes.street_id, themes.candidate_level) as last_rank
     from themes
     left join settings using (candidate_level)
-    window level_month as (partition by themes.month_start, themes.candidate_level order by themes.candidate_rank)
+    window level_month as (partition by themes.month_start, themes.street_id, themes.candidate_level order by themes.candidate_rank)
 )
 
 select
-    month_start, candidate_level, community_id, category_code, candidate_rank, score, expected_score,
+    month_start, street_id, candidate_level, community_id, category_code, candidate_rank, score, expected_score,
     case
         when expected_score is null then 'a weight is missing from the seed'
         when score <> expected_score then 'score is not the weighted sum of its parts'

@@ -1,6 +1,6 @@
 -- A problem's id is what the problem IS, never when or over which window it was seen: every problem_id of
--- the high-frequency list and of the monthly candidates is the md5 of its level, community, category and
--- building (computed here independently of macros/problems.sql); one problem has one id in every window,
+-- the high-frequency list and of the monthly candidates is the md5 of its level, community (a street
+-- candidate: its street, issue 23), category and building (computed here independently of macros/problems.sql); one problem has one id in every window,
 -- one id names one problem; an address row points to its community × category row of the same window; and
 -- a community × category candidate of 每月一题 carries the same id as that problem on the list. Each
 -- returned row names the first rule broken; an empty result means the ids can be followed across windows
@@ -52,10 +52,12 @@ broken as (
     having count(distinct problem_level || '|' || community_id || '|' || category_code || '|' || coalesce(address_key, '')) > 1
 
     union all
-    select 'monthly candidate id is not md5(level|community|category|)',
+    select 'monthly candidate id is not md5(level|community, or a street row its street|category|)',
            candidate_level, community_id, category_code, null, problem_id, null
     from themes
-    where problem_id <> md5(candidate_level || '|' || community_id || '|' || category_code || '|')
+    where problem_id <> md5(candidate_level || '|'
+                            || case when candidate_level = 'street_category' then street_id else community_id end
+                            || '|' || category_code || '|')
 
     union all
     select 'monthly candidate id differs from the same problem on the list',

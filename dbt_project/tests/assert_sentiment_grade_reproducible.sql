@@ -106,11 +106,11 @@ with_grade as (
 
 worst_category as (
     -- the worst grade among a community's category rows of the same period
-    select codes.period_grain, codes.period_start, codes.community_id, max(rank_of.grade_rank) as worst_rank
+    select codes.period_grain, codes.period_start, codes.street_id, codes.community_id, max(rank_of.grade_rank) as worst_rank
     from codes
     join rank_of using (grade)
     where codes.grade_level = 'community_category'
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 ),
 
 checked as (
@@ -130,7 +130,7 @@ checked as (
     from with_grade
     join rank_of as from_points on from_points.grade = with_grade.expected_grade_from_points
     join rank_of as final_rank on final_rank.grade = with_grade.grade
-    left join worst_category using (period_grain, period_start, community_id)
+    left join worst_category using (period_grain, period_start, street_id, community_id)
 )
 
 select

@@ -141,16 +141,18 @@ def season_label(start: dt.date, end: dt.date, seasons: dict) -> str | None:
 
 HISTORY_SQL = f"""
 with daily as (
+    -- summed over streets: 'unresolved' has a row in each street of a district (issue 23), the others one
     select
         date_day,
         community_id,
         category_code,
-        received_total - case when %(include_proactive)s then 0 else received_proactive end as volume
+        sum(received_total - case when %(include_proactive)s then 0 else received_proactive end) as volume
     from {DAILY_TABLE}
     where is_complete_day
       and date_day <= %(end)s
       and date_day >= %(start)s
       and not (community_id = any(%(exclude)s))
+    group by date_day, community_id, category_code
 )
 select
     date_day,

@@ -89,6 +89,11 @@ def streets(server_url, tmp_path_factory):
                              (community, community_id))
         outcome = transform.build(as_of=AS_OF, selector="before_forecast_seeds_loaded")
         assert outcome.success, outcome.failures
+        # and the marts after the forecast, the link stage and the effects stage, as a run builds them
+        pipeline.forecast()
+        pipeline.link()
+        pipeline.effects()
+        pipeline.build_after_forecast(AS_OF)
         yield {"url": url, "validation": validation, "outcome": outcome}
 
 
@@ -129,9 +134,26 @@ def test_the_streets_are_ranked_and_classed_and_the_ranking_reproduces_from_its_
     assert ran["test.minqing.assert_street_ranking_reproducible"] == "pass"
 
 
+# every mart that carries street_id since issue 23's second part (the first: fct_complaints, the daily counts,
+# the three rates, the ranking and the dimensions)
+STREET_MARTS = {
+    "fct_daily_reports_by_key", "mart_classification_review", "mart_delivery_status", "fct_complaint_status_events",
+    "mart_hotline_category_agreement", "fct_community_category_daily", "fct_community_daily",
+    "fct_monthly_handling_hours", "mart_complaint_grades", "mart_issue_category_monthly", "mart_sentiment_code",
+    "mart_intervention_effects", "fct_complaint_links", "fct_problem_reports", "fct_problems",
+    "mart_high_frequency_problems", "mart_monthly_theme_candidates", "mart_problem_rates", "rpt_early_warnings",
+    "rpt_open311_requests",
+}
+
+
+def _street_marts(url: str) -> set[str]:
+    return {t for (t,) in _rows(url, """select table_name from information_schema.columns
+                                         where table_schema = 'marts' and column_name = 'street_id'""")}
+
+
 def test_a_street_login_reads_its_own_street_only(streets, monkeypatch):
     """`minqing access street-user NAME --street ID`: row-level security by street on every mart with a
-    street_id; the marts without one (they still sum the streets together) stay closed to it."""
+    street_id — each such mart of the warehouse, found in the catalogue; the marts without one stay closed to it."""
     from psycopg import errors
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -142,14 +164,24 @@ def test_a_street_login_reads_its_own_street_only(streets, monkeypatch):
     access.street_user("test_street_xiaoyue", street_id="xiaoyue")
     params = conninfo_to_dict(url)
     params["user"] = "test_street_xiaoyue"
+    with_street = _street_marts(url)
+    assert with_street >= STREET_MARTS | {"fct_complaints", "fct_daily_complaint_counts", "mart_three_rates",
+                                          "mart_street_ranking", "dim_street", "dim_community"}
+    # the marts still without street_id: those the next part of issue 23 leaves
+    published = {t for (t,) in _rows(url, "select table_name from information_schema.tables where table_schema = 'marts'")}
+    without = published - with_street
     with psycopg.connect(make_conninfo(**params), autocommit=True) as conn:
+        for table in sorted(with_street - {"dim_community"}):
+            seen = conn.execute(f"select array_agg(distinct street_id) from marts.{table}").fetchone()[0]
+            assert seen in (["xiaoyue"], None), (table, seen)  # None: no row of its street in this mart
         for table in ("fct_complaints", "fct_daily_complaint_counts", "mart_three_rates", "mart_street_ranking",
-                      "dim_street"):
+                      "dim_street", "fct_community_daily", "mart_issue_category_monthly", "fct_problem_reports",
+                      "mart_delivery_status", "fct_complaint_status_events"):
             assert conn.execute(f"select array_agg(distinct street_id) from marts.{table}").fetchone()[0] \
                 == ["xiaoyue"], table
         assert conn.execute("select count(*) from marts.fct_complaints").fetchone()[0] == 8
         assert conn.execute("select array_agg(community_id) from marts.dim_community").fetchone()[0] == ["xiaoyue_yi"]
-        for closed in ("marts.mart_issue_category_monthly", "marts.fct_community_daily", "raw.quarantine"):
+        for closed in [f"marts.{t}" for t in sorted(without)] + ["raw.quarantine"]:
             with pytest.raises(errors.InsufficientPrivilege):
                 conn.execute(f"select * from {closed} limit 1")
     with pytest.raises(ValueError, match="unknown street"):
@@ -159,3 +191,27 @@ def test_a_street_login_reads_its_own_street_only(streets, monkeypatch):
     with psycopg.connect(make_conninfo(**params), autocommit=True) as conn:
         assert conn.execute("select count(*) from marts.fct_complaints").fetchone()[0] == 40
         conn.execute("select * from marts.mart_issue_category_monthly limit 1")
+
+
+def test_the_street_rows_of_a_mart_add_up_to_the_warehouse(streets):
+    """A mart that summed the warehouse has a row per street now (issue 23): the streets' rows add up to the
+    warehouse's figures, counted from the complaints, and no street row counts another street's."""
+    url = streets["url"]
+    monthly = dict(_rows(url, """select street_id, sum(received_count) from marts.mart_issue_category_monthly
+                                   where area_level = 'street' group by 1"""))
+    assert monthly == {street_id: 8 for street_id in STREETS}
+    total = _rows(url, "select count(*) from marts.fct_complaints")[0][0]
+    assert sum(monthly.values()) == total == 40
+    # community rows add up to their street's row, month by month and category by category
+    assert _rows(url, """select count(*) from (
+        select month_start, street_id, category_code,
+               sum(received_count) filter (where area_level = 'community') as communities,
+               sum(received_count) filter (where area_level = 'street') as street
+        from marts.mart_issue_category_monthly group by 1, 2, 3) as sums
+        where communities is distinct from street""") == [(0,)]
+    daily = dict(_rows(url, "select street_id, sum(received_total) from marts.fct_community_daily group by 1"))
+    assert daily == {street_id: 8 for street_id in STREETS}
+    # each street's delivery rows: the hotline export is every street's, the same file once per street
+    deliveries = _rows(url, """select delivery_id, covers_day, count(distinct street_id), count(distinct files)
+                                 from marts.mart_delivery_status where community_id is null group by 1, 2""")
+    assert deliveries and all(streets_ == len(STREETS) and files == 1 for _, _, streets_, files in deliveries)

@@ -4,8 +4,9 @@
         unique_key='event_id',
         incremental_strategy='insert_new',
         on_schema_change='append_new_columns',
-        pre_hook=["{{ reset_when_settings_change([]) }}",
-                  "{% if is_incremental() %}{{ ensure_primary_key('event_id') }}{% endif %}"],
+        pre_hook=["{{ reset_when_settings_change([]) }}", "{{ reset_when_lacking_columns() }}",
+                  "{% if is_incremental() %}{{ ensure_primary_key('event_id') }}{% endif %}",
+                  "{{ follow_complaint_streets() }}"],
         post_hook=[
             "{{ remember_settings([]) }}",
             "{{ remember_file_watermark(ref('int_complaint_versions')) }}",
@@ -27,7 +28,10 @@
 -- (macros/incremental.sql). A build inserts the events the table does not hold yet (incremental strategy
 -- insert_new, macros/incremental.sql: on the primary key, ensured before). Indexed by complaint and by moment: the daily aggregates read the returns
 -- of the days they rebuild, and those since their last build (macros/daily_scope.sql).
-{%- set incremental = is_incremental() and not settings_changed([]) %}
+-- street_id (issue 23) is the complaint's (fct_complaints.street_id; 'unresolved' for an event of a record
+-- fct_complaints does not hold, a ticket no longer a demand): a kept event follows its complaint when that moves
+-- to another street (the pre-hook follow_complaint_streets). A table built before street_id is rebuilt whole once.
+{%- set incremental = is_incremental() and not settings_changed([]) and not lacks_contract_columns() %}
 
 with
 
@@ -142,13 +146,15 @@ deduplicated as (
 )
 
 select
-    md5(complaint_id || ':' || event_type || ':' || event_at::text) as event_id,
-    complaint_id,
-    source_channel,
-    source_record_id,
+    coalesce(complaints.street_id, 'unresolved') as street_id,
+    md5(deduplicated.complaint_id || ':' || event_type || ':' || event_at::text) as event_id,
+    deduplicated.complaint_id,
+    deduplicated.source_channel,
+    deduplicated.source_record_id,
     event_type,
     event_at,
     detail,
-    source_file_id,
+    deduplicated.source_file_id,
     {{ built_at() }} as built_at
 from deduplicated
+left join {{ ref('fct_complaints') }} as complaints on complaints.complaint_id = deduplicated.complaint_id

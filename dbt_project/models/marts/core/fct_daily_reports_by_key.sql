@@ -1,4 +1,4 @@
--- Reports per Beijing day × community × issue category × building or place × complainant: a shared
+-- Reports per Beijing day × community (in its street: street_id, the complaint's) × issue category × building or place × complainant: a shared
 -- aggregate of the marts that count repeats (a building, or a complainant, with more than one report of
 -- a problem in a period) and of the high-frequency list, which sum these daily cells over their months,
 -- weeks and rolling windows instead of each grouping the complaints again.
@@ -13,7 +13,7 @@
           indexes=[{"columns": ["received_date"]}],
           pre_hook="{{ prepare_daily_scope() }}", post_hook="{{ remember_daily_scope() }}") }}
 -- depends_on: {{ ref('time_limits') }}, {{ ref('fct_complaints') }}, {{ ref('fct_complaint_status_events') }}, {{ source('ops', 'complaint_day_changes') }}, {{ source('ops', 'aggregate_watermarks') }}, {{ source('ops', 'aggregate_scope') }}
-{%- set grain = ['received_date', 'community_id', 'category_code', 'address_key', 'complainant_key'] %}
+{%- set grain = ['received_date', 'community_id', 'street_id', 'category_code', 'address_key', 'complainant_key'] %}
 
 with
 
@@ -21,6 +21,7 @@ complaints as (
     select
         complaints.received_date,
         complaints.community_id,
+        complaints.street_id,
         complaints.category_code,
         case when complaints.address_key not like '%:?' then complaints.address_key end as address_key,
         complaints.complainant_key,

@@ -13,6 +13,7 @@ select
     complaints.complaint_id,
     complaints.source_channel,
     complaints.community_id,
+    complaints.street_id,
     communities.community_name,
     complaints.received_at,
     floor(extract(epoch from as_of.as_of_at - complaints.received_at) / 86400)::integer as age_days,

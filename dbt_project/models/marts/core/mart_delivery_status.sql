@@ -8,6 +8,10 @@
 --   held         in, but its batch failed validation and waits for a person (quality/held.py)
 --   quarantined  in, but nothing of it could be used (quarantined whole)
 --   missing      not in, and due by the meeting           pending    not in, not due yet
+-- Per street (issue 23): a community's delivery is its street's; a delivery of no community (the hotline
+-- exports, the mini-program pull: one file for the whole warehouse) is a row of each street it serves, the
+-- same file and figures on each, so that a street sees the deliveries its figures depend on. Whoever
+-- counts deliveries over streets counts distinct (delivery_id, covers_day).
 -- Only arrived and late deliveries are complete: a channel's figures for a day with any other
 -- status are incomplete, and the briefing says so rather than showing a missing day as 0.
 with
@@ -110,6 +114,7 @@ select
     judged.source_channel,
     channel_labels.label_zh as source_channel_zh,
     judged.community_id,
+    streets.street_id,
     communities.community_name,
     judged.cadence,
     judged.covers_day,
@@ -135,3 +140,6 @@ from judged
 join labels as channel_labels on channel_labels.kind = 'channel' and channel_labels.code = judged.source_channel
 join labels as status_labels on status_labels.kind = 'delivery_status' and status_labels.code = judged.status
 left join {{ ref('dim_community') }} as communities on communities.community_id = judged.community_id
+join {{ ref('dim_street') }} as streets
+    on streets.street_id = communities.street_id
+    or (communities.street_id is null and streets.street_id <> 'unresolved')

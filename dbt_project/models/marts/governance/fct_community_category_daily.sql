@@ -9,7 +9,10 @@
     )
 }}
 -- One row per Beijing calendar day × community × issue category, zero-filled over every day from
--- the first complaint to the run's as-of day, every community of dim_community and every category:
+-- the first complaint to the run's as-of day, every community of dim_community and every category, in the
+-- community's street (street_id, issue 23: a complaint's street is fct_complaints.street_id; 'unresolved',
+-- which collects the complaints of any street, has a row in each street, as in macros/governance.sql
+-- street_areas):
 -- received (by channel, proactive), closed that day, and the open backlog and overdue open orders
 -- at the end of the day (or at the as-of moment on the as-of day itself).
 --
@@ -20,8 +23,9 @@
 -- (macros/incremental.sql). Data later than the window, a reclassification of older texts or a new
 -- community in the seed: run with --full-refresh. An incremental run reads only the complaints that can
 -- count in the window: received in it, closed in it, or not closed (at 10,000,000 complaints of history
--- it read every complaint and every cancellation for 14 days' cells: 38.5 s).
-{%- set incremental = is_incremental() and not settings_changed([]) %}
+-- it read every complaint and every cancellation for 14 days' cells: 38.5 s). A table built before
+-- street_id is rebuilt whole once (macros/incremental.sql: lacks_contract_columns).
+{%- set incremental = is_incremental() and not settings_changed([]) and not lacks_contract_columns() %}
 {%- set channels = intake_channels() %}
 
 with
@@ -55,6 +59,7 @@ cancellations as (
 complaints as (
     select
         complaints.complaint_id,
+        complaints.street_id,
         complaints.community_id,
         complaints.category_code,
         complaints.source_channel,
@@ -93,16 +98,10 @@ days as (
     {% endif %}
 ),
 
-grid as (
-    select days.*, communities.community_id, categories.category_code
-    from days
-    cross join {{ ref('dim_community') }} as communities
-    cross join {{ ref('dim_issue_category') }} as categories
-),
-
 received as (
     select
         received_date as date_day,
+        street_id,
         community_id,
         category_code,
         count(*) as received_total,
@@ -111,23 +110,24 @@ received as (
         {%- endfor %}
         count(*) filter (where is_proactive) as received_proactive
     from spans
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 ),
 
 closed as (
-    select days.date_day, spans.community_id, spans.category_code, count(*) as closed_count
+    select days.date_day, spans.street_id, spans.community_id, spans.category_code, count(*) as closed_count
     from days
     join spans
         on spans.closed_at >= days.day_start
         and spans.closed_at < days.day_end
         and spans.closed_at <= days.as_of_at
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 ),
 
 open_state as (
     -- open at the end of the day: received by then and not yet closed or cancelled
     select
         days.date_day,
+        spans.street_id,
         spans.community_id,
         spans.category_code,
         count(*) as open_backlog,
@@ -137,12 +137,31 @@ open_state as (
         on spans.received_at < days.day_end
         and spans.received_at < days.as_of_at
         and (spans.ended_at is null or spans.ended_at >= days.day_end or spans.ended_at > days.as_of_at)
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
+),
+
+-- the streets counted (aggregates, not a scan of the complaints): the 'unresolved' street is a row only with them
+counted_streets as (
+    select street_id from received
+    union all select street_id from closed
+    union all select street_id from open_state
+),
+
+areas as (
+    select street_id, community_id from ({{ street_areas('counted_streets') }}) as areas where area_level = 'community'
+),
+
+grid as (
+    select days.*, areas.street_id, areas.community_id, categories.category_code
+    from days
+    cross join areas
+    cross join {{ ref('dim_issue_category') }} as categories
 )
 
 select
     grid.date_day,
     grid.community_id,
+    grid.street_id,
     grid.category_code,
     coalesce(received.received_total, 0)::integer as received_total,
     {%- for channel in channels %}
@@ -155,6 +174,6 @@ select
     least(grid.day_end, grid.as_of_at) as state_evaluated_at,
     grid.day_end <= grid.as_of_at as is_complete_day
 from grid
-left join received using (date_day, community_id, category_code)
-left join closed using (date_day, community_id, category_code)
-left join open_state using (date_day, community_id, category_code)
+left join received using (date_day, street_id, community_id, category_code)
+left join closed using (date_day, street_id, community_id, category_code)
+left join open_state using (date_day, street_id, community_id, category_code)

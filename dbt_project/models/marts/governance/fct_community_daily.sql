@@ -10,7 +10,10 @@
 -- Complaint figures are the sum over categories of fct_community_category_daily (every complaint has
 -- exactly one category, so every figure adds up); the mini-program's bill payments and renovation
 -- applications are counted beside them from the tickets' latest versions, never as complaints.
--- Incremental with the same lookback window as fct_community_category_daily.
+-- Per street (issue 23) as fct_community_category_daily: a community in its street, 'unresolved' in each;
+-- a non-demand ticket in the street int_complaints__community_resolved places it in, as a complaint.
+-- Incremental with the same lookback window as fct_community_category_daily; a table built before street_id
+-- is rebuilt whole once.
 {%- set channels = intake_channels() %}
 
 with
@@ -22,7 +25,7 @@ as_of as (
 categories as (
     select *
     from {{ ref('fct_community_category_daily') }}
-    {% if is_incremental() %}
+    {% if is_incremental() and not lacks_contract_columns() %}
     where date_day >= {{ daily_window_start('date_day', bj_last_day('(select as_of_at from as_of)')) }}
     {% endif %}
 ),
@@ -30,6 +33,7 @@ categories as (
 complaint_days as (
     select
         date_day,
+        street_id,
         community_id,
         sum(received_total) as received_total,
         {%- for channel in channels %}
@@ -42,7 +46,7 @@ complaint_days as (
         min(state_evaluated_at) as state_evaluated_at,
         bool_and(is_complete_day) as is_complete_day
     from categories
-    group by date_day, community_id
+    group by date_day, street_id, community_id
 ),
 
 -- The latest version of every mini-program ticket that is not a resident demand, with its community
@@ -50,6 +54,7 @@ complaint_days as (
 non_demand as (
     select
         {{ bj_date('received_at') }} as date_day,
+        street_id,
         community_id,
         count(*) filter (where demand_type = 'bill_payment') as bill_payments,
         count(*) filter (where demand_type = 'decoration_application') as decoration_applications,
@@ -57,12 +62,13 @@ non_demand as (
                            and demand_type is distinct from 'decoration_application') as other_tickets
     from {{ ref('int_complaints__community_resolved') }}
     where source_channel = 'miniprogram' and not is_resident_demand
-    group by 1, 2
+    group by 1, 2, 3
 )
 
 select
     complaint_days.date_day,
     complaint_days.community_id,
+    complaint_days.street_id,
     complaint_days.received_total::integer as received_total,
     {%- for channel in channels %}
     complaint_days.received_{{ channel }}::integer as received_{{ channel }},
@@ -79,4 +85,4 @@ select
     complaint_days.state_evaluated_at,
     complaint_days.is_complete_day
 from complaint_days
-left join non_demand using (date_day, community_id)
+left join non_demand using (date_day, street_id, community_id)

@@ -1,6 +1,7 @@
 -- Per month (by the Beijing day the demand was received) × area × issue category: the closed demands with a
 -- handling time and their median hours (受理到办结). area 'community' rows per community, 'street' rows over
--- the whole street. A median does not add up from daily cells, so it is read per complaint; this table
+-- each street as a whole (issue 23: per street_id, a district's streets apart; a complaint in its street,
+-- fct_complaints.street_id). A median does not add up from daily cells, so it is read per complaint; this table
 -- keeps the result per month for mart_issue_category_monthly, which reads it.
 --
 -- Incremental: a build recomputes the months whose complaints may have changed since the last one — the
@@ -25,6 +26,7 @@ as_of as (
 handling_times as (
     select
         date_trunc('month', complaints.received_date)::date as month_start,
+        complaints.street_id,
         complaints.community_id,
         complaints.category_code,
         -- reception logs carry no closure time (closed_at is the entry day): no handling time from them
@@ -43,8 +45,9 @@ select
     month_start,
     case when grouping(community_id) = 1 then 'street' else 'community' end as area_level,
     case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
+    street_id,
     category_code,
     count(*)::integer as closed_with_time_count,
     percentile_cont(0.5) within group (order by handling_hours) as median_handling_hours
 from handling_times
-group by grouping sets ((month_start, category_code, community_id), (month_start, category_code))
+group by grouping sets ((month_start, category_code, street_id, community_id), (month_start, category_code, street_id))

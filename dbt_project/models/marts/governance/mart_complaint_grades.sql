@@ -9,7 +9,9 @@
 -- fct_complaints rebuilt, the later reports of their address and category, those the as-of moment reached,
 -- those of a base grade that changed (macros/grade_scope.sql; these from their own rows, moved out by the
 -- pre-hook: only their base differs) — and keeps the others; the result equals a full rebuild. A change of
--- the seeds the grades read rebuilds every row (macros/incremental.sql).
+-- the seeds the grades read rebuilds every row (macros/incremental.sql), as does a table built before street_id.
+-- street_id (issue 23): the complaint's (fct_complaints.street_id); its base is its community × category's in
+-- that street (mart_sentiment_code grades 'unresolved' in each street apart).
 {%- set seeds = ['sentiment_thresholds', 'communities', 'issue_categories'] %}
 {{ config(
     materialized='incremental',
@@ -73,6 +75,7 @@ flagged as (
         complaints.received_date,
         date_trunc(settings.base_period_grain, complaints.received_date)::date as base_period_start,
         complaints.community_id,
+        complaints.street_id,
         complaints.category_code,
         complaints.category_source,
         complaints.model_category_code,
@@ -98,6 +101,7 @@ flagged as (
         rebased.received_date,
         date_trunc(settings.base_period_grain, rebased.received_date)::date,
         rebased.community_id,
+        rebased.street_id,
         rebased.category_code,
         rebased.category_source,
         rebased.model_category_code,
@@ -131,6 +135,7 @@ based as (
         on codes.period_grain = flagged.base_period_grain
         and codes.grade_level = 'community_category'
         and codes.period_start = flagged.base_period_start
+        and codes.street_id = flagged.street_id
         and codes.community_id = flagged.community_id
         and codes.category_code = flagged.category_code
     join {{ ref('dim_community') }} as communities on communities.community_id = flagged.community_id
@@ -152,6 +157,7 @@ select
     base_period_grain,
     base_period_start,
     community_id,
+    street_id,
     category_code,
     category_source,
     model_category_code,

@@ -1,6 +1,7 @@
--- One row per month (by the Beijing day the demand was received) × area × issue category, zero-filled:
--- area_level 'community' (one row per community of dim_community) and 'street' (community_id 'street',
--- the whole street). Counts are sums of the shared daily cells (fct_daily_complaint_counts,
+-- One row per month (by the Beijing day the demand was received) × street × area × issue category, zero-filled:
+-- area_level 'community' (one row per community of dim_community, in its street; 'unresolved' in each) and
+-- 'street' (community_id 'street', each street as a whole: issue 23, a district's streets apart, as
+-- mart_three_rates). Counts are sums of the shared daily cells (fct_daily_complaint_counts,
 -- fct_daily_reports_by_key); street rows are summed from those cells, not from the community rows: a
 -- resident who reports the same category in two communities is a repeat complainant of the street but
 -- of neither community. The median handling time does not add up: fct_monthly_handling_hours keeps it per
@@ -29,17 +30,18 @@ volumes as (
     select
         month_start,
         category_code,
+        street_id,
         case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
         {{ summed_daily_counts([
             'received', 'proactive', 'overdue', 'resolution_visited', 'resolved', 'satisfaction_visited',
             'satisfied', 'basically_satisfied', 'dissatisfied'], 'count') }}
     from daily
-    group by grouping sets ((month_start, category_code, community_id), (month_start, category_code))
+    group by grouping sets ((month_start, category_code, street_id, community_id), (month_start, category_code, street_id))
 ),
 
 -- a median does not add up: kept per month by fct_monthly_handling_hours, from each complaint
 handling as (
-    select month_start, category_code, community_id, closed_with_time_count, median_handling_hours
+    select month_start, category_code, street_id, community_id, closed_with_time_count, median_handling_hours
     from {{ ref('fct_monthly_handling_hours') }}
 ),
 
@@ -50,24 +52,26 @@ per_{{ name }} as (
     select
         month_start,
         category_code,
+        street_id,
         case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
         {{ name }}_key,
         sum(reports) as reports
     from (
-        select date_trunc('month', received_date)::date as month_start, community_id, category_code, {{ name }}_key, reports
+        select date_trunc('month', received_date)::date as month_start, street_id, community_id, category_code, {{ name }}_key, reports
         from {{ ref('fct_daily_reports_by_key') }}
         where {{ name }}_key is not null
     ) as daily
-    group by grouping sets ((month_start, category_code, community_id, {{ name }}_key), (month_start, category_code, {{ name }}_key))
+    group by grouping sets ((month_start, category_code, street_id, community_id, {{ name }}_key),
+                            (month_start, category_code, street_id, {{ name }}_key))
 ),
 
 repeat_{{ name }}_totals as (
     select
-        month_start, category_code, community_id,
+        month_start, category_code, street_id, community_id,
         count(*) filter (where reports > 1) as repeat_{{ name }}_count,
         coalesce(sum(reports) filter (where reports > 1), 0) as repeat_{{ name }}_reports
     from per_{{ name }}
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 ),
 {% endfor %}
 bounds as (
@@ -80,7 +84,7 @@ months as (
 ),
 
 areas as (
-    {{ areas_with_street() }}
+    {{ street_areas('volumes') }}
 ),
 
 grid as (
@@ -95,6 +99,7 @@ joined as (
         grid.month_start,
         grid.month_end <= {{ bj_date('grid.as_of_at') }} as is_complete_month,
         grid.area_level,
+        grid.street_id,
         grid.community_id,
         grid.category_code,
         coalesce(volumes.received_count, 0) as received_count,
@@ -110,10 +115,10 @@ joined as (
             'resolution_visited_count', 'resolved_count', 'satisfaction_visited_count',
             'satisfied_count', 'basically_satisfied_count', 'dissatisfied_count']) }}
     from grid
-    left join volumes using (month_start, category_code, community_id)
-    left join handling using (month_start, category_code, community_id)
-    left join repeat_address_totals as repeat_addresses using (month_start, category_code, community_id)
-    left join repeat_complainant_totals as repeat_complainants using (month_start, category_code, community_id)
+    left join volumes using (month_start, category_code, street_id, community_id)
+    left join handling using (month_start, category_code, street_id, community_id)
+    left join repeat_address_totals as repeat_addresses using (month_start, category_code, street_id, community_id)
+    left join repeat_complainant_totals as repeat_complainants using (month_start, category_code, street_id, community_id)
 )
 
 select
@@ -121,6 +126,7 @@ select
     joined.is_complete_month,
     joined.area_level,
     joined.community_id,
+    joined.street_id,
     joined.category_code,
     joined.received_count::integer as received_count,
     joined.proactive_count::integer as proactive_count,

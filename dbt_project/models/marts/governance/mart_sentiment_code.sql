@@ -14,6 +14,9 @@
 --   grade                 = grade_from_points; on a community row, worst_category_grade instead when it
 --                           is worse and its rank reaches the parameter inherit_category_rank
 -- Every threshold is looked up for the row's grade_level and period_grain.
+-- Per street (issue 23): a community in its street (dim_community); 'unresolved', which collects the complaints
+-- of any street, graded in each street apart, as in macros/governance.sql street_areas. The forecast is per
+-- community: an 'unresolved' row of each street reads the same one (settings.yml leaves it out by default).
 
 with
 
@@ -53,6 +56,7 @@ counts as (
     select
         daily.period_grain,
         daily.period_start,
+        daily.street_id,
         daily.community_id,
         case when grouping(daily.category_code) = 1 then 'all' else daily.category_code end as category_code,
         sum(daily.reports)::bigint as demands,
@@ -63,8 +67,8 @@ counts as (
         sum(daily.dissatisfied_reports)::bigint as dissatisfied_orders
     from daily
     group by grouping sets (
-        (daily.period_grain, daily.period_start, daily.community_id, daily.category_code),
-        (daily.period_grain, daily.period_start, daily.community_id)
+        (daily.period_grain, daily.period_start, daily.street_id, daily.community_id, daily.category_code),
+        (daily.period_grain, daily.period_start, daily.street_id, daily.community_id)
     )
 ),
 
@@ -83,24 +87,25 @@ per_address as (
     select
         period_grain,
         period_start,
+        street_id,
         community_id,
         case when grouping(category_code) = 1 then 'all' else category_code end as category_code,
         address_key,
         sum(reports) as reports
     from address_days
     group by grouping sets (
-        (period_grain, period_start, community_id, category_code, address_key),
-        (period_grain, period_start, community_id, address_key)
+        (period_grain, period_start, street_id, community_id, category_code, address_key),
+        (period_grain, period_start, street_id, community_id, address_key)
     )
 ),
 
 addresses as (
     select
-        period_grain, period_start, community_id, category_code,
+        period_grain, period_start, street_id, community_id, category_code,
         max(reports) as max_reports_same_address,
         count(*) filter (where reports > 1) as repeat_addresses
     from per_address
-    group by 1, 2, 3, 4
+    group by 1, 2, 3, 4, 5
 ),
 
 bounds as (
@@ -117,11 +122,15 @@ levels as (
     select 'community', 'all'
 ),
 
+areas as (
+    select street_id, community_id from ({{ street_areas('counts') }}) as areas where area_level = 'community'
+),
+
 grid as (
-    select periods.*, levels.*, communities.community_id
+    select periods.*, levels.*, areas.street_id, areas.community_id
     from periods
     cross join levels
-    cross join {{ ref('dim_community') }} as communities
+    cross join areas
 ),
 
 dense as (
@@ -131,6 +140,7 @@ dense as (
         grid.period_end,
         grid.period_end <= {{ bj_date('grid.as_of_at') }} as is_complete_period,
         grid.grade_level,
+        grid.street_id,
         grid.community_id,
         grid.category_code,
         -- the volume counts complaints; proactive finds only when the seed says so (include_proactive)
@@ -142,8 +152,8 @@ dense as (
         {{ zero_filled('counts', ['overdue_orders', 'returned_orders', 'visited_orders', 'dissatisfied_orders']) }}
     from grid
     join params using (grade_level, period_grain)
-    left join counts using (period_grain, period_start, community_id, category_code)
-    left join addresses using (period_grain, period_start, community_id, category_code)
+    left join counts using (period_grain, period_start, street_id, community_id, category_code)
+    left join addresses using (period_grain, period_start, street_id, community_id, category_code)
 ),
 
 sequenced as (
@@ -156,7 +166,7 @@ sequenced as (
         row_number() over series - 1 as prior_periods
     from dense
     join params using (grade_level, period_grain)
-    window series as (partition by dense.period_grain, dense.grade_level, dense.community_id, dense.category_code
+    window series as (partition by dense.period_grain, dense.grade_level, dense.street_id, dense.community_id, dense.category_code
                       order by dense.period_start)
 ),
 
@@ -168,7 +178,7 @@ baselines as (
         lag(sequenced.cumulative_volume, 1, 0::numeric) over series
             - lag(sequenced.cumulative_volume, sequenced.baseline_periods + 1, 0::numeric) over series as baseline_sum
     from sequenced
-    window series as (partition by sequenced.period_grain, sequenced.grade_level, sequenced.community_id,
+    window series as (partition by sequenced.period_grain, sequenced.grade_level, sequenced.street_id, sequenced.community_id,
                       sequenced.category_code order by sequenced.period_start)
 ),
 
@@ -275,7 +285,7 @@ worst_categories as (
             over community_period as worst_grade_candidate
     from graded
     window community_period as (
-        partition by graded.period_grain, graded.period_start, graded.community_id
+        partition by graded.period_grain, graded.period_start, graded.street_id, graded.community_id
         order by (graded.grade_level = 'community_category') desc, {{ grade_rank('graded.grade_from_points') }} desc,
                  graded.total_points desc, graded.category_code
     )
@@ -313,6 +323,7 @@ select
     is_complete_period,
     grade_level,
     community_id,
+    street_id,
     category_code,
     volume::integer as volume,
     proactive_found::integer as proactive_found,

@@ -1,7 +1,9 @@
 -- Did it work? The effect of each intervention the street recorded (reference/interventions.csv) on residents'
 -- complaints, against the street's other communities: one row per intervention × category × method, estimated
 -- by the effects stage (minqing/analytics/effects.py, written to ops.intervention_effects) and named here in
--- the street's words. Interventions no longer in the seed are not shown.
+-- the street's words. Interventions no longer in the seed are not shown. street_id (issue 23): the street of
+-- the intervention's communities (dim_community); 'unresolved' when they lie in more than one street (a
+-- district's own intervention, no single street's) or none is known.
 with
 
 effects as (
@@ -13,7 +15,7 @@ interventions as (
 ),
 
 communities as (
-    select community_id, community_name from {{ ref('dim_community') }}
+    select community_id, community_name, street_id from {{ ref('dim_community') }}
 ),
 
 categories as (
@@ -39,6 +41,12 @@ named as (
         i.name as intervention_name,
         i.what,
         i.dates_invented,
+        coalesce((
+            select min(c.street_id)
+            from unnest(e.community_ids) as member (community_id)
+            join communities as c on c.community_id = member.community_id
+            having count(distinct c.street_id) = 1 and count(*) filter (where c.street_id is null) = 0
+        ), 'unresolved') as street_id,
         e.community_ids,
         (
             select string_agg(coalesce(c.community_name, member.community_id), '、' order by member.position)

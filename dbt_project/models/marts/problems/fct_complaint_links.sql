@@ -18,7 +18,7 @@
 with
 
 reports as (
-    select complaint_id, problem_id, community_id, category_code, received_at
+    select complaint_id, problem_id, community_id, street_id, category_code, received_at
     from {{ ref('fct_problem_reports') }} as reports
     where {{ in_problem_scope('reports.problem_id') }}
 ),
@@ -33,6 +33,7 @@ select
     links.linked_to_complaint_id,
     reports.problem_id,
     reports.community_id,
+    reports.street_id,
     reports.category_code,
     reports.received_at,
     links.link_rule,

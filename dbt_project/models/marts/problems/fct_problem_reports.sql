@@ -60,6 +60,7 @@ select
     received_at,
     received_date,
     community_id,
+    street_id,
     category_code,
     address_key,
     is_proactive,

@@ -7,6 +7,9 @@
 -- door-knocking or a patrol (is_proactive) — before any resident called; lead_hours: how long before the
 -- first resident's report (null when no resident has reported it, or a resident was first).
 --
+-- community_id and street_id: those of its first report (fct_problem_reports; the street as fct_complaints
+-- places it).
+--
 -- Incremental: a build rebuilds the problems whose memberships or reports changed since the last one and
 -- keeps the others (macros/problem_scope.sql).
 {{ config(
@@ -45,6 +48,7 @@ first_reports as (
         is_proactive as first_is_proactive,
         proactive_method as first_proactive_method,
         community_id,
+        street_id,
         category_code
     from reports
     where is_first_report
@@ -93,6 +97,7 @@ merges as (
 select
     first_reports.problem_id,
     first_reports.community_id,
+    first_reports.street_id,
     first_reports.category_code,
     buildings.address_key,
     first_reports.first_complaint_id,

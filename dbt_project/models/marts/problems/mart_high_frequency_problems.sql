@@ -23,7 +23,8 @@
 --   rank_score         = weight_reports × report_count + weight_repeat_reports × repeat_reports
 --                        + weight_open_reports × open_count + weight_overdue_open × overdue_open_count
 --                        + weight_growth × max(trend_difference, 0)          (weights: the seed, per level/window)
---   rank_in_window     = position within window_days × problem_level: high-frequency rows first, then by
+--   rank_in_window     = position within street × window_days × problem_level (each street its own list, issue
+--                        23; street_id: the community's, dim_community): high-frequency rows first, then by
 --                        rank_score, report_count, problem_id
 --   problem_id         = md5(problem_level | community_id | category_code | address_key or '') — the same
 --                        problem has the same id in every window, on every day (macros/problems.sql)
@@ -214,11 +215,13 @@ judged as (
 ranked as (
     select
         judged.*,
+        communities.street_id,
         row_number() over (
-            partition by judged.window_days, judged.problem_level
+            partition by communities.street_id, judged.window_days, judged.problem_level
             order by judged.is_high_frequency desc, judged.rank_score desc, judged.report_count desc, judged.problem_id
         ) as rank_in_window
     from judged
+    join {{ ref('dim_community') }} as communities using (community_id)
 )
 
 select
@@ -234,6 +237,7 @@ select
     ranked.is_previous_window_covered,
     ranked.problem_level,
     ranked.community_id,
+    ranked.street_id,
     communities.community_name,
     ranked.category_code,
     categories.category_name_zh,

@@ -8,6 +8,10 @@
 -- street row always outweighs its own community rows on volume, so the two levels are ranked apart and the
 -- mart keeps top_n of each.
 --
+-- Per street (issue 23): each street has its own candidates (a community in its street, street rows per
+-- street), ranked and scored among its street's own; a street_category candidate's problem_id names its
+-- street (md5(level|street_id|category|)), so that two streets' candidates of a category are two problems.
+--
 -- Figures of the month (the Beijing month the demand was received; every channel, proactive finds
 -- included and shown apart; overdue as of the run): volume, share of the street's volume, growth against
 -- the mean of the previous baseline_months months inside the data, repeat complainants and repeat
@@ -37,19 +41,20 @@ monthly as (
 ),
 
 street_totals as (
-    select month_start, sum(received_count) as street_volume
+    select month_start, street_id, sum(received_count) as street_volume
     from monthly
     where area_level = 'street'
-    group by month_start
+    group by month_start, street_id
 ),
 
 communities_affected as (
     select
         date_trunc('month', received_date)::date as month_start,
+        street_id,
         category_code,
         count(distinct community_id) filter (where community_id <> 'unresolved') as communities_affected
     from {{ ref('fct_daily_complaint_counts') }}
-    group by 1, 2
+    group by 1, 2, 3
 ),
 
 -- the linked problems (fct_problem_reports, issue 19) with a report in the month, per community × category
@@ -57,13 +62,14 @@ communities_affected as (
 month_problems as (
     select
         date_trunc('month', received_date)::date as month_start,
-        coalesce(community_id, 'street') as community_id,
+        street_id,
+        case when grouping(community_id) = 1 then 'street' else community_id end as community_id,
         category_code,
         count(distinct problem_id) as problem_count
     from {{ ref('fct_problem_reports') }}
     where community_id <> 'unresolved'
-    group by grouping sets ((date_trunc('month', received_date), community_id, category_code),
-                            (date_trunc('month', received_date), category_code))
+    group by grouping sets ((date_trunc('month', received_date), street_id, community_id, category_code),
+                            (date_trunc('month', received_date), street_id, category_code))
 ),
 
 -- every month × area × category, so that a quiet month counts as 0 in the baseline
@@ -74,6 +80,7 @@ dense as (
         as_of.as_of_date,
         case monthly.area_level when 'street' then 'street_category' else 'community_category' end as candidate_level,
         monthly.community_id,
+        monthly.street_id,
         monthly.category_code,
         monthly.received_count as volume,
         coalesce(month_problems.problem_count, 0) as problem_count,
@@ -87,9 +94,9 @@ dense as (
             as communities_affected
     from monthly
     cross join as_of
-    join street_totals using (month_start)
-    left join communities_affected as affected using (month_start, category_code)
-    left join month_problems using (month_start, community_id, category_code)
+    join street_totals using (month_start, street_id)
+    left join communities_affected as affected using (month_start, street_id, category_code)
+    left join month_problems using (month_start, street_id, community_id, category_code)
 ),
 
 settings as (
@@ -112,6 +119,7 @@ baselines as (
         current_month.month_start,
         current_month.candidate_level,
         current_month.community_id,
+        current_month.street_id,
         current_month.category_code,
         count(prior.month_start) as baseline_months_used,
         avg(prior.volume) as baseline_mean
@@ -120,10 +128,11 @@ baselines as (
     left join dense as prior
         on prior.candidate_level = current_month.candidate_level
         and prior.community_id = current_month.community_id
+        and prior.street_id = current_month.street_id
         and prior.category_code = current_month.category_code
         and prior.month_start < current_month.month_start
         and prior.month_start >= (current_month.month_start - settings.baseline_months * interval '1 month')::date
-    group by 1, 2, 3, 4
+    group by 1, 2, 3, 4, 5
 ),
 
 candidates as (
@@ -143,7 +152,7 @@ candidates as (
              then round(dense.volume::numeric / greatest(baselines.baseline_mean, settings.baseline_floor), 2) end as growth_ratio
     from dense
     join settings using (candidate_level)
-    join baselines using (month_start, candidate_level, community_id, category_code)
+    join baselines using (month_start, candidate_level, community_id, street_id, category_code)
     where dense.volume >= settings.min_volume
 ),
 
@@ -172,7 +181,7 @@ parts as (
         coalesce(round(figures.communities_affected::numeric
             / nullif(max(figures.communities_affected) over level_month, 0), 4), 0) as communities_part
     from figures
-    window level_month as (partition by figures.month_start, figures.candidate_level)
+    window level_month as (partition by figures.month_start, figures.street_id, figures.candidate_level)
 ),
 
 scored as (
@@ -189,7 +198,7 @@ ranked as (
     select
         scored.*,
         row_number() over (
-            partition by scored.month_start, scored.candidate_level
+            partition by scored.month_start, scored.street_id, scored.candidate_level
             order by scored.score desc, scored.volume desc, scored.community_id, scored.category_code
         ) as candidate_rank
     from scored
@@ -199,8 +208,11 @@ select
     ranked.month_start,
     ranked.is_complete_month,
     ranked.candidate_level,
-    {{ problem_id('ranked.candidate_level', 'ranked.community_id', 'ranked.category_code', 'null') }} as problem_id,
+    {{ problem_id('ranked.candidate_level',
+                  "case when ranked.candidate_level = 'street_category' then ranked.street_id else ranked.community_id end",
+                  'ranked.category_code', 'null') }} as problem_id,
     ranked.community_id,
+    ranked.street_id,
     case when ranked.candidate_level = 'street_category' then '全街道' else communities.community_name end
         as community_name,
     ranked.category_code,

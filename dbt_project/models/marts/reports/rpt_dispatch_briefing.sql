@@ -107,7 +107,8 @@ notices as (
         status.status,
         min(status.sort_order) as sort_order,
         min(status.period_start) as period_start,
-        count(*) as deliveries,
+        -- a delivery of no community is a row of each street (mart_delivery_status): counted once
+        count(distinct (status.delivery_id, status.covers_day)) as deliveries,
         {{ delivery_notice("coalesce(string_agg(distinct status.community_name, '、') || ' ', '') || min(status.source_channel_zh)",
                            'status.status', 'min(status.status_zh)', 'min(status.cadence)', 'min(status.period_start)',
                            'min(status.due_at)', 'min(status.first_landed_at)', 'min(status.held_reason)') }} as detail_zh
@@ -390,6 +391,7 @@ sentiment_rises as (
     from weekly_codes as this_week
     join weekly_codes as last_week
         on last_week.community_id = this_week.community_id
+        and last_week.street_id = this_week.street_id  -- 'unresolved' is graded in each street apart
         and last_week.period_start = this_week.period_start - 7
     cross join days
     where this_week.period_start = date_trunc('week', days.data_date)::date

@@ -5,7 +5,9 @@
 -- The forecast and the warning rule belong to minqing/analytics/forecast.py (settings.yml forecast.early_warning:
 -- expected >= margin × baseline and expected >= min_expected). It writes the flag into ops.forecasts
 -- with the rule's values; this model only reads the flag, so the rule lives in one place. Built after
--- the forecast step (`minqing forecast`); before the first forecast it is empty.
+-- the forecast step (`minqing forecast`); before the first forecast it is empty. street_id (issue 23): the
+-- community's (dim_community); 'unresolved' for the unresolved community (settings.yml forecast
+-- exclude_communities leaves it out), which belongs to no street.
 
 with
 
@@ -29,6 +31,7 @@ described as (
         warnings.*,
         (warnings.horizon_end - warnings.horizon_start + 1) as horizon_days,
         communities.community_name,
+        coalesce(communities.street_id, 'unresolved') as street_id,
         categories.category_name_zh,
         categories.handling_unit,
         actions.action_zh
@@ -41,6 +44,7 @@ described as (
 select
     as_of,
     community_id,
+    street_id,
     community_name,
     category_code,
     category_name_zh,

@@ -6,7 +6,9 @@
 -- most, no person.
 --
 -- Incremental: a build rewrites the complaints fct_complaints or the link stage rebuilt since the last one
--- (their built_at) and drops those fct_complaints no longer holds.
+-- (their built_at) and drops those fct_complaints no longer holds; a table built before street_id (issue 23,
+-- for row-level security by street; the API's fields are named in minqing/publishing/open311.py, so it does
+-- not show it) is rewritten whole once.
 {{ config(
     materialized='incremental',
     unique_key='complaint_id',
@@ -47,7 +49,7 @@ changed as (
         greatest(complaints.built_at, problem_reports.built_at) as source_built_at
     from complaints
     left join problem_reports on problem_reports.complaint_id = complaints.complaint_id
-    {% if is_incremental() %}
+    {% if is_incremental() and not lacks_contract_columns() %}
     where complaints.built_at > (select coalesce(max(source_built_at), '-infinity') from {{ this }})
        or problem_reports.built_at > (select coalesce(max(source_built_at), '-infinity') from {{ this }})
     {% endif %}
@@ -57,6 +59,7 @@ shaped as (
     select
         changed.complaint_id,
         changed.community_id,
+        changed.street_id,
         'LLQ-' || upper(left(md5((select salt from salt) || ':' || changed.complaint_id), 16)) as service_request_id,
         case when changed.closed_at is not null or changed.status in ('closed', 'cancelled') then 'closed' else 'open' end
             as status,
