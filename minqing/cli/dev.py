@@ -117,9 +117,10 @@ def register(sub) -> None:
     p.add_argument("--start", type=_date, help="first generated day, YYYY-MM-DD (default: the generator's, 2026-07-01)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--per-day", type=int, default=40)
-    p.add_argument("--streets", type=int, default=1,
-                   help="a district of this many streets (2-5; minqing/devtools/district.py) with its reference folder "
-                        "and the district's ranking page; default one street, 六里桥街道")
+    p.add_argument("--streets", type=int, default=5,
+                   help="a district of this many streets (default 5: 六里桥街道 and four invented ones, "
+                        "minqing/devtools/district.py) with its reference folder and the district's ranking page; "
+                        "1: 六里桥街道 alone")
     p.add_argument("--history-days", type=int, default=760,
                    help="days of history generated for the forecast's backtest (0: no backtest)")
     p.set_defaults(func=_cmd_demo)

@@ -78,6 +78,7 @@ class Briefing:
     rows: list[dict]
     titles: dict[str, str] = field(default_factory=dict)
     by_section: dict[str, list[dict]] = field(default_factory=dict)
+    streets: list[str] = field(default_factory=list)  # the streets the warehouse serves (its figures sum them)
 
     def __post_init__(self):
         grouped = defaultdict(list)
@@ -118,8 +119,10 @@ def load(briefing_date: dt.date | None = None) -> Briefing:
         names = [c.name for c in cursor.description]
         rows = [dict(zip(names, r)) for r in cursor.fetchall()]
         titles = dict(conn.execute("select code, label_zh from reference.briefing_labels where kind = 'section'").fetchall())
+        streets = [name for (name,) in conn.execute(
+            "select street_name from marts.dim_street where street_id <> 'unresolved' order by street_id").fetchall()]
     first = rows[0]
-    return Briefing(day, first["data_date"], first["as_of_at"], rows, titles)
+    return Briefing(day, first["data_date"], first["as_of_at"], rows, titles, streets=streets)
 
 
 # -- formatting (presentation only) -------------------------------------------------------------

@@ -138,3 +138,21 @@ def test_the_district_page_shows_the_ranking_and_what_pulled_the_low_streets_dow
     assert [item["street"]["rank_class"] for item in data["low"]] == ["rectification", "governance"]  # by rank
     assert (worst["categories"][0]["unresolved"], worst["categories"][0]["dissatisfied"]) == (unresolved, dissatisfied)
     assert f'id="low-{worst["street"]["street_id"]}"' in html
+
+
+def test_the_briefing_of_a_district_sums_its_streets_and_says_so(month, monkeypatch):
+    from decimal import Decimal
+
+    from minqing.publishing import briefing
+
+    monkeypatch.setenv("WAREHOUSE_URL", month["url"])
+    day = briefing.load()
+    assert len(day.streets) == 5
+    assert 'id="district-scope"' in briefing.render_html(day)
+    rates = {row["metric"]: row["value"] for row in day.section("three_rates")}
+    with psycopg.connect(month["url"]) as conn:
+        resolved, visited = conn.execute("""
+            select sum(resolved_orders), sum(resolution_visited_orders) from marts.mart_three_rates
+            where period_grain = 'month' and period_start = date_trunc('month', %s::date) and area_level = 'street'
+              and channel_scope = 'ranked'""", (day.data_date,)).fetchone()
+    assert Decimal(rates["resolution_rate"]) == round(Decimal(resolved) / Decimal(visited), 4)

@@ -16,6 +16,7 @@
 --   volume_trend           demands per channel per day over trend_days (zero-filled), for the chart
 --   category_heatmap       complaints per community × category over heatmap_days, for the heat map
 --   three_rates            the street's three rates and composite score, month to date against last month
+--                          (a district's warehouse: its streets' orders together; each street: mart_street_ranking)
 --   repeat_problem         一题多件: problems with a report on the data day and 2 or more reports in all,
 --                          most reports first (value: reports so far; previous_value: those of the data day)
 --   overdue_order          open orders past their time limit at the data horizon, most overdue first
@@ -351,14 +352,36 @@ heatmap as (
     group by daily.community_id, daily.category_code
 ),
 
+rates_summed as (
+    -- the warehouse's orders month by month, every street's together (a district's warehouse serves
+    -- several: its briefing is theirs together; a street's own install, its street's row alone), with the
+    -- mart's credits (in satisfaction_points) and weights
+    select
+        rates.period_start,
+        sum(rates.contacted_in_time_orders)::numeric / nullif(sum(rates.due_for_contact_orders), 0) as response_rate,
+        sum(rates.resolved_orders)::numeric / nullif(sum(rates.resolution_visited_orders), 0) as resolution_rate,
+        sum(rates.satisfaction_points) / nullif(sum(rates.satisfaction_visited_orders), 0) as satisfaction_rate,
+        max(rates.weight_response) as weight_response,
+        max(rates.weight_resolution) as weight_resolution,
+        max(rates.weight_satisfaction) as weight_satisfaction
+    from {{ ref('mart_three_rates') }} as rates
+    where rates.period_grain = 'month' and rates.area_level = 'street' and rates.channel_scope = 'ranked'
+    group by rates.period_start
+),
+
 rates as (
     select
-        rates.*,
+        rates_summed.period_start,
         date_trunc('month', days.data_date)::date as this_month,
-        (date_trunc('month', days.data_date) - interval '1 month')::date as last_month
-    from {{ ref('mart_three_rates') }} as rates
+        (date_trunc('month', days.data_date) - interval '1 month')::date as last_month,
+        round(response_rate, 4) as response_rate,
+        round(resolution_rate, 4) as resolution_rate,
+        round(satisfaction_rate, 4) as satisfaction_rate,
+        -- as mart_three_rates computes it: the weights on the unrounded rates
+        round(weight_response * response_rate + weight_resolution * resolution_rate
+              + weight_satisfaction * satisfaction_rate, 4) as composite_score
+    from rates_summed
     cross join days
-    where rates.period_grain = 'month' and rates.area_level = 'street' and rates.channel_scope = 'ranked'
 ),
 
 three_rates as (
