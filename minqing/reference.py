@@ -23,6 +23,7 @@ REFERENCES = {
     ("community_aliases", "community_id"): ("communities", "community_id"),
     ("community_project_codes", "community_id"): ("communities", "community_id"),
     ("expected_deliveries", "community_id"): ("communities", "community_id"),
+    ("expected_deliveries", "street_id"): ("streets", "street_id"),
     ("interventions", "community_ids"): ("communities", "community_id"),
 }
 KEYS = {"streets": "street_id", "communities": "community_id", "street_aliases": "alias",

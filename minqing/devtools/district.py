@@ -99,7 +99,8 @@ def _append(path: Path, rows: list[dict]) -> None:
 def write_reference(folder: Path, streets: int = 5) -> Path:
     """The reference folder of a district of `streets` streets: the package's files (六里桥街道) and the
     invented streets' rows — the street, its spellings, its communities and theirs, the mini-program's
-    projects, each community's monthly reception-day book as an expected delivery."""
+    projects; as expected deliveries, each street's own daily exports (12345, 400, the mini-program pull,
+    under its folder) and each community's monthly reception-day book."""
     from minqing import reference
 
     folder = Path(folder)
@@ -121,8 +122,29 @@ def write_reference(folder: Path, streets: int = 5) -> Path:
         {"alias": alias, "community_id": cid} for _, c, cid in members for alias in (c.name, c.short) if alias])
     _append(folder / "community_project_codes.csv", [
         {"project_code": c.project_code, "community_id": cid} for _, c, cid in members if c.project_code])
-    _append(folder / "expected_deliveries.csv", [
+    # each street's own exports: 六里桥街道's lie directly in each channel's folder, another street's in its own
+    deliveries = folder / "expected_deliveries.csv"
+    with open(deliveries, encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        header, rows = reader.fieldnames, list(reader)
+    for row in rows:
+        if not row["community_id"]:
+            row["street_id"] = LIULIQIAO.street_id
+            row["path_like"] = {"hotline_12345": "hotline/12345%", "hotline_400": "hotline/400%",
+                                "miniprogram": "miniprogram/tickets%"}[row["delivery_id"]]
+    with open(deliveries, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    _append(deliveries, [
+        {"delivery_id": f"{channel}_{s.street_id}", "channel": folder_name, "source_channel": channel,
+         "community_id": "", "street_id": s.street_id, "path_like": f"{folder_name}/{s.folder}/{pattern}",
+         "cadence": "daily", "due_days_after": 1, "due_time": "06:00", "label_zh": f"{s.name}{label}"}
+        for s in invented for channel, folder_name, pattern, label in (
+            ("hotline_12345", "hotline", "%12345%", "12345热线工单导出"), ("hotline_400", "hotline", "%400%", "400热线工单导出"),
+            ("miniprogram", "miniprogram", "%", "物业小程序工单拉取"))])
+    _append(deliveries, [
         {"delivery_id": f"reception_{cid}", "channel": "reception", "source_channel": "reception",
-         "community_id": cid, "path_like": f"reception/{s.folder}/%{c.name}%", "cadence": "monthly",
+         "community_id": cid, "street_id": "", "path_like": f"reception/{s.folder}/%{c.name}%", "cadence": "monthly",
          "due_days_after": 5, "due_time": "18:00", "label_zh": f"{c.name}接待日登记表"} for s, c, cid in members])
     return folder

@@ -156,3 +156,23 @@ def test_the_briefing_of_a_district_sums_its_streets_and_says_so(month, monkeypa
             where period_grain = 'month' and period_start = date_trunc('month', %s::date) and area_level = 'street'
               and channel_scope = 'ranked'""", (day.data_date,)).fetchone()
     assert Decimal(rates["resolution_rate"]) == round(Decimal(resolved) / Decimal(visited), 4)
+
+
+def test_each_streets_exports_are_its_own_deliveries(month):
+    """A street's daily exports (its folder of each channel's, reference/expected_deliveries.csv street_id) are
+    that street's deliveries alone: another street's files never make them arrive."""
+    with psycopg.connect(month["url"]) as conn:
+        rows = conn.execute("""
+            select delivery_id, array_agg(distinct street_id), sum(files)
+            from marts.mart_delivery_status where delivery_id like 'hotline_12345%%' group by 1""").fetchall()
+        landed = dict(conn.execute("""
+            select case when path like 'hotline/%%/%%' then split_part(path, '/', 2) else 'liuliqiao' end, count(*)
+            from ops.ingested_files
+            where channel = 'hotline' and (path like 'hotline/12345%%' or path like 'hotline/%%/12345%%')
+            group by 1""").fetchall())
+    by_delivery = {delivery: (streets, files) for delivery, streets, files in rows}
+    for street in district.streets_of(5):
+        delivery = "hotline_12345" if street.street_id == "liuliqiao" else f"hotline_12345_{street.street_id}"
+        streets, files = by_delivery[delivery]
+        assert streets == [street.street_id]
+        assert files == landed[street.folder or "liuliqiao"], (delivery, files, landed)

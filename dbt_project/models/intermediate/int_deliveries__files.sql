@@ -30,7 +30,7 @@ matched as (
     left join record_days
         on record_days.file_id = files.file_id and record_days.source_channel = expected.source_channel
     where files.path like expected.path_like
-       or (expected.community_id is null and record_days.records > 0)
+       or (expected.community_id is null and expected.street_id is null and record_days.records > 0)
 )
 
 select

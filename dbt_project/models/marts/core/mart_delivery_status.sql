@@ -8,8 +8,9 @@
 --   held         in, but its batch failed validation and waits for a person (quality/held.py)
 --   quarantined  in, but nothing of it could be used (quarantined whole)
 --   missing      not in, and due by the meeting           pending    not in, not due yet
--- Per street (issue 23): a community's delivery is its street's; a delivery of no community (the hotline
--- exports, the mini-program pull: one file for the whole warehouse) is a row of each street it serves, the
+-- Per street (issue 23): a community's delivery is its street's, a street's own export (street_id) that
+-- street's; a delivery of neither (the hotline exports, the mini-program pull: one file for the whole
+-- warehouse) is a row of each street it serves, the
 -- same file and figures on each, so that a street sees the deliveries its figures depend on. Whoever
 -- counts deliveries over streets counts distinct (delivery_id, covers_day).
 -- Only arrived and late deliveries are complete: a channel's figures for a day with any other
@@ -131,7 +132,8 @@ select
     judged.first_landed_at,
     judged.held_reason,
     case when judged.status <> 'arrived' then
-        {{ delivery_notice("coalesce(communities.community_name || ' ', '') || channel_labels.label_zh",
+        {{ delivery_notice("coalesce(communities.community_name || ' ', case when delivery.street_id is not null "
+                           "then streets.street_name || ' ' end, '') || channel_labels.label_zh",
                            'judged.status', 'status_labels.label_zh', 'judged.cadence', 'judged.period_start',
                            'judged.due_at', 'judged.first_landed_at', 'judged.held_reason') }}
     end as notice_zh,
@@ -139,7 +141,8 @@ select
 from judged
 join labels as channel_labels on channel_labels.kind = 'channel' and channel_labels.code = judged.source_channel
 join labels as status_labels on status_labels.kind = 'delivery_status' and status_labels.code = judged.status
+join expected as delivery on delivery.delivery_id = judged.delivery_id
 left join {{ ref('dim_community') }} as communities on communities.community_id = judged.community_id
 join {{ ref('dim_street') }} as streets
-    on streets.street_id = communities.street_id
-    or (communities.street_id is null and streets.street_id <> 'unresolved')
+    on streets.street_id = coalesce(delivery.street_id, communities.street_id)
+    or (coalesce(delivery.street_id, communities.street_id) is null and streets.street_id <> 'unresolved')
