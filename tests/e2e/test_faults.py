@@ -411,15 +411,20 @@ def test_server_restarted_mid_file(scratch_server, server_url, tmp_path, mode):
 
 # --- 3. dbt fails half-way ----------------------------------------------------------------------------
 
+def _table(url: str, table: str) -> tuple[int, str]:
+    """(row count, digest of every row) of a table."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            f"select count(*), md5(coalesce(string_agg(x::text, '|' order by x::text), '')) from {table} as x").fetchone()
+
+
 def _marts(url: str) -> dict[str, tuple[int, str]]:
     """(row count, digest of every row) of each table of the marts schema."""
     with psycopg.connect(url) as conn:
         tables = [r[0] for r in conn.execute(
             "select table_name from information_schema.tables where table_schema = 'marts' "
             "and table_type = 'BASE TABLE' order by 1")]
-        return {t: conn.execute(
-            f"select count(*), md5(coalesce(string_agg(x::text, '|' order by x::text), '')) from marts.{t} as x"
-        ).fetchone() for t in tables}
+    return {t: _table(url, f"marts.{t}") for t in tables}
 
 
 @pytest.mark.slow
@@ -428,8 +433,9 @@ def test_dbt_failing_half_way_leaves_each_mart_whole(fresh_warehouse, tmp_path):
     (which the publish step of every mart with a community_id needs for its row-level security policy)
     is gone. The marts with a community_id fail — dim_community early, fct_complaints after its new table
     was built and swapped in, since the grants and policies run inside the swap's transaction — and
-    everything downstream of them is skipped, while the marts that do not depend on them
-    (fct_complaint_status_events) are rebuilt with the new data.
+    everything downstream of them is skipped (every mart with new data now: fct_complaint_status_events
+    takes its complaint's street since issue 23), while the models that do not depend on them (the
+    intermediate int_complaint_versions, before fct_complaints) are rebuilt with the new data.
 
     What is atomic: each table. dbt replaces a table model in one transaction (create the new table,
     rename the old away and the new into place, grants and policies, commit) and an incremental one
@@ -437,7 +443,7 @@ def test_dbt_failing_half_way_leaves_each_mart_whole(fresh_warehouse, tmp_path):
     mix, and a failure anywhere in that transaction (here the post-hook, after the swap) leaves the
     old table whole. What is NOT atomic: the build as a whole. Each model commits on its own, so after
     a failure half-way the models built before it are new and the failed ones and those downstream
-    are old: for a while a reader can join a new fct_complaint_status_events with an old fct_complaints.
+    are old: for a while a reader can join a new int_complaint_versions with an old fct_complaints.
     The next successful build makes them agree; dbt leaves no __dbt_tmp / __dbt_backup tables behind.
     """
     landing = _landing(tmp_path, days=4, per_day=20)
@@ -446,6 +452,7 @@ def test_dbt_failing_half_way_leaves_each_mart_whole(fresh_warehouse, tmp_path):
     first = transform.build(selector=pipeline.BEFORE_FORECAST)
     assert first.success, first.failures
     old = _marts(fresh_warehouse)
+    old_versions = _table(fresh_warehouse, "intermediate.int_complaint_versions")
 
     ingest(landing, progress=False)
     pipeline.classify()
@@ -459,6 +466,7 @@ def test_dbt_failing_half_way_leaves_each_mart_whole(fresh_warehouse, tmp_path):
     skipped = {r["node"] for r in broken.results if r["status"] == "skipped"}
     assert "model.minqing.mart_three_rates" in skipped
     during = _marts(fresh_warehouse)
+    during_versions = _table(fresh_warehouse, "intermediate.int_complaint_versions")
     with psycopg.connect(fresh_warehouse) as conn:
         leftovers = conn.execute("select relname from pg_class where relname like '%\\_\\_dbt\\_tmp' "
                                  "or relname like '%\\_\\_dbt\\_backup'").fetchall()
@@ -474,8 +482,9 @@ def test_dbt_failing_half_way_leaves_each_mart_whole(fresh_warehouse, tmp_path):
     for table in new:
         assert during[table] in (old[table], new[table]), f"{table} is neither its old nor its new content"
     assert during["fct_complaints"] == old["fct_complaints"] != new["fct_complaints"]  # failed after its swap
-    assert during["fct_complaint_status_events"] == new["fct_complaint_status_events"] != old[
-        "fct_complaint_status_events"]  # independent of the failure: built
+    assert during_versions == _table(fresh_warehouse, "intermediate.int_complaint_versions") != old_versions  # built
+    assert during["fct_complaint_status_events"] == old["fct_complaint_status_events"] != new[
+        "fct_complaint_status_events"]  # downstream of fct_complaints: skipped
     assert during["fct_daily_complaint_counts"] == old["fct_daily_complaint_counts"] != new[
         "fct_daily_complaint_counts"]  # downstream: skipped
 
