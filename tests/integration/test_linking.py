@@ -106,8 +106,8 @@ def test_links_carry_scores_and_rules_and_no_personal_data(scenario):
     # the evidence kept: each report's best link into the problem it joined (H1, H2, H3, M3 into M1's) and
     # M3's into the problem it merged (M2's): 9 reports, 5 problems made, one merge
     assert len(rows) == 5
-    assert columns == ["complaint_id", "linked_to_complaint_id", "problem_id", "community_id", "category_code",
-                       "received_at", "link_rule", "link_score", "text_score", "address_score", "same_building",
+    assert columns == ["complaint_id", "linked_to_complaint_id", "problem_id", "community_id", "street_id",
+                       "category_code", "received_at", "link_rule", "link_score", "text_score", "address_score", "same_building",
                        "same_complainant", "hours_apart", "linked_at", "built_at"]  # ids, scores, flags and moments
     flat = "|".join(str(v) for row in rows for v in row)
     assert not any(p in flat for p in PHONES.values()) and "号楼" not in flat and "水管" not in flat
