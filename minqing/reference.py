@@ -37,7 +37,7 @@ class BrokenReference(RuntimeError):
 
 def init(destination: Path, force: bool = False) -> list[Path]:
     """Copy the package's reference files into `destination` (made if missing) to edit: the files written.
-    An existing file is kept unless `force`."""
+    FileExistsError when it already holds any of them, unless `force` (then they are overwritten)."""
     destination = Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
     present = [n for n in config.REFERENCE_SEEDS if (destination / f"{n}.csv").exists()]

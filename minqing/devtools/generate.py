@@ -962,7 +962,8 @@ def _visit(rng: random.Random, category: str, community: Community, returned: bo
     if rng.random() < 0.05:
         return {"满意度": "未回访"}
     p_resolved = RESOLUTION.get(category, 0.86) * (0.93 if community.kind in ("old", "village") else 1.0)
-    p_resolved = min(0.99, p_resolved * community.service) if community.service != 1.0 else p_resolved
+    if community.service != 1.0:  # another street's profile; 六里桥's draws stay what they were, byte for byte
+        p_resolved = min(0.99, p_resolved * community.service)
     resolved = rng.random() < p_resolved - (0.1 if returned else 0)
     if resolved:
         satisfaction = _pick(rng, {"满意": 0.8, "基本满意": 0.17, "不满意": 0.03})
