@@ -168,6 +168,10 @@ def register(sub) -> None:
     p.add_argument("--open311", action="store_true",
                    help="only the Open311 API's latency under a bounded concurrent load, on the current warehouse "
                         "(the demo's after make demo)")
+    p.add_argument("--streets", type=int,
+                   help="spread the city-day's exports (ingest, history, the daily run) over this many streets of "
+                        "three communities each, one district-wide export (default 1: the generator's street); "
+                        "the street-day is one street's either way")
     p.add_argument("--keep", action="store_true", help="keep the bench databases afterwards")
     p.add_argument("--dbt-select", help="limit the cosmos-vs-command-line step to these dbt nodes (tests use it)")
     p.set_defaults(func=_cmd_bench)

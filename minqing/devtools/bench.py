@@ -112,10 +112,13 @@ def _base_rows(seed: int) -> list[dict]:
     return rows
 
 
-def write_export(path: Path, rows: int, day: dt.date, base: list[dict], seed: int, serial: int = 0) -> int:
+def write_export(path: Path, rows: int, day: dt.date, base: list[dict], seed: int, serial: int = 0,
+                 places: list[tuple[str, str]] | None = None) -> int:
     """A hotline export of `rows` work orders received on `day`: text, address, community, people
     and outcome from the generator's rows; ids, times and a building-and-room prefix made unique,
-    so that no two texts are alike (each is classified, as in a real city-day)."""
+    so that no two texts are alike (each is classified, as in a real city-day). `places`: (street,
+    community) names the rows are spread over in turn, one district-wide export whose 所属街道 decides
+    (default: the generator's street, as its rows have it)."""
     rng = random.Random(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     start = dt.datetime.combine(day, dt.time(0))
@@ -130,12 +133,16 @@ def write_export(path: Path, rows: int, day: dt.date, base: list[dict], seed: in
             order_id = (f"400-{day:%Y%m%d}-{(serial + i) % 10_000:04d}" if is_400 and i < 10_000 else
                         f"GD{day:%y%m%d}{serial + i:07d}")  # GD + 13 digits, up to 10 million a day
             line = "400" if order_id.startswith("400") else "12345"
-            text = f"{rng.randrange(1, 40)}号楼{rng.randrange(1, 7)}单元{rng.randrange(101, 2602)}：{src['诉求内容']}"
+            building = rng.randrange(1, 40)
+            text = f"{building}号楼{rng.randrange(1, 7)}单元{rng.randrange(101, 2602)}：{src['诉求内容']}"
+            address, street, community = src.get("诉求地址", ""), src.get("所属街道", ""), src.get("所属社区", "")
+            if places:
+                street, community = places[i % len(places)]
+                address = f"{street}{community}{building}号楼"
             fmt = "%Y-%m-%d %H:%M:%S"
             writer.writerow([
                 order_id, line, received.strftime(fmt), src.get("诉求人", ""), src.get("联系电话", ""),
-                src.get("诉求类型", ""), text, src.get("诉求地址", ""), src.get("所属街道", ""),
-                src.get("所属社区", ""), src.get("问题分类", ""), src.get("承办单位", ""),
+                src.get("诉求类型", ""), text, address, street, community, src.get("问题分类", ""), src.get("承办单位", ""),
                 (received + dt.timedelta(minutes=20)).strftime(fmt),
                 (received + dt.timedelta(minutes=50)).strftime(fmt),
                 (received + dt.timedelta(hours=3)).strftime(fmt),
@@ -540,6 +547,30 @@ def _street_day(result: BenchResult, seed: int, work: Path, days: int, history_d
             result.figures["street_day_dag_tasks"] = done.summary["tasks"]
 
 
+@contextlib.contextmanager
+def city_reference(work: Path, streets: int):
+    """The city-day's streets (issue 23): with `streets` > 1, a reference folder of that many streets
+    (minqing.devtools.district.city_streets; no per-street deliveries, the export is district-wide) served
+    through MINQING_REFERENCE_DIR meanwhile; yields the (street, community) names the export's rows are
+    spread over, or None for the generator's street as it is."""
+    if streets <= 1:
+        yield None
+        return
+    from minqing.devtools import district
+
+    city = district.city_streets(streets)
+    folder = district.write_reference(work / "reference", city, deliveries=False)
+    before = os.environ.get("MINQING_REFERENCE_DIR")
+    os.environ["MINQING_REFERENCE_DIR"] = str(folder)
+    try:
+        yield [(street.name, community.name) for street in city for community in street.communities]
+    finally:
+        if before is None:
+            os.environ.pop("MINQING_REFERENCE_DIR", None)
+        else:
+            os.environ["MINQING_REFERENCE_DIR"] = before
+
+
 def _raw_rows(url: str) -> int:
     """Rows in the raw tables of every channel (the contracts name them)."""
     total = " + ".join(f"(select count(*) from {contract.table})" for contract in CONTRACTS.values())
@@ -550,7 +581,7 @@ def _raw_rows(url: str) -> int:
 def run(rows: int = 200_000, daily_rows: int = 60_000, histories: tuple[int, ...] = (100_000, 300_000),
         repeats: int = 3, history_repeats: int = 1, cosmos_repeats: int = 1, threads: int = 2,
         seed: int = 11, keep: bool = False, dbt_select: str | None = None, street_days: int = 3,
-        street_history_days: int = 27, street_dag: bool = True, progress=print) -> BenchResult:
+        street_history_days: int = 27, street_dag: bool = True, streets: int = 1, progress=print) -> BenchResult:
     from minqing import pipeline
 
     histories = tuple(sorted(histories))
@@ -558,19 +589,21 @@ def run(rows: int = 200_000, daily_rows: int = 60_000, histories: tuple[int, ...
         "rows": rows, "daily_rows": daily_rows, "histories": list(histories), "repeats": repeats,
         "history_repeats": history_repeats, "cosmos_repeats": cosmos_repeats, "threads": threads,
         "cpus": os.cpu_count(), "dbt_select": dbt_select, "street_days": street_days,
-        "street_history_days": street_history_days, "street_dag": street_dag,
+        "street_history_days": street_history_days, "street_dag": street_dag, "streets": streets,
         "warehouse": "embedded" if warehouse.is_embedded() else "WAREHOUSE_URL",
         "started_at": dt.datetime.now(config.BEIJING).isoformat(timespec="seconds")}, progress=progress)
     os.environ.setdefault("MINQING_DBT_THREADS", str(threads))
     if street_days or street_dag:
         with tempfile.TemporaryDirectory(prefix="minqing-bench-street-") as tmp:
             _street_day(result, seed, Path(tmp), street_days, street_history_days, street_dag, keep)
-    with tempfile.TemporaryDirectory(prefix="minqing-bench-") as tmp, bench_database(keep) as url:
+    with (tempfile.TemporaryDirectory(prefix="minqing-bench-") as tmp, city_reference(Path(tmp), streets) as places,
+          bench_database(keep) as url):
         work = Path(tmp)
-        progress(f"bench: data ({rows:,} rows of hotline export) ...")
+        progress(f"bench: data ({rows:,} rows of hotline export"
+                 + (f", over {streets} streets' {len(places)} communities" if places else "") + ") ...")
         base = _base_rows(seed)
         export = work / "landing" / "hotline" / f"12345_{BENCH_DAY:%Y%m%d}.csv"
-        write_export(export, rows, BENCH_DAY, base, seed)
+        write_export(export, rows, BENCH_DAY, base, seed, places=places)
         size_mb = export.stat().st_size / 1e6
 
         # 1-3: ingest, validate, re-ingest; COPY baseline
@@ -652,7 +685,7 @@ def run(rows: int = 200_000, daily_rows: int = 60_000, histories: tuple[int, ...
                 day = BENCH_DAY + dt.timedelta(days=1 + n)
                 landing = work / f"daily_{h_index}_{i}"
                 write_export(landing / "hotline" / f"12345_{day:%Y%m%d}.csv", daily_rows, day, base,
-                             seed + 1 + n, serial=50_000)
+                             seed + 1 + n, serial=50_000, places=places)
                 progress(f"bench: daily run on {history:,} rows of history ({i + 1}/{history_repeats}) ...")
                 seconds, summary = _timed(pipeline.run, landing, day)
                 if summary.failed_channels:
@@ -703,7 +736,9 @@ def run(rows: int = 200_000, daily_rows: int = 60_000, histories: tuple[int, ...
 def table(result: BenchResult) -> str:
     """The figures for people."""
     s, f = result.seconds, result.figures
-    lines = [f"minqing bench — {result.settings['rows']:,}-row export ({f.get('export_mb')} MB), "
+    streets = result.settings.get("streets", 1)
+    lines = [f"minqing bench — {result.settings['rows']:,}-row export ({f.get('export_mb')} MB"
+             + (f", over {streets} streets" if streets > 1 else "") + "), "
              f"{result.settings['cpus']} CPUs, {result.settings['warehouse']} warehouse; median seconds",
              f"{'step':<44}{'seconds':>10}   figure"]
 
@@ -758,7 +793,7 @@ def main(args) -> int:
     given = {"rows": args.rows, "daily_rows": args.daily_rows, "repeats": args.repeats,
              "history_repeats": args.history_repeats, "cosmos_repeats": args.cosmos_repeats, "threads": args.threads,
              "histories": tuple(int(h) for h in args.histories.split(",")) if args.histories else None}
-    given.update(street_days=args.street_days, street_history_days=args.street_history_days)
+    given.update(street_days=args.street_days, street_history_days=args.street_history_days, streets=args.streets)
     if args.no_street_dag:
         given["street_dag"] = False
     result = run(**{k: v for k, v in given.items() if v is not None}, keep=args.keep, dbt_select=args.dbt_select,

@@ -72,6 +72,24 @@ def streets_of(count: int) -> tuple[Street, ...]:
     return (LIULIQIAO, *INVENTED_STREETS[:count - 1])
 
 
+CITY_KINDS = (("old", "东社区", 1.2, 14, 6), ("managed", "西社区", 1.0, 20, 18), ("village", "村", 0.6, 5, 6))
+
+
+def city_streets(count: int) -> tuple[Street, ...]:
+    """`count` streets for the bench's city-day (issue 23: a city's 300 streets in one warehouse): 六里桥街道 and
+    `count` − 1 streets of three communities each (an older estate, a managed one, a village) whose names are
+    invented and numbered: 模拟001街道's 模拟001东社区, 模拟001西社区, 模拟001村."""
+    if count < 1:
+        raise ValueError("a city of at least one street")
+    streets = [LIULIQIAO]
+    for n in range(1, count):
+        street_id, name = f"city{n:03d}", f"模拟{n:03d}"
+        streets.append(_street(street_id, f"{name}街道", 100 + n, 1.0, [
+            (f"{street_id}_{kind}", f"{name}{suffix}", None if kind == "village" else f"{name}{suffix[0]}", kind,
+             weight, buildings, top, None, None, n % 5) for kind, suffix, weight, buildings, top in CITY_KINDS]))
+    return tuple(streets)
+
+
 def _weight(street: Street) -> float:
     return sum(c.weight for c in street.communities)
 
@@ -96,16 +114,17 @@ def _append(path: Path, rows: list[dict]) -> None:
         csv.DictWriter(fh, header).writerows(rows)
 
 
-def write_reference(folder: Path, streets: int = 5) -> Path:
-    """The reference folder of a district of `streets` streets: the package's files (六里桥街道) and the
-    invented streets' rows — the street, its spellings, its communities and theirs, the mini-program's
-    projects; as expected deliveries, each street's own daily exports (12345, 400, the mini-program pull,
-    under its folder) and each community's monthly reception-day book."""
+def write_reference(folder: Path, streets: int | tuple[Street, ...] = 5, deliveries: bool = True) -> Path:
+    """The reference folder of a district of `streets` streets (a count: `streets_of`; or the streets, 六里桥街道
+    first): the package's files (六里桥街道) and the invented streets' rows — the street, its spellings, its
+    communities and theirs, the mini-program's projects; as expected deliveries (unless `deliveries` is
+    false: a city whose 12345 export is one file for every street), each street's own daily exports (12345,
+    400, the mini-program pull, under its folder) and each community's monthly reception-day book."""
     from minqing import reference
 
     folder = Path(folder)
     reference.init(folder, force=True)
-    invented = streets_of(streets)[1:]
+    invented = (streets_of(streets) if isinstance(streets, int) else streets)[1:]
     _append(folder / "streets.csv", [
         {"street_id": s.street_id, "street_name": s.name, "district_name": DISTRICT, "names_invented": "true",
          "notes": "invented for the generated district (minqing/devtools/district.py)"} for s in invented])
@@ -122,7 +141,14 @@ def write_reference(folder: Path, streets: int = 5) -> Path:
         {"alias": alias, "community_id": cid} for _, c, cid in members for alias in (c.name, c.short) if alias])
     _append(folder / "community_project_codes.csv", [
         {"project_code": c.project_code, "community_id": cid} for _, c, cid in members if c.project_code])
-    # each street's own exports: 六里桥街道's lie directly in each channel's folder, another street's in its own
+    if deliveries:
+        _expect_own_deliveries(folder, invented, members)
+    return folder
+
+
+def _expect_own_deliveries(folder: Path, invented: tuple[Street, ...], members: list[tuple]) -> None:
+    """Each street's own exports as expected deliveries: 六里桥街道's lie directly in each channel's folder,
+    another street's in its own; each community's reception-day book, monthly."""
     deliveries = folder / "expected_deliveries.csv"
     with open(deliveries, encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
@@ -147,4 +173,3 @@ def write_reference(folder: Path, streets: int = 5) -> Path:
         {"delivery_id": f"reception_{cid}", "channel": "reception", "source_channel": "reception",
          "community_id": cid, "street_id": "", "path_like": f"reception/{s.folder}/%{c.name}%", "cadence": "monthly",
          "due_days_after": 5, "due_time": "18:00", "label_zh": f"{c.name}接待日登记表"} for s, c, cid in members])
-    return folder

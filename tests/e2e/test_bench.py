@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
 
 import psycopg
@@ -17,8 +18,11 @@ def test_bench_runs_every_step_and_reports_every_figure(fresh_warehouse, capsys)
     assert cli.main(["bench", "--json", "--rows", "300", "--daily-rows", "120", "--histories", "200,2000",
                      "--repeats", "1", "--history-repeats", "1", "--cosmos-repeats", "1",
                      "--dbt-select", "stg_hotline__work_orders",
-                     "--street-days", "1", "--street-history-days", "2", "--no-street-dag"]) == 0
+                     "--street-days", "1", "--street-history-days", "2", "--no-street-dag", "--streets", "3"]) == 0
     report = json.loads(capsys.readouterr().out)
+    # the city-day over three streets, one district-wide export: every row's street known (an unknown
+    # street is quarantined), and the reference folder of the run is gone with it
+    assert report["settings"]["streets"] == 3 and "MINQING_REFERENCE_DIR" not in os.environ
     # a street-day: a generated street's third day through `minqing run` in a fresh process
     assert report["seconds"]["street_day"] > 0 and report["street_day_new_rows"] > 0
     assert report["street_day_seconds"] == report["seconds"]["street_day"]
@@ -70,3 +74,22 @@ def test_export_rows_are_unique_work_orders(tmp_path):
     assert len(result.records) == 50 and not result.rejected
     assert len({r["work_order_id"] for r in result.records}) == 50
     assert len({r["content"] for r in result.records}) == 50
+
+
+def test_a_city_export_spreads_its_rows_over_the_streets(tmp_path, monkeypatch):
+    monkeypatch.delenv("MINQING_REFERENCE_DIR", raising=False)
+    base = [{"工单编号": "GD2026070100001", "诉求内容": "楼道灯坏了", "所属社区": "望园社区"}]
+    with bench.city_reference(tmp_path, 4) as places:
+        folder = os.environ["MINQING_REFERENCE_DIR"]
+        from minqing import reference
+
+        assert reference.check(folder) == []  # a folder dbt reads as it is
+        path = tmp_path / "hotline" / "12345_20260901.csv"
+        assert bench.write_export(path, 24, bench.BENCH_DAY, base, seed=1, places=places) == 24
+    assert "MINQING_REFERENCE_DIR" not in os.environ
+    assert len(places) == 13 + 3 * 3  # 六里桥街道's thirteen communities, three of each other street
+    from ingestion.hotline import read
+
+    records = read(path.read_bytes(), path.name).records
+    assert {r["street"] for r in records} == {street for street, _ in places}
+    assert all(r["address"].startswith(r["street"] + r["community"]) for r in records)
