@@ -142,7 +142,8 @@ def delivery_warnings(day: dt.date) -> list[str]:
             return []  # nothing built yet
         return [line for (line,) in conn.execute(
             """select detail_zh from marts.rpt_dispatch_briefing
-                where briefing_date = %s and section = 'data_notice' order by item_rank""",
+                where briefing_date = %s and section = 'data_notice' and street_id is null  -- the district's
+                order by item_rank""",
             (day + dt.timedelta(days=1),))]
 
 
