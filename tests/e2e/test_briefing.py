@@ -330,6 +330,27 @@ def test_briefing_prints_to_pdf(on_built, tmp_path):
     assert len(repeats) == 1 + len(_rows(on_built, "repeat_problem")) > 1
 
 
+def test_a_one_street_warehouse_publishes_one_briefing_and_renders_its_street_on_demand(on_built, tmp_path,
+                                                                                       monkeypatch, capsys):
+    """A street's own install (one street, no configuration): the DAG's publish writes the one briefing as before;
+    `minqing briefing --street` renders the street's, whose figures are the district's (the same street)."""
+    from minqing import pipeline
+
+    monkeypatch.setattr(briefing, "chromium_executable", lambda: None)
+    written = pipeline.publish_briefing(tmp_path / "dag")
+    assert written["streets"] == {} and [p.name for p in (tmp_path / "dag").iterdir() if p.is_dir()] == []
+    assert cli.main(["briefing", "--street", "liuliqiao", "--out", str(tmp_path / "cli"), "--no-pdf"]) == 0
+    page = tmp_path / "cli" / "liuliqiao" / f"briefing_{BRIEFING_DATE}.html"
+    assert str(page) in capsys.readouterr().out
+    assert "<h1>六里桥街道诉求中心" in page.read_text(encoding="utf-8")
+    street, district = briefing.load(street_id="liuliqiao"), briefing.load()
+    assert street.street_name == "六里桥街道" and district.street_id is None
+    figures = lambda b: sorted((r["section"], briefing.row_key(r), r["value"], r["previous_value"]) for r in b.rows)  # noqa: E731
+    assert figures(street) == figures(district)
+    assert cli.main(["briefing", "--street", "nowhere", "--out", str(tmp_path / "cli"), "--no-pdf"]) == 2
+    assert "no street 'nowhere'" in capsys.readouterr().err
+
+
 def test_briefing_for_a_day_not_held_says_which_days_are(on_built, tmp_path, capsys):
     assert cli.main(["briefing", "--date", "2020-01-01", "--out", str(tmp_path), "--no-pdf"]) == 2
     err = capsys.readouterr().err
