@@ -15,8 +15,9 @@
 --   received_by_channel / _community / _category   yesterday's demands, with the day before
 --   volume_trend           demands per channel per day over trend_days (zero-filled), for the chart
 --   category_heatmap       complaints per community × category over heatmap_days, for the heat map
---   three_rates            the street's three rates and composite score, month to date against last month
---                          (a district's warehouse: its streets' orders together; each street: mart_street_ranking)
+--   three_rates            the three rates and composite score, month to date against last month (a
+--                          street's: its own, as mart_street_ranking ranks it; the district's: its streets'
+--                          orders together)
 --   repeat_problem         一题多件: problems with a report on the data day and 2 or more reports in all,
 --                          most reports first (value: reports so far; previous_value: those of the data day)
 --   overdue_order          open orders past their time limit at the data horizon, most overdue first
