@@ -4,7 +4,8 @@ Scheduled on the Asset `marts.rpt_dispatch_briefing`, which minqing_daily's `pub
 only when every mart is built and has passed its suite. Renders the newest briefing from the marts
 (`minqing briefing` does the same by hand, for any day held) into BRIEFING_DIR
 (default $MINQING_HOME/briefings): one self-contained HTML page, its tables as CSV, and a PDF where
-a Chromium is installed.
+a Chromium is installed. In a warehouse of several streets, the district's there and each street's own
+(its morning meeting's) in BRIEFING_DIR/<street_id>/ (`pipeline.publish_briefing`).
 """
 
 from __future__ import annotations

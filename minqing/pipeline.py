@@ -142,7 +142,8 @@ def delivery_warnings(day: dt.date) -> list[str]:
             return []  # nothing built yet
         return [line for (line,) in conn.execute(
             """select detail_zh from marts.rpt_dispatch_briefing
-                where briefing_date = %s and section = 'data_notice' order by item_rank""",
+                where briefing_date = %s and section = 'data_notice' and street_id is null  -- the district's
+                order by item_rank""",
             (day + dt.timedelta(days=1),))]
 
 
@@ -203,11 +204,24 @@ def build_after_forecast(as_of: str | None = None) -> dict:
 
 def publish_briefing(out_dir: str | Path | None = None, briefing_date: dt.date | None = None) -> dict:
     """Render the dispatch briefing (default: the newest) to the briefing folder: HTML, CSV tables,
-    and a PDF where a Chromium is installed."""
+    and a PDF where a Chromium is installed. The district's into the folder; when the warehouse serves
+    more than one street, each street's too, into a folder of its own (`<folder>/<street_id>/`, the
+    same file names): its morning meeting's. A street's own install writes its one briefing, as before."""
     from minqing.publishing import briefing
 
-    written = briefing.write(briefing_date, config.briefing_dir(out_dir))
-    return {key: str(path) if path else None for key, path in written.items()}
+    folder = config.briefing_dir(out_dir)
+    written = briefing.write(briefing_date, folder)
+    day = dt.date.fromisoformat(written["html"].stem.removeprefix("briefing_"))
+    with warehouse.connect() as conn:
+        streets = briefing.streets_of(conn, day)
+    result = {key: str(path) if path else None for key, path in written.items()}
+    result["streets"] = {}
+    if len(streets) > 1:
+        for street_id in streets:
+            # one validation report, the district's, beside the street folders (their pages link ../)
+            page = briefing.write(day, folder, street_id=street_id, validation=False)
+            result["streets"][street_id] = str(page["html"])
+    return result
 
 
 @dataclass

@@ -8,7 +8,8 @@
         closed to them;
       - street_staff (migration 0021) read the rows of their own street (row-level security on street_id,
         access.street_members) — only on tables that have a street_id; the others, which still sum a
-        district's streets together, stay closed to them.
+        district's streets together, stay closed to them. A row whose street_id is null (the district's
+        briefing in rpt_dispatch_briefing) is no street's: the policy never shows it to them.
     The table's owner (the pipeline) is not subject to the policies. -#}
 {% macro publish_access() %}
     {%- if model.resource_type != 'model' or not (config.get('meta') or {}).get('published')

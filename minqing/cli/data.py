@@ -148,7 +148,7 @@ def _cmd_briefing(args) -> int:
     from minqing.publishing import briefing
 
     try:
-        written = briefing.write(args.date, Path(args.out), pdf=args.pdf)
+        written = briefing.write(args.date, Path(args.out), pdf=args.pdf, street_id=args.street)
     except briefing.BriefingNotFound as exc:
         print(f"minqing briefing: {exc}", file=sys.stderr)
         return 2
@@ -246,6 +246,9 @@ def register(sub) -> None:
     p = sub.add_parser("briefing", help="render the daily dispatch briefing (HTML, CSV tables, PDF) from the marts")
     p.add_argument("--date", type=_date, help="the meeting day, YYYY-MM-DD (default: the newest briefing)")
     p.add_argument("--out", default="briefing", help="output folder (default: ./briefing)")
+    p.add_argument("--street", metavar="ID",
+                   help="a street's own briefing (its meeting; marts.dim_street's street_id), written into "
+                        "OUT/ID/ (default: the district's, every street together, into OUT)")
     pdf = p.add_mutually_exclusive_group()
     pdf.add_argument("--pdf", dest="pdf", action="store_true", default=None, help="require a PDF (needs Chromium)")
     pdf.add_argument("--no-pdf", dest="pdf", action="store_false", help="no PDF")

@@ -6,6 +6,11 @@ Every figure on the page is a row of the mart, written as the mart holds it: the
 (a count, a percentage, hours as days) and draws them, and computes none. Each shown figure carries
 its row's key and raw value (`data-key`, `data-value`), so a test can hold the page against the
 warehouse.
+
+Whose briefing (issue 23): the mart holds, each day, the district's rows (street_id null: every street of
+the warehouse together — a street's own install's one street —, and every day archived before the column)
+and each street's (its own meeting). `load(day)` and `write(day, out)` are the district's, as they always
+were; `street_id=` a street's, written into a folder of its own, `<out>/<street_id>/`.
 """
 
 from __future__ import annotations
@@ -79,6 +84,8 @@ class Briefing:
     titles: dict[str, str] = field(default_factory=dict)
     by_section: dict[str, list[dict]] = field(default_factory=dict)
     streets: list[str] = field(default_factory=list)  # the streets the warehouse serves (its figures sum them)
+    street_id: str | None = None  # a street's own briefing; None: the district's
+    street_name: str | None = None
 
     def __post_init__(self):
         grouped = defaultdict(list)
@@ -96,33 +103,64 @@ class Briefing:
         return rows[0]["section_zh"] if rows else self.titles.get(name, name)
 
 
-def available_dates(conn) -> list[dt.date]:
-    return [r[0] for r in conn.execute(f"select distinct briefing_date from {MART} order by 1").fetchall()]
+def _has_streets(conn) -> bool:
+    """Whether the mart has street_id (a warehouse not built since issue 23's per-street briefings has not)."""
+    return conn.execute("""select 1 from information_schema.columns where table_schema = 'marts'
+                           and table_name = 'rpt_dispatch_briefing' and column_name = 'street_id'""").fetchone() is not None
 
 
-def load(briefing_date: dt.date | None = None) -> Briefing:
-    """The briefing of a meeting day (default: the newest in the mart)."""
+def _scope(street_id: str | None) -> tuple[str, tuple]:
+    """The rows of the district's briefing (street_id null) or of one street's, as a where clause."""
+    return ("street_id is null", ()) if street_id is None else ("street_id = %s", (street_id,))
+
+
+def available_dates(conn, street_id: str | None = None) -> list[dt.date]:
+    """The meeting days held: the district's (every published day), or those with a street's own rows."""
+    if not _has_streets(conn):
+        return [] if street_id else [r[0] for r in conn.execute(f"select distinct briefing_date from {MART} order by 1")]
+    where, params = _scope(street_id)
+    return [r[0] for r in conn.execute(f"select distinct briefing_date from {MART} where {where} order by 1", params)]
+
+
+def streets_of(conn, briefing_date: dt.date) -> list[str]:
+    """The streets with a briefing of their own on a meeting day (none on a day published before issue 23's)."""
+    if not _has_streets(conn):
+        return []
+    return [r[0] for r in conn.execute(f"select distinct street_id from {MART} where briefing_date = %s "
+                                       "and street_id is not null order by 1", (briefing_date,))]
+
+
+def load(briefing_date: dt.date | None = None, street_id: str | None = None) -> Briefing:
+    """The briefing of a meeting day (default: the newest in the mart): the district's (street_id None) or
+    a street's own."""
     with warehouse.connect() as conn:
         exists = conn.execute("select to_regclass(%s)", (MART,)).fetchone()[0]
         if not exists:
             raise BriefingNotFound(f"{MART} does not exist yet: run the pipeline first (`minqing run` or the DAG)")
-        dates = available_dates(conn)
+        street_names = dict(conn.execute(
+            "select street_id, street_name from marts.dim_street where street_id <> 'unresolved' order by street_id"))
+        if street_id is not None and street_id not in street_names:
+            raise BriefingNotFound(f"no street {street_id!r} in marts.dim_street; its streets: "
+                                   f"{', '.join(street_names) or 'none'}")
+        whose = "" if street_id is None else f" of street {street_id}"
+        dates = available_dates(conn, street_id)
         if not dates:
-            raise BriefingNotFound(f"{MART} is empty: run the pipeline first")
+            raise BriefingNotFound(f"{MART} holds no briefing{whose}: run the pipeline first")
         day = briefing_date or dates[-1]
         if day not in dates:
             shown = ", ".join(d.isoformat() for d in dates[-10:])
-            raise BriefingNotFound(f"no briefing for {day} in {MART}; briefings held: {shown}"
+            raise BriefingNotFound(f"no briefing{whose} for {day} in {MART}; briefings held: {shown}"
                                    f"{' (and earlier)' if len(dates) > 10 else ''}. A briefing for a day is "
-                                   f"made by the run of that morning (data of the day before).")
-        cursor = conn.execute(f"select * from {MART} where briefing_date = %s", (day,))
+                                   f"made by the run of that morning (data of the day before)"
+                                   + (", a street's since the mart has street_id." if street_id else "."))
+        where, params = _scope(street_id) if _has_streets(conn) else ("true", ())
+        cursor = conn.execute(f"select * from {MART} where briefing_date = %s and {where}", (day, *params))
         names = [c.name for c in cursor.description]
         rows = [dict(zip(names, r)) for r in cursor.fetchall()]
         titles = dict(conn.execute("select code, label_zh from reference.briefing_labels where kind = 'section'").fetchall())
-        streets = [name for (name,) in conn.execute(
-            "select street_name from marts.dim_street where street_id <> 'unresolved' order by street_id").fetchall()]
     first = rows[0]
-    return Briefing(day, first["data_date"], first["as_of_at"], rows, titles, streets=streets)
+    return Briefing(day, first["data_date"], first["as_of_at"], rows, titles, streets=list(street_names.values()),
+                    street_id=street_id, street_name=street_names.get(street_id))
 
 
 # -- formatting (presentation only) -------------------------------------------------------------
@@ -313,9 +351,14 @@ def print_pdf(html_path: Path, pdf_path: Path, chromium: str) -> Path:
     return pdf_path
 
 
-def write(briefing_date: dt.date | None, out_dir: Path, pdf: bool | None = None) -> dict[str, Path | None]:
-    """Write briefing_<date>.html, its tables as CSV, and (pdf True, or None with a Chromium) a PDF."""
-    briefing = load(briefing_date)
+def write(briefing_date: dt.date | None, out_dir: Path, pdf: bool | None = None, street_id: str | None = None,
+          validation: bool = True) -> dict[str, Path | None]:
+    """Write briefing_<date>.html, its tables as CSV, and (pdf True, or None with a Chromium) a PDF: the
+    district's into `out_dir`, a street's (street_id) into `out_dir/<street_id>/`. The validation report
+    goes into `out_dir` (not again with validation=False), which the page's footer links."""
+    briefing = load(briefing_date, street_id)
+    top = out_dir
+    out_dir = top if street_id is None else top / street_id
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"briefing_{briefing.briefing_date.isoformat()}.html"
     html_path.write_text(render_html(briefing), encoding="utf-8")
@@ -326,7 +369,8 @@ def write(briefing_date: dt.date | None, out_dir: Path, pdf: bool | None = None)
     written["csv"] = out_dir
     from minqing.publishing import validation_report
 
-    written["validation"] = validation_report.write(out_dir)  # the footer links it: the same folder
+    # the footer links it: the same folder, or the one above a street's
+    written["validation"] = validation_report.write(top) if validation else top / validation_report.FILE_NAME
     chromium = chromium_executable()
     if pdf and not chromium:
         raise RuntimeError("--pdf needs a Chromium (Debian: apt-get install chromium; or set MINQING_CHROMIUM)")

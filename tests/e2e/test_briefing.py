@@ -48,8 +48,9 @@ def on_built(built, monkeypatch):
 
 def _rows(url: str, section: str) -> list[dict]:
     with psycopg.connect(url) as conn:
+        # the district's rows (street_id null): a one-street warehouse's street has the same figures as its own
         cursor = conn.execute("select * from marts.rpt_dispatch_briefing where briefing_date = %s and section = %s "
-                              "order by item_rank", (BRIEFING_DATE, section))
+                              "and street_id is null order by item_rank", (BRIEFING_DATE, section))
         names = [c.name for c in cursor.description]
         return [dict(zip(names, r)) for r in cursor.fetchall()]
 
@@ -180,7 +181,7 @@ def burst_pipe(server_url, tmp_path_factory):
 def _briefing_of(url: str, meeting: dt.date) -> dict[str, list[dict]]:
     with psycopg.connect(url) as conn:
         cursor = conn.execute("select * from marts.rpt_dispatch_briefing where briefing_date = %s "
-                              "order by section, item_rank", (meeting,))
+                              "and street_id is null order by section, item_rank", (meeting,))
         names = [c.name for c in cursor.description]
         sections: dict[str, list[dict]] = {}
         for values in cursor.fetchall():
@@ -271,7 +272,8 @@ def test_briefing_page_renders_in_headless_chromium_and_shows_the_warehouse_figu
     assert page_path.exists()
 
     with psycopg.connect(on_built) as conn:
-        cursor = conn.execute("select * from marts.rpt_dispatch_briefing where briefing_date = %s", (BRIEFING_DATE,))
+        cursor = conn.execute("select * from marts.rpt_dispatch_briefing where briefing_date = %s "
+                              "and street_id is null", (BRIEFING_DATE,))
         names = [c.name for c in cursor.description]
         rows = [dict(zip(names, r)) for r in cursor.fetchall()]
     expected = {}
@@ -326,6 +328,27 @@ def test_briefing_prints_to_pdf(on_built, tmp_path):
     repeats = (tmp_path / f"{BRIEFING_DATE:%Y%m%d}_一题多件.csv").read_text(encoding="utf-8").splitlines()
     assert repeats[0].startswith("\ufeff问题编号,社区,类别,")
     assert len(repeats) == 1 + len(_rows(on_built, "repeat_problem")) > 1
+
+
+def test_a_one_street_warehouse_publishes_one_briefing_and_renders_its_street_on_demand(on_built, tmp_path,
+                                                                                       monkeypatch, capsys):
+    """A street's own install (one street, no configuration): the DAG's publish writes the one briefing as before;
+    `minqing briefing --street` renders the street's, whose figures are the district's (the same street)."""
+    from minqing import pipeline
+
+    monkeypatch.setattr(briefing, "chromium_executable", lambda: None)
+    written = pipeline.publish_briefing(tmp_path / "dag")
+    assert written["streets"] == {} and [p.name for p in (tmp_path / "dag").iterdir() if p.is_dir()] == []
+    assert cli.main(["briefing", "--street", "liuliqiao", "--out", str(tmp_path / "cli"), "--no-pdf"]) == 0
+    page = tmp_path / "cli" / "liuliqiao" / f"briefing_{BRIEFING_DATE}.html"
+    assert str(page) in capsys.readouterr().out
+    assert "<h1>六里桥街道诉求中心" in page.read_text(encoding="utf-8")
+    street, district = briefing.load(street_id="liuliqiao"), briefing.load()
+    assert street.street_name == "六里桥街道" and district.street_id is None
+    figures = lambda b: sorted((r["section"], briefing.row_key(r), r["value"], r["previous_value"]) for r in b.rows)  # noqa: E731
+    assert figures(street) == figures(district)
+    assert cli.main(["briefing", "--street", "nowhere", "--out", str(tmp_path / "cli"), "--no-pdf"]) == 2
+    assert "no street 'nowhere'" in capsys.readouterr().err
 
 
 def test_briefing_for_a_day_not_held_says_which_days_are(on_built, tmp_path, capsys):

@@ -9,8 +9,10 @@ per street), no complaint is left without a street, and the month's ranking rank
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -141,8 +143,6 @@ def test_the_district_page_shows_the_ranking_and_what_pulled_the_low_streets_dow
 
 
 def test_the_briefing_of_a_district_sums_its_streets_and_says_so(month, monkeypatch):
-    from decimal import Decimal
-
     from minqing.publishing import briefing
 
     monkeypatch.setenv("WAREHOUSE_URL", month["url"])
@@ -176,3 +176,90 @@ def test_each_streets_exports_are_its_own_deliveries(month):
         streets, files = by_delivery[delivery]
         assert streets == [street.street_id]
         assert files == landed[street.folder or "liuliqiao"], (delivery, files, landed)
+
+
+def _briefing_rows(conn, section: str) -> dict:
+    """{street_id (None: the district's): {metric or channel or community: row}} of the newest briefing's section."""
+    cursor = conn.execute("""select * from marts.rpt_dispatch_briefing
+                             where briefing_date = (select max(briefing_date) from marts.rpt_dispatch_briefing)
+                               and section = %s""", (section,))
+    names = [c.name for c in cursor.description]
+    found: dict = {}
+    for values in cursor.fetchall():
+        row = dict(zip(names, values))
+        key = row["metric"] if section in ("summary", "three_rates") else row["source_channel"] or row["community_id"]
+        found.setdefault(row["street_id"], {})[key] = row
+    return found
+
+
+def test_each_street_has_its_own_briefing_and_the_streets_add_up_to_the_district(month):
+    """Per-street briefings (issue 23): each street's figures are its own rows of fct_complaints and
+    fct_community_daily for the data day, and the streets' counts add up to the district's (street_id null)."""
+    with psycopg.connect(month["url"]) as conn:
+        summary = _briefing_rows(conn, "summary")
+        channels = _briefing_rows(conn, "received_by_channel")
+        communities = _briefing_rows(conn, "received_by_community")
+        data_date = next(iter(summary[None].values()))["data_date"]
+        facts = {street: (received, proactive, overdue) for street, received, proactive, overdue in conn.execute("""
+            select street_id, count(*) filter (where received_date = %(day)s),
+                   count(*) filter (where received_date = %(day)s and is_proactive),
+                   count(*) filter (where is_overdue and closed_at is null and status not in ('closed', 'cancelled'))
+            from marts.fct_complaints group by 1""", {"day": data_date})}
+        daily = dict(conn.execute("select street_id, sum(received_total) from marts.fct_community_daily "
+                                  "where date_day = %s group by 1", (data_date,)).fetchall())
+        by_channel = {(street, channel): n for street, channel, n in conn.execute(
+            "select street_id, source_channel, count(*) from marts.fct_complaints where received_date = %s "
+            "group by 1, 2", (data_date,)).fetchall()}
+        own_communities = {street: {c for (c,) in conn.execute(
+            "select community_id from marts.dim_community where street_id = %s", (street,))}
+            for street in month["manifests"]}
+    assert set(summary) == {None, *month["manifests"]}  # the district's and the five streets'
+    for street, (received, proactive, overdue) in facts.items():
+        figures = {metric: row["value"] for metric, row in summary[street].items()}
+        assert figures["received"] == received == daily[street] > 0, street
+        assert figures["proactive_found"] == proactive and figures["complaints"] == received - proactive, street
+        assert figures["overdue_open"] == overdue, street
+        # a channel of the street's whose delivery did not come (柳溪's mini-program pull) has no figure, not 0
+        assert all(row["is_incomplete"] for row in channels[street].values() if row["value"] is None), street
+        assert {c: row["value"] or 0 for c, row in channels[street].items()} == {
+            c: by_channel.get((street, c), 0) for c in channels[street]}, street
+        # its communities only (and its share of the records of no known community)
+        assert set(communities[street]) <= own_communities[street] | {"unresolved"}, street
+        assert sum(row["value"] for row in communities[street].values()) == received, street
+    for metric in ("received", "problems_received", "complaints", "proactive_found", "overdue_open", "returned",
+                   "early_warnings"):
+        for field in ("value", "previous_value"):
+            district = summary[None][metric][field]
+            assert sum(summary[s][metric][field] or 0 for s in facts) == (district or 0), (metric, field)
+    assert summary[None]["received"]["value"] == sum(received for received, _, _ in facts.values())
+
+
+def test_the_briefing_dag_writes_the_districts_briefing_and_each_streets(month, tmp_path, monkeypatch):
+    """`pipeline.publish_briefing` (the briefing DAG's task): the district's into the folder, each street's into
+    <folder>/<street_id>/, its header naming the street and its figures the mart's rows of that street."""
+    from minqing import pipeline
+    from minqing.publishing import briefing
+
+    monkeypatch.setenv("WAREHOUSE_URL", month["url"])
+    monkeypatch.setattr(briefing, "chromium_executable", lambda: None)
+    written = pipeline.publish_briefing(tmp_path)
+    day = briefing.load().briefing_date
+    assert written["html"] == str(tmp_path / f"briefing_{day}.html")
+    assert set(written["streets"]) == set(month["manifests"])
+    with psycopg.connect(month["url"]) as conn:
+        names = dict(conn.execute("select street_id, street_name from marts.dim_street").fetchall())
+        received = {row["street_id"]: row for row in _briefing_rows(conn, "summary").values()
+                    for row in [row["received"]] if row["street_id"]}
+    for street_id, page in written["streets"].items():
+        html = (tmp_path / street_id / f"briefing_{day}.html").read_text(encoding="utf-8")
+        assert page == str(tmp_path / street_id / f"briefing_{day}.html")
+        assert f"<h1>{names[street_id]}诉求中心" in html and f'data-street="{street_id}"' in html
+        assert 'id="district-scope"' not in html and 'href="../validation_report.html"' in html
+        row = received[street_id]
+        shown = re.search(f'data-section="summary" data-key="{re.escape(briefing.row_key(row))}" data-field="value" '
+                          'data-value="([^"]*)"', html)
+        assert Decimal(shown.group(1)) == row["value"], street_id
+        assert len(list((tmp_path / street_id).glob("*.csv"))) == len(briefing.TABLES)
+    district = (tmp_path / f"briefing_{day}.html").read_text(encoding="utf-8")
+    assert 'id="district-scope"' in district and "street-scope" not in district
+    assert (tmp_path / "validation_report.html").is_file()

@@ -57,6 +57,7 @@ def briefing_rows(url: str, briefing_date: dt.date, section: str | None = None) 
     with psycopg.connect(url) as conn:
         cursor = conn.execute(
             "select * from marts.rpt_dispatch_briefing where briefing_date = %s and (%s::text is null or section = %s) "
+            "and street_id is null "  # the district's
             "order by section, item_rank, series_date, source_channel, community_id, category_code",
             (briefing_date, section, section))
         names = [c.name for c in cursor.description]

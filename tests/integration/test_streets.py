@@ -121,6 +121,14 @@ def test_the_three_rates_are_per_street(streets):
     assert rows == {street_id: pytest.approx(july / 4) for street_id, (*_, july) in STREETS.items()}
 
 
+def test_each_streets_briefing_has_its_own_three_rates(streets):
+    """The briefing of each street (issue 23) shows its own rates, the ranking's; the district's sums the five."""
+    rows = _rows(streets["url"], """select street_id, value from marts.rpt_dispatch_briefing
+                                     where section = 'three_rates' and metric = 'resolution_rate'""")
+    assert dict(rows) == {**{street_id: pytest.approx(july / 4) for street_id, (*_, july) in STREETS.items()},
+                          None: pytest.approx(sum(july for *_, july in STREETS.values()) / 20)}
+
+
 def test_the_streets_are_ranked_and_classed_and_the_ranking_reproduces_from_its_figures(streets):
     july = {row[0]: row[1:] for row in _rows(streets["url"], """
         select street_id, street_rank, rank_class, previous_rank, streets_ranked, classes_given
@@ -143,6 +151,7 @@ STREET_MARTS = {
     "mart_intervention_effects", "fct_complaint_links", "fct_problem_reports", "fct_problems",
     "mart_high_frequency_problems", "mart_monthly_theme_candidates", "mart_problem_rates", "rpt_early_warnings",
     "rpt_open311_requests",
+    "rpt_dispatch_briefing",  # a street's own briefing rows; the district's (street_id null) are no street's
 }
 
 
@@ -153,7 +162,8 @@ def _street_marts(url: str) -> set[str]:
 
 def test_a_street_login_reads_its_own_street_only(streets, monkeypatch):
     """`minqing access street-user NAME --street ID`: row-level security by street on every mart with a
-    street_id — each such mart of the warehouse, found in the catalogue; the marts without one stay closed to it."""
+    street_id — each such mart of the warehouse, found in the catalogue, the briefing's street rows among them
+    (never the district's); the marts without one stay closed to it."""
     from psycopg import errors
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -165,6 +175,10 @@ def test_a_street_login_reads_its_own_street_only(streets, monkeypatch):
     params = conninfo_to_dict(url)
     params["user"] = "test_street_xiaoyue"
     with_street = _street_marts(url)
+    own_briefing_rows, district_rows = _rows(url, """select count(*) filter (where street_id = 'xiaoyue'),
+                                                            count(*) filter (where street_id is null)
+                                                     from marts.rpt_dispatch_briefing""")[0]
+    assert own_briefing_rows > 0 and district_rows > 0
     assert with_street >= STREET_MARTS | {"fct_complaints", "fct_daily_complaint_counts", "mart_three_rates",
                                           "mart_street_ranking", "dim_street", "dim_community"}
     # the marts still without street_id: those the next part of issue 23 leaves
@@ -181,6 +195,9 @@ def test_a_street_login_reads_its_own_street_only(streets, monkeypatch):
                 == ["xiaoyue"], table
         assert conn.execute("select count(*) from marts.fct_complaints").fetchone()[0] == 8
         assert conn.execute("select array_agg(community_id) from marts.dim_community").fetchone()[0] == ["xiaoyue_yi"]
+        # its street's briefing, every row of it, and none of the district's (street_id null)
+        assert conn.execute("select count(*), count(*) filter (where street_id is null) "
+                            "from marts.rpt_dispatch_briefing").fetchone() == (own_briefing_rows, 0)
         for closed in [f"marts.{t}" for t in sorted(without)] + ["raw.quarantine"]:
             with pytest.raises(errors.InsufficientPrivilege):
                 conn.execute(f"select * from {closed} limit 1")
@@ -191,6 +208,8 @@ def test_a_street_login_reads_its_own_street_only(streets, monkeypatch):
     with psycopg.connect(make_conninfo(**params), autocommit=True) as conn:
         assert conn.execute("select count(*) from marts.fct_complaints").fetchone()[0] == 40
         conn.execute("select * from marts.mart_issue_category_monthly limit 1")
+        assert conn.execute("select count(*) filter (where street_id is null) from marts.rpt_dispatch_briefing"
+                            ).fetchone()[0] == district_rows
 
 
 def test_the_street_rows_of_a_mart_add_up_to_the_warehouse(streets):

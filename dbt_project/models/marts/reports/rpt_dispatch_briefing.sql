@@ -15,8 +15,9 @@
 --   received_by_channel / _community / _category   yesterday's demands, with the day before
 --   volume_trend           demands per channel per day over trend_days (zero-filled), for the chart
 --   category_heatmap       complaints per community × category over heatmap_days, for the heat map
---   three_rates            the street's three rates and composite score, month to date against last month
---                          (a district's warehouse: its streets' orders together; each street: mart_street_ranking)
+--   three_rates            the three rates and composite score, month to date against last month (a
+--                          street's: its own, as mart_street_ranking ranks it; the district's: its streets'
+--                          orders together)
 --   repeat_problem         一题多件: problems with a report on the data day and 2 or more reports in all,
 --                          most reports first (value: reports so far; previous_value: those of the data day)
 --   overdue_order          open orders past their time limit at the data horizon, most overdue first
@@ -28,6 +29,13 @@
 -- A channel's figures of a day whose deliveries are not all in carry is_incomplete; a day when
 -- nothing of an expected channel came in shows no figure (null), never 0.
 -- Windows and limits: seeds/briefing_settings.csv. `minqing briefing` renders these rows only.
+-- Whose briefing (issue 23): every day holds the district's rows (street_id null: every street of the
+-- warehouse together, as the briefing was before it had a street_id, so that the days archived before
+-- then read as the district's) and a set of rows per street of dim_street (its own meeting: every section
+-- of its complaints, orders, communities and deliveries alone; its three rates are mart_street_ranking's).
+-- A figure gets the district's row from the same aggregate, `group by ..., rollup (street_id)`; a listed
+-- item is on its street's list and on the district's (macros/briefing.sql). Records whose street is
+-- 'unresolved' count in the district's briefing only: no meeting is held for them.
 -- Incremental by briefing_date: each run (re)writes its own day's briefing and keeps every earlier
 -- one as it was published. full_refresh=false: `minqing rebuild` (dbt build --full-refresh) keeps
 -- the archive too; only dropping the table by hand loses it.
@@ -60,6 +68,13 @@ labels as (
     select * from {{ ref('briefing_labels') }}
 ),
 
+scopes as (
+    -- the district's briefing (street_id null) and each street's
+    select null::text as street_id
+    union all
+    select street_id from {{ ref('dim_street') }} where street_id <> 'unresolved'
+),
+
 communities as (
     select community_id, community_name from {{ ref('dim_community') }}
 ),
@@ -85,25 +100,28 @@ daily as (
 ),
 
 -- per source channel and day: are all its expected deliveries in (complete), is any (any_in)?
--- A channel without expected deliveries in the seed is complete.
+-- A channel without expected deliveries in the seed is complete. A street's: the deliveries of its rows in
+-- mart_delivery_status (its communities', its own exports, the warehouse-wide ones); the district's: all.
 delivery_days as (
     select
+        street_id,
         source_channel,
         covers_day as date_day,
         bool_and(is_complete) as complete,
         bool_or(is_complete) as any_in
     from {{ ref('mart_delivery_status') }}
-    group by source_channel, covers_day
+    group by source_channel, covers_day, rollup (street_id)
 ),
 
 day_completeness as (
-    select date_day, bool_and(complete) as complete
+    select street_id, date_day, bool_and(complete) as complete
     from delivery_days
-    group by date_day
+    group by street_id, date_day
 ),
 
 notices as (
     select
+        status.street_id,
         status.source_channel,
         status.status,
         min(status.sort_order) as sort_order,
@@ -116,20 +134,21 @@ notices as (
     from {{ ref('mart_delivery_status') }} as status
     cross join days
     where status.covers_day between days.data_date - 1 and days.data_date and status.status <> 'arrived'
-    group by status.source_channel, status.status, status.period_start
+    group by status.source_channel, status.status, status.period_start, rollup (status.street_id)
 ),
 
 -- demands received per day and channel, one row per channel and day (the chart and the channel table)
 channel_days as (
     {%- for channel in intake_channels() %}
-    select date_day, '{{ channel }}' as source_channel, sum(received_{{ channel }}) as received
-    from daily group by date_day
+    select street_id, date_day, '{{ channel }}' as source_channel, sum(received_{{ channel }}) as received
+    from daily group by date_day, rollup (street_id)
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),
 
 channel_series as (
     select
+        scopes.street_id,
         series.series_date::date as series_date,
         channels.code as source_channel,
         channels.sort_order,
@@ -138,34 +157,42 @@ channel_series as (
         case when delivery_days.any_in is false and coalesce(channel_days.received, 0) = 0 then null
              else coalesce(channel_days.received, 0) end as received,
         coalesce(not delivery_days.complete, false) as is_incomplete
-    from days
+    from scopes
+    cross join days
     cross join settings
     cross join lateral generate_series(days.data_date - settings.trend_days + 1, days.data_date, interval '1 day') as series (series_date)
     cross join (select code, sort_order from labels where kind = 'channel') as channels
     left join channel_days
-        on channel_days.date_day = series.series_date::date and channel_days.source_channel = channels.code
+        on {{ same_scope('channel_days', 'scopes') }}
+        and channel_days.date_day = series.series_date::date and channel_days.source_channel = channels.code
     left join delivery_days
-        on delivery_days.date_day = series.series_date::date and delivery_days.source_channel = channels.code
+        on {{ same_scope('delivery_days', 'scopes') }}
+        and delivery_days.date_day = series.series_date::date and delivery_days.source_channel = channels.code
 ),
 
 day_totals as (
     select
+        street_id,
         date_day,
         sum(received_total) as received,
         sum(received_total - received_proactive) as complaints,
         sum(received_proactive) as proactive_found
     from daily
-    group by date_day
+    group by date_day, rollup (street_id)
 ),
 
 returned_events as (
-    select events.complaint_id, min(events.event_at) as returned_at, {{ bj_date('min(events.event_at)') }} as returned_date
+    select
+        events.complaint_id,
+        events.street_id,  -- the complaint's (an event follows its complaint)
+        min(events.event_at) as returned_at,
+        {{ bj_date('min(events.event_at)') }} as returned_date
     from {{ ref('fct_complaint_status_events') }} as events
     cross join days
     where events.event_type = 'returned'
       and events.event_at >= {{ bj_day_start('days.data_date - 1') }}
       and events.event_at < {{ bj_day_start('days.data_date + 1') }}
-    group by events.complaint_id, {{ bj_date('events.event_at') }}
+    group by events.complaint_id, events.street_id, {{ bj_date('events.event_at') }}
 ),
 
 overdue_open as (
@@ -197,6 +224,7 @@ problem_reports as (
     select
         reports.problem_id,
         reports.complaint_id,
+        reports.street_id,
         reports.report_number,
         reports.source_channel,
         reports.received_at,
@@ -218,11 +246,11 @@ problem_reports as (
 ),
 
 problem_days as (
-    select received_date as date_day, count(distinct problem_id) as problems
+    select street_id, received_date as date_day, count(distinct problem_id) as problems
     from problem_reports
     cross join days
     where received_date >= days.data_date - 1
-    group by received_date
+    group by received_date, rollup (street_id)
 ),
 
 repeat_problems as (
@@ -254,8 +282,10 @@ repeat_problem_channels as (
     group by used.problem_id
 ),
 
+-- a repeat problem is its first report's street's (and the district's)
 repeat_problems_ranked as (
     select
+        scope.scope_street_id,
         repeat_problems.*,
         first_reports.complaint_id as first_complaint_id,
         first_reports.source_channel as first_channel,
@@ -266,10 +296,12 @@ repeat_problems_ranked as (
         coalesce(case when first_reports.is_proactive then methods.method_name_zh end,
                  channel_labels.label_zh, first_reports.source_channel) as first_by_zh,
         repeat_problem_channels.channels_zh,
-        row_number() over (order by repeat_problems.report_count desc, repeat_problems.problem_id)::integer as item_rank
+        row_number() over (partition by scope.scope_street_id
+                           order by repeat_problems.report_count desc, repeat_problems.problem_id)::integer as item_rank
     from repeat_problems
     join problem_reports as first_reports
         on first_reports.problem_id = repeat_problems.problem_id and first_reports.report_number = 1
+    {{ in_its_street_and_the_district('first_reports.street_id') }}
     join repeat_problem_channels on repeat_problem_channels.problem_id = repeat_problems.problem_id
     left join methods on methods.method_code = first_reports.proactive_method
     left join labels as channel_labels
@@ -284,64 +316,68 @@ warnings as (
     where warnings.as_of <= days.data_date
 ),
 
+-- the summary's counts of listed things, per scope
+listed_counts as (
+    select street_id, 'overdue_open' as metric, count(*) as value, null::bigint as previous_value
+    from overdue_open group by rollup (street_id)
+    union all
+    select returned_events.street_id, 'returned',
+           count(*) filter (where returned_events.returned_date = days.data_date),
+           count(*) filter (where returned_events.returned_date = days.data_date - 1)
+    from returned_events cross join days group by rollup (returned_events.street_id)
+    union all
+    select street_id, 'early_warnings', count(*), null from warnings group by rollup (street_id)
+),
+
 summary as (
-    select 'received' as metric, today.received as value, yesterday.received as previous_value
-    from days
-    left join day_totals as today on today.date_day = days.data_date
-    left join day_totals as yesterday on yesterday.date_day = days.data_date - 1
+    select scopes.street_id, figures.metric, figures.value, figures.previous_value
+    from scopes
+    cross join days
+    left join day_totals as today on {{ same_scope('today', 'scopes') }} and today.date_day = days.data_date
+    left join day_totals as yesterday on {{ same_scope('yesterday', 'scopes') }} and yesterday.date_day = days.data_date - 1
+    left join problem_days as today_problems
+        on {{ same_scope('today_problems', 'scopes') }} and today_problems.date_day = days.data_date
+    left join problem_days as yesterday_problems
+        on {{ same_scope('yesterday_problems', 'scopes') }} and yesterday_problems.date_day = days.data_date - 1
+    cross join lateral (values
+        ('received', today.received, yesterday.received),
+        -- the same demands as problems: the reports of one problem received that day count once
+        -- (no figure where received has none)
+        ('problems_received',
+         case when today.received is not null then coalesce(today_problems.problems, 0) end,
+         case when yesterday.received is not null then coalesce(yesterday_problems.problems, 0) end),
+        ('complaints', today.complaints, yesterday.complaints),
+        ('proactive_found', today.proactive_found, yesterday.proactive_found),
+        ('proactive_share',
+         round(today.proactive_found::numeric / nullif(today.received, 0), 4),
+         round(yesterday.proactive_found::numeric / nullif(yesterday.received, 0), 4))
+    ) as figures (metric, value, previous_value)
     union all
-    -- the same demands as problems: the reports of one problem received that day count once
-    -- (no figure where received has none)
-    select 'problems_received',
-           case when today_totals.received is not null then coalesce(today.problems, 0) end,
-           case when yesterday_totals.received is not null then coalesce(yesterday.problems, 0) end
-    from days
-    left join day_totals as today_totals on today_totals.date_day = days.data_date
-    left join day_totals as yesterday_totals on yesterday_totals.date_day = days.data_date - 1
-    left join problem_days as today on today.date_day = days.data_date
-    left join problem_days as yesterday on yesterday.date_day = days.data_date - 1
-    union all
-    select 'complaints', today.complaints, yesterday.complaints
-    from days
-    left join day_totals as today on today.date_day = days.data_date
-    left join day_totals as yesterday on yesterday.date_day = days.data_date - 1
-    union all
-    select 'proactive_found', today.proactive_found, yesterday.proactive_found
-    from days
-    left join day_totals as today on today.date_day = days.data_date
-    left join day_totals as yesterday on yesterday.date_day = days.data_date - 1
-    union all
-    select 'proactive_share',
-           round(today.proactive_found::numeric / nullif(today.received, 0), 4),
-           round(yesterday.proactive_found::numeric / nullif(yesterday.received, 0), 4)
-    from days
-    left join day_totals as today on today.date_day = days.data_date
-    left join day_totals as yesterday on yesterday.date_day = days.data_date - 1
-    union all
-    select 'overdue_open', (select count(*) from overdue_open), null
-    union all
-    select 'returned',
-           (select count(*) from returned_events, days where returned_date = days.data_date),
-           (select count(*) from returned_events, days where returned_date = days.data_date - 1)
-    union all
-    select 'early_warnings', (select count(*) from warnings), null
+    -- no order overdue or returned, no warning: 0
+    select scopes.street_id, metrics.metric, coalesce(listed_counts.value, 0),
+           case when metrics.metric = 'returned' then coalesce(listed_counts.previous_value, 0) end
+    from scopes
+    cross join (values ('overdue_open'), ('returned'), ('early_warnings')) as metrics (metric)
+    left join listed_counts on {{ same_scope('listed_counts', 'scopes') }} and listed_counts.metric = metrics.metric
 ),
 
 {#- the data day's volume and the day before's, per community and per category -#}
 {%- for name, key in [('by_community', 'community_id'), ('by_category', 'category_code')] %}
 {{ name }} as (
     select
+        daily.street_id,
         daily.{{ key }},
         sum(daily.received_total) filter (where daily.date_day = days.data_date) as value,
         sum(daily.received_total) filter (where daily.date_day = days.data_date - 1) as previous_value
     from daily
     cross join days
-    group by daily.{{ key }}
+    group by daily.{{ key }}, rollup (daily.street_id)
 ),
 {% endfor %}
 
 heatmap as (
     select
+        daily.street_id,
         daily.community_id,
         daily.category_code,
         sum(daily.received_total - daily.received_proactive) as value
@@ -349,14 +385,15 @@ heatmap as (
     cross join days
     cross join settings
     where daily.date_day > days.data_date - settings.heatmap_days
-    group by daily.community_id, daily.category_code
+    group by daily.community_id, daily.category_code, rollup (daily.street_id)
 ),
 
 rates_summed as (
-    -- the warehouse's orders month by month, every street's together (a district's warehouse serves
-    -- several: its briefing is theirs together; a street's own install, its street's row alone), with the
-    -- mart's credits (in satisfaction_points) and weights
+    -- the orders month by month: a street's its own row of the mart (mart_street_ranking's figures), the
+    -- district's every street's together (a street's own install: its street's row alone), with the mart's
+    -- credits (in satisfaction_points) and weights
     select
+        rates.street_id,
         rates.period_start,
         sum(rates.contacted_in_time_orders)::numeric / nullif(sum(rates.due_for_contact_orders), 0) as response_rate,
         sum(rates.resolved_orders)::numeric / nullif(sum(rates.resolution_visited_orders), 0) as resolution_rate,
@@ -366,11 +403,12 @@ rates_summed as (
         max(rates.weight_satisfaction) as weight_satisfaction
     from {{ ref('mart_three_rates') }} as rates
     where rates.period_grain = 'month' and rates.area_level = 'street' and rates.channel_scope = 'ranked'
-    group by rates.period_start
+    group by rates.period_start, rollup (rates.street_id)
 ),
 
 rates as (
     select
+        rates_summed.street_id,
         rates_summed.period_start,
         date_trunc('month', days.data_date)::date as this_month,
         (date_trunc('month', days.data_date) - interval '1 month')::date as last_month,
@@ -387,10 +425,13 @@ rates as (
 three_rates as (
     {%- for metric in ['response_rate', 'resolution_rate', 'satisfaction_rate', 'composite_score'] %}
     select
+        scopes.street_id,
         '{{ metric }}' as metric,
-        max({{ metric }}) filter (where period_start = this_month) as value,
-        max({{ metric }}) filter (where period_start = last_month) as previous_value
-    from rates
+        max(rates.{{ metric }}) filter (where rates.period_start = rates.this_month) as value,
+        max(rates.{{ metric }}) filter (where rates.period_start = rates.last_month) as previous_value
+    from scopes
+    left join rates on {{ same_scope('rates', 'scopes') }}
+    group by scopes.street_id
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),
@@ -405,6 +446,7 @@ weekly_codes as (
 
 sentiment_rises as (
     select
+        this_week.street_id,
         this_week.community_id,
         this_week.grade_rank as value,
         last_week.grade_rank as previous_value,
@@ -422,53 +464,55 @@ sentiment_rises as (
 ),
 
 items as (
-    select 'summary' as section, labels.sort_order as item_rank, null::date as series_date, null as source_channel,
-           null as community_id, null as category_code, null as complaint_id, null as handling_unit,
-           summary.metric, summary.value, summary.previous_value, null as grade, null as previous_grade,
-           null as detail_zh, null as problem_id
+    select summary.street_id, 'summary' as section, labels.sort_order as item_rank, null::date as series_date,
+           null as source_channel, null as community_id, null as category_code, null as complaint_id,
+           null as handling_unit, summary.metric, summary.value, summary.previous_value, null as grade,
+           null as previous_grade, null as detail_zh, null as problem_id
     from summary
     join labels on labels.kind = 'metric' and labels.code = summary.metric
 
     union all
-    select 'received_by_channel', channel_series.sort_order, null, channel_series.source_channel,
+    select channel_series.street_id, 'received_by_channel', channel_series.sort_order, null, channel_series.source_channel,
            null, null, null, null,
            'received', channel_series.received, previous.received, null, null, null, null
     from channel_series
     cross join days
     left join channel_series as previous
-        on previous.source_channel = channel_series.source_channel and previous.series_date = days.data_date - 1
+        on {{ same_scope('previous', 'channel_series') }}
+        and previous.source_channel = channel_series.source_channel and previous.series_date = days.data_date - 1
     where channel_series.series_date = days.data_date
 
     union all
-    select 'received_by_community',
-           row_number() over (order by coalesce(value, 0) desc, community_id)::integer, null, null,
+    select street_id, 'received_by_community',
+           row_number() over (partition by street_id order by coalesce(value, 0) desc, community_id)::integer, null, null,
            community_id, null, null, null,
            'received', coalesce(value, 0), coalesce(previous_value, 0), null, null, null, null
     from by_community
 
     union all
-    select 'received_by_category',
-           row_number() over (order by coalesce(value, 0) desc, category_code)::integer, null, null,
-           null, category_code, null, categories.handling_unit,
-           'received', coalesce(value, 0), coalesce(previous_value, 0), null, null, null, null
+    select by_category.street_id, 'received_by_category',
+           row_number() over (partition by by_category.street_id
+                              order by coalesce(by_category.value, 0) desc, by_category.category_code)::integer,
+           null, null, null, by_category.category_code, null, categories.handling_unit,
+           'received', coalesce(by_category.value, 0), coalesce(by_category.previous_value, 0), null, null, null, null
     from by_category
     join categories using (category_code)
 
     union all
-    select 'volume_trend', sort_order, series_date, source_channel,
+    select street_id, 'volume_trend', sort_order, series_date, source_channel,
            null, null, null, null,
            'received', received, null, null, null, null, null
     from channel_series
 
     union all
-    select 'category_heatmap',
-           dense_rank() over (order by community_id)::integer, null, null,
+    select street_id, 'category_heatmap',
+           dense_rank() over (partition by street_id order by community_id)::integer, null, null,
            community_id, category_code, null, null,
            'complaints', value, null, null, null, null, null
     from heatmap
 
     union all
-    select 'three_rates', labels.sort_order, null, null,
+    select three_rates.street_id, 'three_rates', labels.sort_order, null, null,
            null, null, null, null,
            three_rates.metric, three_rates.value, three_rates.previous_value, null, null, null, null
     from three_rates
@@ -476,7 +520,7 @@ items as (
 
     union all
     -- one row per repeat problem: complaint_id is its first report (the work order the meeting can look up)
-    select 'repeat_problem', ranked.item_rank, null, ranked.first_channel,
+    select ranked.scope_street_id, 'repeat_problem', ranked.item_rank, null, ranked.first_channel,
            ranked.community_id, ranked.category_code, ranked.first_complaint_id, categories.handling_unit,
            'problem_reports', ranked.report_count, ranked.day_report_count, null, null,
            ranked.report_count || '件：首报' || ranked.first_by_zh || '（' || {{ cn_day('ranked.first_received_date') }} || '）'
@@ -495,7 +539,7 @@ items as (
     where ranked.item_rank <= settings.repeat_problem_list_limit
 
     union all
-    select 'overdue_order', ranked.item_rank, null, ranked.source_channel,
+    select ranked.scope_street_id, 'overdue_order', ranked.item_rank, null, ranked.source_channel,
            ranked.community_id, ranked.category_code, ranked.complaint_id,
            coalesce(ranked.handling_unit_reported, ranked.suggested_handling_unit),
            'overdue_hours', round(ranked.overdue_hours::numeric, 1), null, null, null,
@@ -504,17 +548,21 @@ items as (
                || '，' || coalesce(status_labels.label_zh, ranked.status),
            null
     from (
-        select overdue_open.*,
-               row_number() over (order by overdue_open.overdue_hours desc, overdue_open.complaint_id)::integer as item_rank
+        select overdue_open.*, scope.scope_street_id,
+               row_number() over (partition by scope.scope_street_id
+                                  order by overdue_open.overdue_hours desc, overdue_open.complaint_id)::integer as item_rank
         from overdue_open
+        {{ in_its_street_and_the_district('overdue_open.street_id') }}
     ) as ranked
     cross join settings
     left join labels as status_labels on status_labels.kind = 'status' and status_labels.code = ranked.status
     where ranked.item_rank <= settings.overdue_list_limit
 
     union all
-    select 'returned_order',
-           row_number() over (order by returned.returned_at, returned.complaint_id)::integer, null, complaints.source_channel,
+    select scope.scope_street_id, 'returned_order',
+           row_number() over (partition by scope.scope_street_id
+                              order by returned.returned_at, returned.complaint_id)::integer,
+           null, complaints.source_channel,
            complaints.community_id, complaints.category_code, returned.complaint_id,
            coalesce(complaints.handling_unit_reported, complaints.suggested_handling_unit),
            'returned', 1, null, null, null,
@@ -524,29 +572,35 @@ items as (
     from returned_events as returned
     cross join days
     join {{ ref('fct_complaints') }} as complaints using (complaint_id)
+    {{ in_its_street_and_the_district('returned.street_id') }}
     left join labels as status_labels on status_labels.kind = 'status' and status_labels.code = complaints.status
     where returned.returned_date = days.data_date
 
     union all
-    select 'sentiment_rise',
-           row_number() over (order by value desc, value - previous_value desc, community_id)::integer, null, null,
-           community_id, null, null, null,
-           'grade_rank', value, previous_value, grade, previous_grade, reasons, null
-    from sentiment_rises
+    select scope.scope_street_id, 'sentiment_rise',
+           row_number() over (partition by scope.scope_street_id
+                              order by rises.value desc, rises.value - rises.previous_value desc, rises.community_id)::integer,
+           null, null, rises.community_id, null, null, null,
+           'grade_rank', rises.value, rises.previous_value, rises.grade, rises.previous_grade, rises.reasons, null
+    from sentiment_rises as rises
+    {{ in_its_street_and_the_district('rises.street_id') }}
 
     union all
-    select 'early_warning',
-           row_number() over (order by surge_ratio desc, expected_volume desc, community_id, category_code)::integer,
+    select scope.scope_street_id, 'early_warning',
+           row_number() over (partition by scope.scope_street_id
+                              order by warnings.surge_ratio desc, warnings.expected_volume desc, warnings.community_id,
+                                       warnings.category_code)::integer,
            null, null,
-           community_id, category_code, null, handling_unit,
-           'expected_volume', expected_volume, baseline_volume, null, null,
-           reason || '。建议：' || coalesce(proactive_action_zh, ''), null
+           warnings.community_id, warnings.category_code, null, warnings.handling_unit,
+           'expected_volume', warnings.expected_volume, warnings.baseline_volume, null, null,
+           warnings.reason || '。建议：' || coalesce(warnings.proactive_action_zh, ''), null
     from warnings
+    {{ in_its_street_and_the_district('warnings.street_id') }}
 
     union all
-    select 'data_notice',
-           row_number() over (order by sort_order, period_start, status)::integer, null, source_channel,
-           null, null, null, null,
+    select street_id, 'data_notice',
+           row_number() over (partition by street_id order by sort_order, period_start, status)::integer, null,
+           source_channel, null, null, null, null,
            status, deliveries, null, null, null, detail_zh, null
     from notices
 )
@@ -555,6 +609,7 @@ select
     days.briefing_date,
     days.data_date,
     days.as_of_at,
+    items.street_id,
     items.section,
     section_labels.label_zh as section_zh,
     items.item_rank::integer as item_rank,
@@ -595,13 +650,17 @@ select
     end as previous_is_incomplete
 from items
 cross join days
+-- the streets of dim_street and the district ('unresolved' has rows above, no briefing)
+join scopes on {{ same_scope('scopes', 'items') }}
 left join channel_series as channel_today
-    on channel_today.source_channel = items.source_channel
+    on {{ same_scope('channel_today', 'items') }}
+    and channel_today.source_channel = items.source_channel
     and channel_today.series_date = coalesce(items.series_date, days.data_date)
 left join channel_series as channel_before
-    on channel_before.source_channel = items.source_channel and channel_before.series_date = days.data_date - 1
-left join day_completeness as day_today on day_today.date_day = days.data_date
-left join day_completeness as day_before on day_before.date_day = days.data_date - 1
+    on {{ same_scope('channel_before', 'items') }}
+    and channel_before.source_channel = items.source_channel and channel_before.series_date = days.data_date - 1
+left join day_completeness as day_today on {{ same_scope('day_today', 'items') }} and day_today.date_day = days.data_date
+left join day_completeness as day_before on {{ same_scope('day_before', 'items') }} and day_before.date_day = days.data_date - 1
 join labels as section_labels on section_labels.kind = 'section' and section_labels.code = items.section
 left join labels as channel_labels on channel_labels.kind = 'channel' and channel_labels.code = items.source_channel
 left join labels as metric_labels on metric_labels.kind = 'metric' and metric_labels.code = items.metric
