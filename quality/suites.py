@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from ingestion.contracts import CONTRACTS, Contract
 from minqing import config
@@ -29,8 +30,13 @@ EARLIEST = {"$PARAMETER": "earliest_valid_date"}
 LATEST = {"$PARAMETER": "latest_valid_date"}
 
 
-def _listed(values: tuple[str, ...]) -> str:
-    return " / ".join(values)
+LISTED_AT_MOST = 8  # values a reason lists (a district's street spellings run to hundreds)
+
+
+def _listed(values: Sequence[str]) -> str:
+    if len(values) <= LISTED_AT_MOST:
+        return " / ".join(values)
+    return " / ".join(values[:LISTED_AT_MOST]) + f" … ({len(values)} values)"
 
 
 @dataclass(frozen=True)
@@ -61,10 +67,16 @@ def check_name(expectation_type: str, columns: tuple[str, ...] | list[str]) -> s
 
 @dataclass(frozen=True)
 class ChannelSuite:
-    """A channel's contract (its raw table, how its rows are keyed) and the rules its loaded rows must keep."""
+    """A channel's contract (its raw table, how its rows are keyed) and the rules its loaded rows must keep,
+    built when they are used (`build`): a value set read from the reference folder (所属街道's spellings) is
+    the folder's in force then."""
 
     contract: Contract
-    rules: tuple[Rule, ...] = field(default_factory=tuple)
+    build: Callable[[], tuple[Rule, ...]]
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return self.build()
 
     @property
     def channel(self) -> str:
@@ -116,7 +128,7 @@ _EXTEND = "if the source has really added this value, add it to the channel's co
 
 HOTLINE = ChannelSuite(
     HOTLINE_C,
-    rules=(
+    lambda: (
         _not_null("work_order_id", "工单编号 (work_order_id)", "the work order cannot be placed without its id"),
         _matches("work_order_id", HOTLINE_C.id_pattern, "工单编号 (work_order_id)",
                  "12345 ids are GD + 13 digits and 400-line ids 400-YYYYMMDD-NNNN; " + _FIX_AT_SOURCE),
@@ -139,7 +151,7 @@ HOTLINE = ChannelSuite(
 
 MINIPROGRAM = ChannelSuite(
     MINIPROGRAM_C,
-    rules=(
+    lambda: (
         _not_null("ticket_id", "ticket_id", "the ticket cannot be placed without its id"),
         _matches("ticket_id", MINIPROGRAM_C.id_pattern, "ticket_id",
                  "a platform id is 2-64 letters, digits, '_', '.', ':' or '-'; ask the platform team"),
@@ -155,7 +167,7 @@ MINIPROGRAM = ChannelSuite(
 
 RECEPTION = ChannelSuite(
     RECEPTION_C,
-    rules=(
+    lambda: (
         _not_null("entry_id", "entry_id", "ingestion did not give the entry its id"),
         _matches("entry_id", RECEPTION_C.id_pattern, "entry_id", "ingestion/reception.py makes these ids; report a bug"),
         _not_null("method", "方式 (method)",

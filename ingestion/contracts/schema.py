@@ -10,6 +10,7 @@ it; the vocabularies dbt maps are dbt seeds, read here (`seed_values`) so that b
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -79,7 +80,7 @@ class Contract:
     # The complaint text: these columns joined by one space. The classifier hashes the same
     # expression (`text_sql`) that the staging model builds with the dbt macro complaint_text().
     text_columns: tuple[str, ...]
-    vocabularies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # raw column -> values it may hold
+    vocabularies: Mapping[str, Sequence[str]] = field(default_factory=dict)  # raw column -> values it may hold
 
     def __post_init__(self):
         object.__setattr__(self, "vocabularies", MappingProxyType(dict(self.vocabularies)))
@@ -133,9 +134,35 @@ def _seed_file(path: Path) -> tuple[dict, ...]:
         return tuple(csv.DictReader(fh))
 
 
-def seed_values(seed: str, column: str, **where: str) -> tuple[str, ...]:
-    """The values of `column` in a dbt seed's rows matching `where`, in the seed's order."""
-    return tuple(row[column] for row in _seed(seed) if all(row[k] == v for k, v in where.items()))
+class SeedValues(Sequence):
+    """The values of `column` in a dbt seed's rows matching `where`, in the seed's order, read when they are
+    used: a reference seed (street_aliases) is the reference folder's in force then (MINQING_REFERENCE_DIR),
+    not the one a process happened to import the contracts under (the bench points a process at a city's
+    folder after importing them). Each file is read once (`_seed_file`)."""
+
+    def __init__(self, seed: str, column: str, where: dict[str, str]):
+        self.seed, self.column, self.where = seed, column, where
+
+    def _values(self) -> tuple[str, ...]:
+        return tuple(row[self.column] for row in _seed(self.seed)
+                     if all(row[k] == v for k, v in self.where.items()))
+
+    def __getitem__(self, index):
+        return self._values()[index]
+
+    def __len__(self) -> int:
+        return len(self._values())
+
+    def __iter__(self):
+        return iter(self._values())
+
+    def __repr__(self) -> str:
+        return f"SeedValues({self.seed}.{self.column}, {self.where}: {self._values()!r})"
+
+
+def seed_values(seed: str, column: str, **where: str) -> SeedValues:
+    """The values of `column` in a dbt seed's rows matching `where`, in the seed's order (`SeedValues`)."""
+    return SeedValues(seed, column, where)
 
 
 def seed_mapping(seed: str, key: str, value: str, **where: str) -> dict[str, str]:

@@ -32,7 +32,7 @@ def test_the_suites_check_the_contracts_tables_and_values():
         for rule in suite.rules:
             assert set(rule.columns) <= set(contract.column_names), rule
             if rule.type == "expect_column_values_to_be_in_set":
-                assert tuple(rule.kwargs["value_set"]) == contract.vocabularies[rule.columns[0]]
+                assert tuple(rule.kwargs["value_set"]) == tuple(contract.vocabularies[rule.columns[0]])
 
 
 def test_personal_columns_are_the_person_keys_clear_columns_and_never_leave_raw():
