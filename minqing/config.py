@@ -62,7 +62,8 @@ ENVIRONMENT = (
              "the login `minqing serve` reads the marts with (granted the role `open311_reader`); the server "
              "sets that role on every connection whichever login it is"),
     Variable("LANDING_DIR", "`data/landing`", "the landing folder (`hotline/`, `miniprogram/`, `reception/`)"),
-    Variable("BRIEFING_DIR", "`$MINQING_HOME/briefings`", "where the briefing DAG writes the daily briefing"),
+    Variable("BRIEFING_DIR", "`$MINQING_HOME/briefings`", "where the briefing DAG writes the daily briefing (a warehouse "
+             "of several streets: each street's in `BRIEFING_DIR/<street_id>/`)"),
     Variable("MINQING_HASH_KEY", "a random key created once in `$MINQING_HOME/secrets/hash_key` (mode 0600)",
              "the HMAC key that pseudonymises phones and openids"),
     Variable("MINQING_REFERENCE_DIR", "the package's `dbt_project/reference` (六里桥街道)",
