@@ -43,3 +43,24 @@ def test_personal_columns_are_the_person_keys_clear_columns_and_never_leave_raw(
             sql = model.read_text(encoding="utf-8")
             for column in contract.personal_columns:
                 assert not re.search(rf"source\.{column}\b(?!_)", sql), (model.name, column)
+
+
+def test_the_street_rule_reads_the_reference_folder_in_force_when_it_runs(tmp_path, monkeypatch):
+    """The suites are imported once a process; a district's folder named afterwards (the bench's city)
+    is the one the street check reads, and its reason lists a few spellings, not hundreds."""
+    from minqing import reference
+
+    def street_rule():
+        (rule,) = [r for r in CHANNEL_SUITES["hotline"].rules if r.columns == ("street",)]
+        return rule
+
+    monkeypatch.delenv("MINQING_REFERENCE_DIR", raising=False)
+    assert "槐园街道" not in street_rule().kwargs["value_set"]
+    reference.init(tmp_path)
+    with open(tmp_path / "street_aliases.csv", "a", encoding="utf-8") as fh:
+        fh.writelines(f"s{n},测试{n}街道\n" for n in range(20))
+        fh.write("huaiyuan,槐园街道\n")
+    monkeypatch.setenv("MINQING_REFERENCE_DIR", str(tmp_path))
+    rule = street_rule()
+    assert "槐园街道" in rule.kwargs["value_set"] and len(rule.kwargs["value_set"]) == 4 + 21
+    assert "… (25 values)" in rule.reason and "测试19街道" not in rule.reason
