@@ -50,10 +50,15 @@
     {%- if daily_scope_state()['all'] -%}
         true
     {%- else -%}
-        exists (select from {{ source('ops', 'aggregate_scope') }} as scope
-                where scope.relation = {{ _daily_relation() }} and scope.received_date = {{ relation }}.received_date
-                  and (scope.whole_day or (scope.community_id is not distinct from {{ relation }}.community_id
-                                           and scope.category_code is not distinct from {{ relation }}.category_code)))
+        {#- two lookups, each through its own index (migration 0023): a day rebuilt whole, or the row's cell (the
+            aggregates' community and category are never null) -#}
+        (exists (select from {{ source('ops', 'aggregate_scope') }} as scope
+                 where scope.relation = {{ _daily_relation() }} and scope.received_date = {{ relation }}.received_date
+                   and scope.whole_day)
+         or exists (select from {{ source('ops', 'aggregate_scope') }} as scope
+                    where scope.relation = {{ _daily_relation() }} and scope.received_date = {{ relation }}.received_date
+                      and scope.community_id = {{ relation }}.community_id
+                      and scope.category_code = {{ relation }}.category_code))
     {%- endif -%}
 {%- endmacro %}
 
