@@ -1,3 +1,4 @@
+{{ config(pre_hook=hash_joins_only()) }}
 -- The high-frequency problem list (高频问题清单): the problems that keep coming back, over rolling windows
 -- ending at the as-of day. One row per window length × problem, where a problem is
 --   problem_level 'community_category': a community × issue category (address_key null), or
