@@ -706,6 +706,17 @@ class _Reports:
     vectors: TextVectors  # their texts' TF-IDF rows and lengths (text_vectors)
 
 
+def _compact(rows):
+    """The same rows over the columns they use only: a product with a transposed matrix of the hashed space's
+    million columns converts it column-wise at a cost of its width, about a millisecond whatever its rows
+    (a city's 13,500 small blocks spent most of the link stage there). The columns keep their order, so the
+    products are the same, sum for sum."""
+    import scipy.sparse as sp
+
+    used, inverse = np.unique(rows.indices, return_inverse=True)
+    return sp.csr_matrix((rows.data, inverse.astype(rows.indices.dtype), rows.indptr), shape=(rows.shape[0], len(used)))
+
+
 class _BlockText:
     """The text cosines of a block's pending reports (`news`) with all of its reports (`block`), both sorted
     positions: computed at once when the matrix is small enough to hold (GRAM_MAX_PAIRS); otherwise each
@@ -713,9 +724,10 @@ class _BlockText:
 
     def __init__(self, vectors: TextVectors, block: np.ndarray, news: np.ndarray):
         self._vectors, self._block, self._news = vectors, block, news
-        rows = vectors.rows
-        self._cosines = ((rows[news] @ rows[block].T).toarray()
-                         if len(news) * len(block) <= GRAM_MAX_PAIRS else None)
+        self._cosines = None
+        if len(news) * len(block) <= GRAM_MAX_PAIRS:
+            rows = _compact(vectors.rows[block])
+            self._cosines = (rows[np.searchsorted(block, news)] @ rows.T).toarray()
 
     def between(self, a: np.ndarray, b: np.ndarray, across: np.ndarray) -> np.ndarray:
         """text_score of every report of `a` with every one of `b` (`across`: a matrix, where the two are
