@@ -24,16 +24,18 @@ KIND_TYPES = {"old": ("older_estate", "weak"), "managed": ("managed_estate", "pr
               "village": ("village", "none")}
 
 
-# community ids, by community name, of the invented streets (communities.csv)
+# community ids, by community name, of the invented streets (communities.csv), and of the bench's city
 COMMUNITY_IDS: dict[str, str] = {}
+CITY_COMMUNITY_IDS: dict[str, str] = {}
 
 
-def _street(street_id: str, name: str, block: int, service: float, communities: list[tuple]) -> Street:
+def _street(street_id: str, name: str, block: int, service: float, communities: list[tuple],
+            registry: dict[str, str] = COMMUNITY_IDS) -> Street:
     """An invented street: (community_id, name, short, kind, weight, buildings, top floor, project code,
     property unit, reception weekday) per community, each resolving its 12345 orders `service` × as often
     as the generator's usual (its profile in the ranking); `block`: its own block of order numbers."""
     for row in communities:
-        COMMUNITY_IDS[row[1]] = row[0]
+        registry[row[1]] = row[0]
     return Street(street_id, name, tuple(
         Community(c_name, short, kind, weight, buildings, top, code, unit, weekday, street=name, service=service)
         for _, c_name, short, kind, weight, buildings, top, code, unit, weekday in communities), folder=street_id,
@@ -86,7 +88,8 @@ def city_streets(count: int) -> tuple[Street, ...]:
         street_id, name = f"city{n:03d}", f"模拟{n:03d}"
         streets.append(_street(street_id, f"{name}街道", 100 + n, 1.0, [
             (f"{street_id}_{kind}", f"{name}{suffix}", None if kind == "village" else f"{name}{suffix[0]}", kind,
-             weight, buildings, top, None, None, n % 5) for kind, suffix, weight, buildings, top in CITY_KINDS]))
+             weight, buildings, top, None, None, n % 5) for kind, suffix, weight, buildings, top in CITY_KINDS],
+            registry=CITY_COMMUNITY_IDS))
     return tuple(streets)
 
 
@@ -131,7 +134,7 @@ def write_reference(folder: Path, streets: int | tuple[Street, ...] = 5, deliver
     _append(folder / "street_aliases.csv", [
         {"street_id": s.street_id, "alias": alias} for s in invented
         for alias in (s.name, s.short, DISTRICT + s.name, f"北京市{DISTRICT}{s.name}")])
-    members = [(s, c, COMMUNITY_IDS[c.name]) for s in invented for c in s.communities]
+    members = [(s, c, COMMUNITY_IDS.get(c.name) or CITY_COMMUNITY_IDS[c.name]) for s in invented for c in s.communities]
     _append(folder / "communities.csv", [
         {"community_id": cid, "street_id": s.street_id, "community_name": c.name,
          "community_type": KIND_TYPES[c.kind][0], "property_management": KIND_TYPES[c.kind][1],
