@@ -232,6 +232,10 @@ def _where_to_look(url: str, verbose: bool = False) -> list[str]:
         lines.append(f"dispatch briefing (每日调度简报): {newest}")
         lines.append(f"  PDF: {pdf if pdf.exists() else 'none (no Chromium here); the page prints on A4 from a browser'}"
                      f"; CSV tables beside it")
+        streets = sorted(page.parent.name for page in config.briefing_dir().glob(f"*/{newest.name}"))
+        if streets:
+            lines.append(f"  each street's own (its morning meeting): {config.briefing_dir()}/<street>/{newest.name} "
+                         f"for {', '.join(streets)}")
     else:
         lines.append(f"dispatch briefing (每日调度简报): none under {config.briefing_dir()}")
     return lines
