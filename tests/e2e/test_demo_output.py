@@ -165,3 +165,9 @@ def test_where_to_look_is_short_and_ends_with_the_briefing(fresh_warehouse, tmp_
     detail = demo._where_to_look(fresh_warehouse, verbose=True)
     assert len(detail) >= len(lines) + len(reports) - 1
     assert "briefing_2026-07-02.html" in detail[-2]
+    # a district's warehouse: the briefing DAG also wrote each street's, in a folder of its own
+    for street in ("yushu", "huaiyuan"):
+        (briefings / street).mkdir()
+        (briefings / street / "briefing_2026-07-02.html").write_text("<html></html>", encoding="utf-8")
+    streets = demo._where_to_look(fresh_warehouse)[-1]
+    assert streets.strip().startswith("each street's own") and streets.endswith("for huaiyuan, yushu"), streets
