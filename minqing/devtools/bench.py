@@ -560,6 +560,8 @@ def city_reference(work: Path, streets: int):
 
     city = district.city_streets(streets)
     folder = district.write_reference(work / "reference", city, deliveries=False)
+    # the environment, not config.overridden (this process only): the cosmos step's dag.test() runs in a fresh
+    # process, which must build from the same folder
     before = os.environ.get("MINQING_REFERENCE_DIR")
     os.environ["MINQING_REFERENCE_DIR"] = str(folder)
     try:
