@@ -211,8 +211,8 @@ def publish_briefing(out_dir: str | Path | None = None, briefing_date: dt.date |
 
     folder = config.briefing_dir(out_dir)
     written = briefing.write(briefing_date, folder)
-    day = dt.date.fromisoformat(written["html"].stem.removeprefix("briefing_"))
     with warehouse.connect() as conn:
+        day = briefing_date or briefing.available_dates(conn)[-1]  # the one just written
         streets = briefing.streets_of(conn, day)
     result = {key: str(path) if path else None for key, path in written.items()}
     result["streets"] = {}

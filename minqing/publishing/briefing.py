@@ -109,17 +109,21 @@ def _has_streets(conn) -> bool:
                            and table_name = 'rpt_dispatch_briefing' and column_name = 'street_id'""").fetchone() is not None
 
 
-def _scope(street_id: str | None) -> tuple[str, tuple]:
-    """The rows of the district's briefing (street_id null) or of one street's, as a where clause."""
+def _scope(conn, street_id: str | None) -> tuple[str, tuple]:
+    """The rows of the district's briefing (street_id null) or of one street's, as a where clause; a mart
+    built before the column holds the district's rows only."""
+    if not _has_streets(conn):
+        return ("true", ()) if street_id is None else ("false", ())
     return ("street_id is null", ()) if street_id is None else ("street_id = %s", (street_id,))
+
+
+def _dates(conn, where: str, params: tuple) -> list[dt.date]:
+    return [r[0] for r in conn.execute(f"select distinct briefing_date from {MART} where {where} order by 1", params)]
 
 
 def available_dates(conn, street_id: str | None = None) -> list[dt.date]:
     """The meeting days held: the district's (every published day), or those with a street's own rows."""
-    if not _has_streets(conn):
-        return [] if street_id else [r[0] for r in conn.execute(f"select distinct briefing_date from {MART} order by 1")]
-    where, params = _scope(street_id)
-    return [r[0] for r in conn.execute(f"select distinct briefing_date from {MART} where {where} order by 1", params)]
+    return _dates(conn, *_scope(conn, street_id))
 
 
 def streets_of(conn, briefing_date: dt.date) -> list[str]:
@@ -143,7 +147,8 @@ def load(briefing_date: dt.date | None = None, street_id: str | None = None) -> 
             raise BriefingNotFound(f"no street {street_id!r} in marts.dim_street; its streets: "
                                    f"{', '.join(street_names) or 'none'}")
         whose = "" if street_id is None else f" of street {street_id}"
-        dates = available_dates(conn, street_id)
+        where, params = _scope(conn, street_id)
+        dates = _dates(conn, where, params)
         if not dates:
             raise BriefingNotFound(f"{MART} holds no briefing{whose}: run the pipeline first")
         day = briefing_date or dates[-1]
@@ -153,7 +158,6 @@ def load(briefing_date: dt.date | None = None, street_id: str | None = None) -> 
                                    f"{' (and earlier)' if len(dates) > 10 else ''}. A briefing for a day is "
                                    f"made by the run of that morning (data of the day before)"
                                    + (", a street's since the mart has street_id." if street_id else "."))
-        where, params = _scope(street_id) if _has_streets(conn) else ("true", ())
         cursor = conn.execute(f"select * from {MART} where briefing_date = %s and {where}", (day, *params))
         names = [c.name for c in cursor.description]
         rows = [dict(zip(names, r)) for r in cursor.fetchall()]
