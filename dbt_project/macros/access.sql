@@ -5,7 +5,9 @@
         0020) every row of the marts whose meta says open311;
       - community_staff read the rows of their own community (row-level security on community_id,
         access.community_members) — only on tables that have a community_id; street-wide tables stay
-        closed to them;
+        closed to them. Where a table also has a street_id, a row whose street_id is null is the district's
+        repeat of a street's row (rpt_dispatch_briefing lists an item on its street's briefing and on the
+        district's): they read the street's, so each of their items once;
       - street_staff (migration 0021) read the rows of their own street (row-level security on street_id,
         access.street_members) — only on tables that have a street_id; the others, which still sum a
         district's streets together, stay closed to them. A row whose street_id is null (the district's
@@ -29,7 +31,7 @@
     drop policy if exists community_own_rows on {{ this }};
     create policy community_own_rows on {{ this }} for select to community_staff
         using (community_id in (select m.community_id from access.community_members as m
-                                where m.role_name = current_user));
+                                where m.role_name = current_user){{ ' and street_id is not null' if 'street_id' in columns }});
     {%- endif %}
     {%- if 'street_id' in columns %}
     grant select on {{ this }} to street_staff;

@@ -112,6 +112,11 @@ def test_community_staff_read_their_own_community_only(on_built):
         per_community = dict(owner.execute("select community_id, count(*) from marts.fct_complaints group by 1"))
         rates_rows = owner.execute("select count(*) from marts.mart_three_rates where community_id = 'wangyuan'"
                                    ).fetchone()[0]
+        # the briefing lists a community's items on its street's rows and again on the district's (street_id null)
+        street_items, district_items = owner.execute(
+            "select count(*) filter (where street_id is not null), count(*) filter (where street_id is null) "
+            "from marts.rpt_dispatch_briefing where community_id = 'wangyuan'").fetchone()
+    assert street_items > 0 and district_items > 0
     assert per_community.get("wangyuan", 0) > 0 and len(per_community) > 1
     with as_role(on_built, "test_staff_wangyuan") as conn:
         seen = dict(conn.execute("select community_id, count(*) from marts.fct_complaints group by 1"))
@@ -119,6 +124,8 @@ def test_community_staff_read_their_own_community_only(on_built):
         assert conn.execute("select array_agg(distinct community_id) from marts.mart_three_rates").fetchone()[0] \
             == ["wangyuan"]
         assert conn.execute("select count(*) from marts.mart_three_rates").fetchone()[0] == rates_rows
+        assert conn.execute("select count(*), count(*) filter (where street_id is null) "
+                            "from marts.rpt_dispatch_briefing").fetchone() == (street_items, 0)  # each item once
         assert conn.execute("select array_agg(community_id) from marts.dim_community").fetchone()[0] == ["wangyuan"]
         _cannot(conn, "select * from marts.dim_issue_category")  # street-wide tables stay closed
         assert conn.execute("select role_name, community_id from access.community_members").fetchall() \
