@@ -70,6 +70,23 @@ frames as (
     cross join data_start
 ),
 
+-- the rules in force for each level × window, looked up once (materialized: inlined, PostgreSQL would
+-- evaluate each lookup again for every one of a city's problems)
+rules as materialized (
+    select
+        levels.problem_level,
+        windows.window_days,
+        {{ high_frequency_rule('min_reports', 'levels.problem_level', 'windows.window_days') }} as min_reports,
+        {{ high_frequency_rule('min_repeat_share', 'levels.problem_level', 'windows.window_days') }} as min_repeat_share,
+        {{ high_frequency_rule('weight_reports', 'levels.problem_level', 'windows.window_days') }} as weight_reports,
+        {{ high_frequency_rule('weight_repeat_reports', 'levels.problem_level', 'windows.window_days') }} as weight_repeat_reports,
+        {{ high_frequency_rule('weight_open_reports', 'levels.problem_level', 'windows.window_days') }} as weight_open_reports,
+        {{ high_frequency_rule('weight_overdue_open', 'levels.problem_level', 'windows.window_days') }} as weight_overdue_open,
+        {{ high_frequency_rule('weight_growth', 'levels.problem_level', 'windows.window_days') }} as weight_growth
+    from windows
+    cross join (values ('community_category'), ('address')) as levels (problem_level)
+),
+
 -- the daily cells of the window or the previous window, once per window length
 framed as (
     select
@@ -185,14 +202,15 @@ trended as (
              then round(figures.report_count::numeric / figures.previous_report_count, 2) end as trend_ratio,
         round(figures.repeat_reports::numeric / nullif(figures.report_count, 0), 4) as repeat_share,
         round(figures.open_count::numeric / nullif(figures.report_count, 0), 4) as open_share,
-        {{ high_frequency_rule('min_reports', 'figures.problem_level', 'figures.window_days') }} as min_reports,
-        {{ high_frequency_rule('min_repeat_share', 'figures.problem_level', 'figures.window_days') }} as min_repeat_share,
-        {{ high_frequency_rule('weight_reports', 'figures.problem_level', 'figures.window_days') }} as weight_reports,
-        {{ high_frequency_rule('weight_repeat_reports', 'figures.problem_level', 'figures.window_days') }} as weight_repeat_reports,
-        {{ high_frequency_rule('weight_open_reports', 'figures.problem_level', 'figures.window_days') }} as weight_open_reports,
-        {{ high_frequency_rule('weight_overdue_open', 'figures.problem_level', 'figures.window_days') }} as weight_overdue_open,
-        {{ high_frequency_rule('weight_growth', 'figures.problem_level', 'figures.window_days') }} as weight_growth
+        rules.min_reports,
+        rules.min_repeat_share,
+        rules.weight_reports,
+        rules.weight_repeat_reports,
+        rules.weight_open_reports,
+        rules.weight_overdue_open,
+        rules.weight_growth
     from figures
+    join rules using (problem_level, window_days)
 ),
 
 judged as (
