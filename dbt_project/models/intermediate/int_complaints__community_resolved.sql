@@ -16,12 +16,16 @@
 -- alias it holds, so the best candidate whatever else matches: found by equality (a hash join), and the
 -- search for aliases inside the fields runs only for the records it leaves (`exact.community_id is null`
 -- in the lateral's where: a one-time filter, the search is not even started).
+-- The prefixes' pattern alternates every street's name, and a city's 300 names cost some 30 µs a field to
+-- strip: the raw 所属社区 is compared with the aliases first (`as_written`), and stripped only when it is no
+-- alias as written. The same answer, since no alias starts with a prefix (tests/
+-- assert_community_aliases_carry_no_place_prefix.sql).
 {%- set prefixes = address_prefixes() %}
 
 select
     complaints.*,
-    coalesce(exact.community_id, best.community_id, 'unresolved') as community_id,
-    case when exact.community_id is not null then 'community_field'
+    coalesce(as_written.community_id, exact.community_id, best.community_id, 'unresolved') as community_id,
+    case when coalesce(as_written.community_id, exact.community_id) is not null then 'community_field'
          else coalesce(best.resolved_from, 'unresolved') end as community_resolved_from,
     coalesce(
         communities.street_id,
@@ -35,8 +39,11 @@ select
         'unresolved'
     ) as street_id
 from {{ ref('int_complaints__latest') }} as complaints
+left join {{ ref('community_aliases') }} as as_written
+    on as_written.alias = complaints.community_raw
 left join {{ ref('community_aliases') }} as exact
-    on exact.alias = regexp_replace(coalesce(complaints.community_raw, ''), {{ prefixes }}, '')
+    on exact.alias = case when as_written.community_id is null
+                          then regexp_replace(coalesce(complaints.community_raw, ''), {{ prefixes }}, '') end
 left join lateral (
     -- the best candidate: the community field, then the project code, then the address; the longest alias
     select candidates.community_id, candidates.resolved_from
@@ -63,7 +70,7 @@ left join lateral (
             and tickets.file_id = complaints.file_id
             and tickets.row_number = complaints.row_number
     ) as candidates
-    where exact.community_id is null
+    where as_written.community_id is null and exact.community_id is null
     order by
         case candidates.resolved_from when 'community_field' then 1 when 'project_code' then 2 else 3 end,
         length(candidates.matched) desc,
@@ -71,4 +78,4 @@ left join lateral (
     limit 1
 ) as best on true
 left join {{ ref('communities') }} as communities
-    on communities.community_id = coalesce(exact.community_id, best.community_id)
+    on communities.community_id = coalesce(as_written.community_id, exact.community_id, best.community_id)
