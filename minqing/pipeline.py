@@ -210,17 +210,18 @@ def publish_briefing(out_dir: str | Path | None = None, briefing_date: dt.date |
     from minqing.publishing import briefing
 
     folder = config.briefing_dir(out_dir)
-    written = briefing.write(briefing_date, folder)
-    with warehouse.connect() as conn:
-        day = briefing_date or briefing.available_dates(conn)[-1]  # the one just written
-        streets = briefing.streets_of(conn, day)
-    result = {key: str(path) if path else None for key, path in written.items()}
-    result["streets"] = {}
-    if len(streets) > 1:
-        for street_id in streets:
-            # one validation report, the district's, beside the street folders (their pages link ../)
-            page = briefing.write(day, folder, street_id=street_id, validation=False)
-            result["streets"][street_id] = str(page["html"])
+    with briefing.pdf_printer() as printer:  # one browser prints the district's PDF and every street's
+        written = briefing.write(briefing_date, folder, printer=printer)
+        with warehouse.connect() as conn:
+            day = briefing_date or briefing.available_dates(conn)[-1]  # the one just written
+            streets = briefing.streets_of(conn, day)
+        result = {key: str(path) if path else None for key, path in written.items()}
+        result["streets"] = {}
+        if len(streets) > 1:
+            for street_id in streets:
+                # one validation report, the district's, beside the street folders (their pages link ../)
+                page = briefing.write(day, folder, street_id=street_id, validation=False, printer=printer)
+                result["streets"][street_id] = str(page["html"])
     return result
 
 
