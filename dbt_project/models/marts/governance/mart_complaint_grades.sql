@@ -17,7 +17,8 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='append_new_columns',
-    pre_hook=["{{ reset_when_settings_change(" ~ seeds ~ ") }}", "{{ prepare_grade_scope(" ~ seeds ~ ") }}"],
+    pre_hook=["{{ reset_when_settings_change(" ~ seeds ~ ") }}", "{{ prepare_grade_scope(" ~ seeds ~ ") }}"]
+             + hash_joins_only(),
     post_hook=["{{ remember_settings(" ~ seeds ~ ") }}", "{{ remember_grade_scope() }}", "{{ ensure_index(['built_at']) }}",
                "{{ ensure_index(['base_period_start', 'community_id', 'category_code']) }}"],
 ) }}
