@@ -67,11 +67,19 @@
     names) only once a row of `counted` (a relation or CTE with street_id: the mart's own aggregate, already
     computed, rather than a scan of a daily table) is in it. -#}
 {% macro street_areas(counted) -%}
+    {#- a community in its street, and the street-less ('unresolved') in every street: two selects, as one join
+        on `=` or `is null` PostgreSQL can only loop over (communities × streets, a city's 273,000 pairs for
+        each period × category the grid repeats them in) -#}
     select 'community' as area_level, streets.street_id, communities.community_id
     from {{ ref('dim_community') }} as communities
-    join {{ ref('dim_street') }} as streets
-        on streets.street_id = communities.street_id or communities.street_id is null
+    join {{ ref('dim_street') }} as streets on streets.street_id = communities.street_id
     where streets.street_id <> 'unresolved' or exists (select 1 from {{ counted }} where street_id = 'unresolved')
+    union all
+    select 'community', streets.street_id, communities.community_id
+    from {{ ref('dim_community') }} as communities
+    cross join {{ ref('dim_street') }} as streets
+    where communities.street_id is null
+      and (streets.street_id <> 'unresolved' or exists (select 1 from {{ counted }} where street_id = 'unresolved'))
     union all
     select 'street', streets.street_id, 'street'
     from {{ ref('dim_street') }} as streets

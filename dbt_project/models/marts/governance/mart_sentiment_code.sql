@@ -245,7 +245,8 @@ ratios as (
     from figures
 ),
 
-points as (
+-- materialized, as is graded: inlined, PostgreSQL looks each tier up again wherever the points are used
+points as materialized (
     select
         ratios.*,
         {{ sentiment_points('ratios.grade_level', 'ratios.period_grain', 'volume', 'ratios.volume_ratio') }} as volume_ratio_points,
@@ -272,7 +273,7 @@ totals as (
     from scored
 ),
 
-graded as (
+graded as materialized (
     select
         totals.*,
         {{ sentiment_grade('totals.grade_level', 'totals.period_grain', 'totals.total_points') }} as grade_from_points
