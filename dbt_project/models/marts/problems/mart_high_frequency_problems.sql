@@ -108,6 +108,22 @@ occurrences as (
     where framed.address_key is not null
 ),
 
+-- how often each cell's complainant and building reported the same problem in the window (sums over the
+-- window's cells; cells of the previous window get none) ...
+windowed as (
+    select
+        occurrences.*,
+        case when in_window and complainant_key is not null then sum(reports) filter (where in_window) over (
+            partition by {{ problem_key }}, complainant_key)
+        end as complainant_reports,
+        case when in_window and address_key is not null then sum(reports) filter (where in_window) over (
+            partition by {{ problem_key }}, address_key)
+        end as address_reports
+    from occurrences
+),
+
+-- ... and each problem's figures, its counts and its repeats in one pass (as two aggregates joined, a city's
+-- 430,000 problems were hashed and joined again)
 counts as (
     select
         {{ problem_key }},
@@ -116,8 +132,13 @@ counts as (
         coalesce(sum(proactive_reports) filter (where in_window), 0) as proactive_reports,
         coalesce(sum(open_reports) filter (where in_window), 0) as open_count,
         coalesce(sum(overdue_open_reports) filter (where in_window), 0) as overdue_open_count,
-        max(received_date) filter (where in_window) as last_received_date
-    from occurrences
+        max(received_date) filter (where in_window) as last_received_date,
+        count(distinct complainant_key) filter (where complainant_reports >= 2) as repeat_complainant_count,
+        coalesce(sum(reports) filter (where complainant_reports >= 2), 0) as repeat_complainant_reports,
+        count(distinct address_key) filter (where address_reports >= 2) as repeat_address_count,
+        coalesce(sum(reports) filter (where address_reports >= 2), 0) as repeat_address_reports,
+        coalesce(sum(reports) filter (where complainant_reports >= 2 or address_reports >= 2), 0) as repeat_reports
+    from windowed
     group by {{ problem_key }}
 ),
 
@@ -148,32 +169,6 @@ problem_counts as (
     group by window_days, community_id, category_code, address_key
 ),
 
--- how often each cell's complainant and building reported the same problem in the window
-in_window_reports as (
-    select
-        occurrences.*,
-        case when complainant_key is not null then sum(reports) over (
-            partition by {{ problem_key }}, complainant_key)
-        end as complainant_reports,
-        case when address_key is not null then sum(reports) over (
-            partition by {{ problem_key }}, address_key)
-        end as address_reports
-    from occurrences
-    where in_window
-),
-
-repeats as (
-    select
-        {{ problem_key }},
-        count(distinct complainant_key) filter (where complainant_reports >= 2) as repeat_complainant_count,
-        sum(reports) filter (where complainant_reports >= 2) as repeat_complainant_reports,
-        count(distinct address_key) filter (where address_reports >= 2) as repeat_address_count,
-        sum(reports) filter (where address_reports >= 2) as repeat_address_reports,
-        sum(reports) filter (where complainant_reports >= 2 or address_reports >= 2) as repeat_reports
-    from in_window_reports
-    group by {{ problem_key }}
-),
-
 figures as (
     select
         counts.*,
@@ -183,13 +178,9 @@ figures as (
         frames.previous_window_start,
         frames.window_start >= frames.first_day as is_full_window,
         frames.previous_window_start >= frames.first_day as is_previous_window_covered,
-        {{ zero_filled('repeats', [
-            'repeat_complainant_count', 'repeat_complainant_reports', 'repeat_address_count',
-            'repeat_address_reports', 'repeat_reports']) }},
         coalesce(problem_counts.problem_count, 0) as problem_count
     from counts
     join frames using (window_days)
-    left join repeats using ({{ problem_key }})
     left join problem_counts using ({{ problem_key }})
 ),
 
