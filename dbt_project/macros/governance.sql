@@ -70,20 +70,20 @@
     {#- a community in its street, and the street-less ('unresolved') in every street: two selects, as one join
         on `=` or `is null` PostgreSQL can only loop over (communities × streets, a city's 273,000 pairs for
         each period × category the grid repeats them in) -#}
+    {%- set shown = "(streets.street_id <> 'unresolved' or exists (select 1 from " ~ counted ~ " where street_id = 'unresolved'))" %}
     select 'community' as area_level, streets.street_id, communities.community_id
     from {{ ref('dim_community') }} as communities
     join {{ ref('dim_street') }} as streets on streets.street_id = communities.street_id
-    where streets.street_id <> 'unresolved' or exists (select 1 from {{ counted }} where street_id = 'unresolved')
+    where {{ shown }}
     union all
     select 'community', streets.street_id, communities.community_id
     from {{ ref('dim_community') }} as communities
     cross join {{ ref('dim_street') }} as streets
-    where communities.street_id is null
-      and (streets.street_id <> 'unresolved' or exists (select 1 from {{ counted }} where street_id = 'unresolved'))
+    where communities.street_id is null and {{ shown }}
     union all
     select 'street', streets.street_id, 'street'
     from {{ ref('dim_street') }} as streets
-    where streets.street_id <> 'unresolved' or exists (select 1 from {{ counted }} where street_id = 'unresolved')
+    where {{ shown }}
 {%- endmacro %}
 
 {#- The return visit's counts (回访) of a group of orders, named <measure>_<noun>, as integers: visited

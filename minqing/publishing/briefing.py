@@ -399,13 +399,9 @@ def write(briefing_date: dt.date | None, out_dir: Path, pdf: bool | None = None,
     # the footer links it: the same folder, or the one above a street's
     written["validation"] = validation_report.write(top) if validation else top / validation_report.FILE_NAME
     written["pdf"] = None
-    if pdf is False:
-        return written
-    if printer is None:
-        with pdf_printer() as own:
-            if pdf and own is None:
+    if pdf is not False:
+        with contextlib.nullcontext(printer) if printer else pdf_printer() as printing:
+            if pdf and printing is None:
                 raise RuntimeError("--pdf needs a Chromium (Debian: apt-get install chromium; or set MINQING_CHROMIUM)")
-            written["pdf"] = own(html_path, html_path.with_suffix(".pdf")) if own else None
-    else:
-        written["pdf"] = printer(html_path, html_path.with_suffix(".pdf"))
+            written["pdf"] = printing(html_path, html_path.with_suffix(".pdf")) if printing else None
     return written
