@@ -16,7 +16,8 @@ mini-program and again the next day: five complaints, one problem. The link stag
    the run's (the operator's boilerplate counts little) and by how much it belongs to one category (a
    register's phrases — 来电人表示, 巡查发现 — run through all of them); address_score: rapidfuzz's partial ratio of the addresses after
    the district, street and community; same_complainant, same_building and other_home (two different
-   homes) flags. The weighted sum, against `threshold`, decides; a pair of reports written in two
+   homes) flags; same_kind and other_kind: the kinds of problem within the category both texts name, or
+   that they name different ones (the seed problem_kinds: 蚊子太多了 and 积存污水蚊虫滋生 both name 蚊虫鼠害). The weighted sum, against `threshold`, decides; a pair of reports written in two
    registers (a resident's call and a patrol's note: `registers`) weighs its text by its own weight and
    adds its own offset (`between_registers`). The pair is kept with its parts and rule (ops.problem_links).
 4. **Clustering.** Reports are taken in order of receipt; one linked to nothing founds a problem, one
@@ -119,7 +120,8 @@ class Rules:
         """The most a pair can score from everything but its text: a pair whose text score is below
         threshold − this cannot be linked, and is not scored further."""
         w = self.weights
-        return max(w["address"], 0) + max(w["same_complainant"], 0) + max(w["same_building"], 0)
+        return (max(w["address"], 0) + max(w["same_complainant"], 0) + max(w["same_building"], 0)
+                + max(w["same_kind"], 0))
 
     @property
     def window(self) -> dt.timedelta:
@@ -164,6 +166,61 @@ def what_of(text: str, place: str) -> str:
     if place and len(place) >= 2:
         text = text.replace(place, "")
     return _WHERE.sub("", text)
+
+
+KINDS_FILE = "problem_kinds.csv"  # dbt_project/seeds: the kinds of problem within each category, and their terms
+
+
+@dataclass(frozen=True)
+class _Kinds:
+    """One category's kinds: a pattern of their terms (longest first), each term's kind as a bit."""
+
+    pattern: re.Pattern
+    bit_of: dict
+    labels: tuple
+
+
+@functools.lru_cache(maxsize=1)
+def problem_kinds() -> dict[str, _Kinds]:
+    """The seed problem_kinds.csv (category_code, kind, term), per category. A category's kinds tell its
+    problems apart the way the third level of 12345's classification does (蚊虫鼠害 and 垃圾清运 within
+    sanitation); their terms are the words residents and staff use for them (蚊子, 蚊虫, 消杀)."""
+    import csv
+
+    by_category: dict[str, dict[str, str]] = {}
+    with (config.SEEDS_DIR / KINDS_FILE).open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            kind_of = by_category.setdefault(row["category_code"].strip(), {})
+            term, kind = row["term"].strip().lower(), row["kind"].strip()
+            if kind_of.setdefault(term, kind) != kind:
+                raise ValueError(f"{KINDS_FILE}: {row['category_code']} lists {term!r} under {kind_of[term]} and {kind}")
+    out = {}
+    for category, kind_of in by_category.items():
+        labels = tuple(sorted(set(kind_of.values())))
+        if len(labels) > 62:
+            raise ValueError(f"{KINDS_FILE}: {category} has {len(labels)} kinds; at most 62 are told apart")
+        terms = sorted(kind_of, key=lambda t: (-len(t), t))
+        out[category] = _Kinds(re.compile("|".join(map(re.escape, terms))),
+                               {t: 1 << labels.index(k) for t, k in kind_of.items()}, labels)
+    return out
+
+
+def kinds_of(what: str, category: str | None) -> int:
+    """The kinds of its category a report's text names (what_of: its place taken out), as bits of an
+    integer (0: none named). Terms are found left to right, the longest at each position, letters in
+    either case (KTV, ktv)."""
+    kinds = problem_kinds().get(category) if isinstance(category, str) else None
+    if kinds is None or not isinstance(what, str):
+        return 0
+    bits = 0
+    for found in kinds.pattern.finditer(what.lower()):
+        bits |= kinds.bit_of[found.group()]
+    return bits
+
+
+def kind_labels(bits: int, category: str) -> list[str]:
+    kinds = problem_kinds().get(category)
+    return [label for i, label in enumerate(kinds.labels) if bits >> i & 1] if kinds else []
 
 
 @functools.lru_cache(maxsize=1)
@@ -285,27 +342,36 @@ def text_vectors(rules: Rules, texts: list[str], categories: list[str | None]) -
     return TextVectors(normalize(counts, copy=False)[codes], lengths[codes])
 
 
-def combine(rules: Rules, text, address, same_person, same_building, other_home, text_weight, offset):
+def combine(rules: Rules, text, address, same_person, same_building, other_home, same_kind, other_kind,
+            text_weight, offset):
     """The score of pairs from their parts (arrays alike): settings.yml `linking` weights, with the text's
     weight and an offset per pair (those of its registers: Rules.text_weight_and_offset)."""
     w = rules.weights
     return (text_weight * text + offset + w["address"] * address + w["same_complainant"] * same_person
-            + w["same_building"] * same_building - w["other_home"] * other_home)
+            + w["same_building"] * same_building - w["other_home"] * other_home
+            + w["same_kind"] * same_kind - w["other_kind"] * other_kind)
 
 
-def where_reported(rules: Rules, frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` (source_channel, address, address_key) with where each report places its problem: `place`
+def where_reported(rules: Rules, frame: pd.DataFrame, texts: bool = True) -> pd.DataFrame:
+    """`frame` (source_channel, address, address_key, text, category_code when known) with what it says is
+    wrong (`what`: what_of, its place taken out), the kinds of problem that names (`kinds`: kinds_of) and
+    where each report places its problem: `place`
     (the cleaned address), `building` and `home` ('' when it names none; none from a channel whose address
     is the reporter's home, settings.yml `linking.home_address_channels`), `named_building` (the building its
     address names, whatever the channel: a resident's ticket about the stairwell light is, more often than
     not, about their own building's; it counts for same_building but, unlike `building`, keeps no report
     from another's) and the `register` its text is written in (settings.yml `linking.registers`: a
-    resident's call, a staff note, a ticket)."""
+    resident's call, a staff note, a ticket). `texts=False`: the places only, without `what` and `kinds`."""
     channels = frame["source_channel"].tolist()
     own = [channel not in rules.home_address_channels for channel in channels]
     place = [clean_address(a) for a in frame["address"].tolist()]
     homes = [home_of(p) if mine else None for p, mine in zip(place, own)]
     named = [_building(key) or "" for key in frame["address_key"].tolist()]
+    if texts:
+        what = [what_of(t, p) for t, p in zip(frame["text"].tolist(), place)]
+        categories = frame["category_code"].tolist() if "category_code" in frame else [None] * len(frame)
+        frame = frame.assign(what=what, kinds=np.array([kinds_of(w, c) for w, c in zip(what, categories)],
+                                                       dtype=np.int64))
     return frame.assign(
         place=place,
         building=[b if mine else "" for b, mine in zip(named, own)],
@@ -314,12 +380,14 @@ def where_reported(rules: Rules, frame: pd.DataFrame) -> pd.DataFrame:
         register=[rules.registers.get(channel, channel) for channel in channels])
 
 
-def pair_parts(rules: Rules, text, place_a, place_b, building_a, building_b, home_a, home_b, same_person,
-               text_weight, offset) -> dict:
-    """The parts and score of pairs (arrays alike, '' where a report names no building or home): the
-    address score (rapidfuzz's partial_ratio, the best match of the shorter address within the longer: 3号楼
-    and 3号楼2单元 are one place named more or less exactly; 0.5 when one has none), the same named building
-    (`building_*`: where_reported's `named_building`), two different named homes."""
+def pair_parts(rules: Rules, text, place_a, place_b, building_a, building_b, home_a, home_b, kinds_a, kinds_b,
+               same_person, text_weight, offset) -> dict:
+    """The parts and score of pairs (arrays alike, '' where a report names no building or home, 0 no kind):
+    the address score (rapidfuzz's partial_ratio, the best match of the shorter address within the longer:
+    3号楼 and 3号楼2单元 are one place named more or less exactly; 0.5 when one has none), the same named
+    building (`building_*`: where_reported's `named_building`), two different named homes, a kind of problem
+    both texts name (`kinds_*`: where_reported's `kinds`; 蚊子太多了 and 积存污水蚊虫滋生 both name
+    蚊虫鼠害), and two texts that name kinds, none the same."""
     from rapidfuzz import fuzz
 
     address = np.array([fuzz.partial_ratio(x, y) / 100 if x and y else 0.5 for x, y in zip(place_a, place_b)],
@@ -327,9 +395,14 @@ def pair_parts(rules: Rules, text, place_a, place_b, building_a, building_b, hom
     same_building = (building_a != "") & (building_a == building_b)
     other_home = (home_a != "") & (home_b != "") & (home_a != home_b)
     same_person = np.asarray(same_person, dtype=bool)
+    kinds_a, kinds_b = np.asarray(kinds_a, dtype=np.int64), np.asarray(kinds_b, dtype=np.int64)
+    shared = kinds_a & kinds_b
+    same_kind, other_kind = shared != 0, (kinds_a != 0) & (kinds_b != 0) & (shared == 0)
     return {"text_score": text, "address_score": address, "same_building": same_building,
-            "same_complainant": same_person, "other_home": other_home,
-            "score": combine(rules, text, address, same_person, same_building, other_home, text_weight, offset)}
+            "same_complainant": same_person, "other_home": other_home, "same_kind": same_kind,
+            "other_kind": other_kind, "shared_kinds": shared,
+            "score": combine(rules, text, address, same_person, same_building, other_home, same_kind, other_kind,
+                             text_weight, offset)}
 
 
 def score_pairs(rules: Rules, a: pd.DataFrame, b: pd.DataFrame, same_complainant) -> pd.DataFrame:
@@ -340,14 +413,13 @@ def score_pairs(rules: Rules, a: pd.DataFrame, b: pd.DataFrame, same_complainant
     a, b = where_reported(rules, a), where_reported(rules, b)
     n = len(a)
     categories = [*a.get("category_code", [None] * n), *b.get("category_code", [None] * n)]
-    vectors = text_vectors(rules, [what_of(t, p) for t, p in zip([*a["text"], *b["text"]], [*a["place"], *b["place"]])],
-                           categories)
+    vectors = text_vectors(rules, [*a["what"], *b["what"]], categories)
     registers_a, registers_b = a["register"].to_numpy(object), b["register"].to_numpy(object)
     text = vectors.scores(np.arange(n), np.arange(n, 2 * n), registers_a != registers_b)
     building_a, building_b = a["building"].to_numpy(), b["building"].to_numpy()
     parts = pair_parts(rules, text, a["place"].tolist(), b["place"].tolist(), a["named_building"].to_numpy(),
-                       b["named_building"].to_numpy(),
-                       a["home"].to_numpy(), b["home"].to_numpy(), same_complainant,
+                       b["named_building"].to_numpy(), a["home"].to_numpy(), b["home"].to_numpy(),
+                       a["kinds"].to_numpy(), b["kinds"].to_numpy(), same_complainant,
                        *rules.text_weight_and_offset(registers_a, registers_b))
     return pd.DataFrame({"compared": (building_a == "") | (building_b == "") | (building_a == building_b), **parts})
 
@@ -562,7 +634,7 @@ def _pool(conn, rules: Rules, pending: pd.DataFrame) -> pd.DataFrame:
     blocks = pending.loc[~pending["community_id"].isin(rules.exclude_communities)]
     if blocks.empty:
         return pd.DataFrame(columns=[*pending.columns.drop("old_problem"), "problem_id"])
-    keyed = blocks.assign(place_key=blocks["address_key"].where(where_reported(rules, blocks)["building"] != ""))
+    keyed = blocks.assign(place_key=blocks["address_key"].where(where_reported(rules, blocks, texts=False)["building"] != ""))
     spans = (keyed.groupby(["community_id", "category_code", "place_key"], dropna=False)["received_at"]
              .agg(["min", "max"]).reset_index())
     # a named building's reports meet those that name none: the place 'community:?' is searched too
@@ -638,7 +710,7 @@ def _building(address_key: str | None) -> str | None:
 
 
 _LINK_COLUMNS = ["complaint_id", "linked_to", "rule", "score", "text_score", "address_score", "same_building",
-                 "same_complainant", "hours_apart"]
+                 "same_complainant", "shared_kinds", "hours_apart"]
 
 
 def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: LinkResult) -> pd.DataFrame:
@@ -660,9 +732,10 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
         person=everyone["complainant_key"].fillna("").astype(str).to_numpy(object),  # '' when unknown
         place=everyone["place"].to_numpy(object), building=everyone["building"].to_numpy(object),
         named_building=everyone["named_building"].to_numpy(object),
-        home=everyone["home"].to_numpy(object), register_weights=rules.register_weights(everyone["register"]),
-        vectors=text_vectors(rules, [what_of(t, p) for t, p in zip(everyone["text"].tolist(), everyone["place"].tolist())],
-                             everyone["category_code"].tolist()))
+        home=everyone["home"].to_numpy(object), category=everyone["category_code"].to_numpy(object),
+        kinds=everyone["kinds"].to_numpy(np.int64),
+        register_weights=rules.register_weights(everyone["register"]),
+        vectors=text_vectors(rules, everyone["what"].tolist(), everyone["category_code"].tolist()))
     parts: list[dict] = []
     # blocks in order of (community, category), their reports in the order of `everyone`; a report
     # without either is in none
@@ -702,6 +775,8 @@ class _Reports:
     building: np.ndarray        # the building that keeps it from reports naming another ('' when none)
     named_building: np.ndarray  # the building its address names, whatever the channel (for same_building)
     home: np.ndarray
+    category: np.ndarray  # its category (the kinds are its category's)
+    kinds: np.ndarray     # the kinds of problem its text names (where_reported's `kinds`)
     register_weights: tuple  # a code per report for its register, and the text weight and offset per pair of codes
     vectors: TextVectors  # their texts' TF-IDF rows and lengths (text_vectors)
 
@@ -772,8 +847,8 @@ def _score_place(rules: Rules, reports: _Reports, text_of: _BlockText, news: np.
     a, b = news[rows], items[cols]
     same_person = (reports.person[a] == reports.person[b]) & (reports.person[a] != "")
     parts = pair_parts(rules, text[rows, cols], reports.place[a], reports.place[b], reports.named_building[a],
-                       reports.named_building[b], reports.home[a], reports.home[b], same_person,
-                       w_text[rows, cols], offset[rows, cols])
+                       reports.named_building[b], reports.home[a], reports.home[b], reports.kinds[a], reports.kinds[b],
+                       same_person, w_text[rows, cols], offset[rows, cols])
     keep = parts["score"] >= rules.threshold
     if not keep.any():
         return None
@@ -789,8 +864,17 @@ def _score_place(rules: Rules, reports: _Reports, text_of: _BlockText, news: np.
         "score": parts["score"].round(4), "text_score": parts["text_score"].round(4),
         "address_score": parts["address_score"].round(4),
         "same_building": parts["same_building"],
-        "same_complainant": same_person, "hours_apart": apart[rows, cols].round(2),
+        "same_complainant": same_person,
+        "shared_kinds": _labels(parts["shared_kinds"], reports.category[a[keep]]),
+        "hours_apart": apart[rows, cols].round(2),
     }
+
+
+def _labels(bits: np.ndarray, categories: np.ndarray) -> np.ndarray:
+    """The kinds' labels of each pair (kind_labels), as an array of lists."""
+    out = np.empty(len(bits), dtype=object)
+    out[:] = [kind_labels(int(b), c) for b, c in zip(bits, categories)]
+    return out
 
 
 def _cluster(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, links: pd.DataFrame, problems: _Problems,
@@ -856,6 +940,6 @@ def _write(conn, pending: pd.DataFrame, links: pd.DataFrame, problems: _Problems
             for complaint_id, key in zip(pending["complaint_id"], pending["link_key"]):
                 copy.write_row((complaint_id, problems.of[complaint_id], key))
         with cur.copy("copy ops.problem_links (complaint_id, linked_to, rule, score, text_score, address_score, "
-                      "same_building, same_complainant, hours_apart) from stdin") as copy:
+                      "same_building, same_complainant, shared_kinds, hours_apart) from stdin") as copy:
             for row in links.itertuples(index=False):
                 copy.write_row(tuple(row))

@@ -127,3 +127,45 @@ def test_a_phrase_every_category_uses_weighs_less_than_one_of_a_category():
     assert register_only > same_problem
     focused_register, focused_problem = cosines(1.0)
     assert focused_register < focused_problem and focused_register < register_only / 2
+
+
+def test_kinds_tell_the_problems_of_a_category_apart_in_other_words():
+    """A resident's 蚊子太多了 and a patrol's 积存污水蚊虫滋生 name one kind of sanitation problem (seed
+    problem_kinds: 蚊虫鼠害); a full rubbish station is another. Letters match in either case."""
+    def kinds(text, category):
+        return linking.kinds_of(linking.what_of(text, ""), category)
+
+    call, note = kinds("小区里蚊子太多了，晚上都不敢开窗", "sanitation"), kinds("积存污水蚊虫滋生", "sanitation")
+    rubbish = kinds("垃圾站的垃圾好几天没人清运", "sanitation")
+    assert call and note and rubbish
+    assert linking.kind_labels(call & note, "sanitation") == ["蚊虫鼠害"] and not call & rubbish
+    assert kinds("KTV半夜还在唱", "noise") == kinds("ktv半夜还在唱", "noise") != 0
+    assert kinds("小区里蚊子太多了", None) == 0  # no category, no kinds
+
+
+def test_a_shared_kind_adds_to_a_score_and_two_different_kinds_take_from_it():
+    rules = linking.Rules.from_settings()
+    frame = lambda text: pd.DataFrame({"text": [text], "address": ["小区东门"], "address_key": ["wangyuan:?"],  # noqa: E731
+                                       "source_channel": ["reception"], "category_code": ["sanitation"]})
+    call = pd.DataFrame({"text": ["来电人表示小区东门积了一滩死水，蚊子特别多"], "address": ["小区东门"],
+                         "address_key": ["wangyuan:?"], "source_channel": ["hotline_12345"],
+                         "category_code": ["sanitation"]})
+    same = linking.score_pairs(rules, frame("巡查发现积存污水蚊虫滋生"), call, [False]).iloc[0]
+    other = linking.score_pairs(rules, frame("巡查发现垃圾桶满溢"), call, [False]).iloc[0]
+    assert same["same_kind"] and not same["other_kind"] and other["other_kind"] and not other["same_kind"]
+    w = rules.weights
+    assert same["score"] - other["score"] == pytest.approx(
+        rules.between_registers["call-staff"]["text"] * (same["text_score"] - other["text_score"])
+        + w["same_kind"] + w["other_kind"], abs=1e-4)
+
+
+def test_a_term_under_two_kinds_of_one_category_is_refused(tmp_path, monkeypatch):
+    (tmp_path / linking.KINDS_FILE).write_text("category_code,kind,term\nnoise,娱乐场所,KTV\nnoise,邻里噪音,ktv\n",
+                                               encoding="utf-8")
+    monkeypatch.setattr(linking.config, "SEEDS_DIR", tmp_path)
+    linking.problem_kinds.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="ktv"):
+            linking.problem_kinds()
+    finally:
+        linking.problem_kinds.cache_clear()

@@ -42,6 +42,7 @@ select
     links.address_score,
     links.same_building,
     links.same_complainant,
+    links.shared_kinds,
     links.hours_apart,
     links.linked_at,
     {{ built_at() }} as built_at

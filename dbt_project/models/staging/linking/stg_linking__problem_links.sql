@@ -15,6 +15,7 @@ renamed as (
         address_score,
         same_building,
         same_complainant,
+        shared_kinds,
         hours_apart,
         linked_at
     from source
