@@ -218,9 +218,11 @@ def kinds_of(what: str, category: str | None) -> int:
     return bits
 
 
-def kind_labels(bits: int, category: str) -> list[str]:
-    kinds = problem_kinds().get(category)
-    return [label for i, label in enumerate(kinds.labels) if bits >> i & 1] if kinds else []
+@functools.lru_cache(maxsize=4096)
+def kind_labels(bits: int, category: str | None) -> tuple[str, ...]:
+    """The labels of the kinds `bits` (kinds_of) names in `category`."""
+    kinds = problem_kinds().get(category) if isinstance(category, str) else None
+    return tuple(label for i, label in enumerate(kinds.labels) if bits >> i & 1) if kinds else ()
 
 
 @functools.lru_cache(maxsize=1)
@@ -720,7 +722,7 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
     of pending reports once, from the later."""
     work = pending.loc[~pending["community_id"].isin(rules.exclude_communities)]
     if work.empty:
-        return pd.DataFrame(columns=_LINK_COLUMNS)
+        return pd.DataFrame(columns=[*_LINK_COLUMNS, "category"])
     everyone = pd.concat([work.drop(columns="old_problem").assign(problem_id=None), pool], ignore_index=True)
     everyone["received_at"] = pd.to_datetime(everyone["received_at"], utc=True)
     everyone = where_reported(rules, everyone)
@@ -756,8 +758,8 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
                 if found:
                     parts.append(found)
     if not parts:
-        return pd.DataFrame(columns=_LINK_COLUMNS)
-    links = pd.DataFrame({name: np.concatenate([part[name] for part in parts]) for name in _LINK_COLUMNS})
+        return pd.DataFrame(columns=[*_LINK_COLUMNS, "category"])
+    links = pd.DataFrame({name: np.concatenate([part[name] for part in parts]) for name in [*_LINK_COLUMNS, "category"]})
     links["same_building"] = links["same_building"].astype(object).where(links["same_building"].astype(bool), None)
     return links.drop_duplicates(["complaint_id", "linked_to"], ignore_index=True)
 
@@ -865,16 +867,9 @@ def _score_place(rules: Rules, reports: _Reports, text_of: _BlockText, news: np.
         "address_score": parts["address_score"].round(4),
         "same_building": parts["same_building"],
         "same_complainant": same_person,
-        "shared_kinds": _labels(parts["shared_kinds"], reports.category[a[keep]]),
+        "shared_kinds": parts["shared_kinds"], "category": reports.category[a[keep]],  # labels when written
         "hours_apart": apart[rows, cols].round(2),
     }
-
-
-def _labels(bits: np.ndarray, categories: np.ndarray) -> np.ndarray:
-    """The kinds' labels of each pair (kind_labels), as an array of lists."""
-    out = np.empty(len(bits), dtype=object)
-    out[:] = [kind_labels(int(b), c) for b, c in zip(bits, categories)]
-    return out
 
 
 def _cluster(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, links: pd.DataFrame, problems: _Problems,
@@ -941,5 +936,6 @@ def _write(conn, pending: pd.DataFrame, links: pd.DataFrame, problems: _Problems
                 copy.write_row((complaint_id, problems.of[complaint_id], key))
         with cur.copy("copy ops.problem_links (complaint_id, linked_to, rule, score, text_score, address_score, "
                       "same_building, same_complainant, shared_kinds, hours_apart) from stdin") as copy:
-            for row in links.itertuples(index=False):
-                copy.write_row(tuple(row))
+            for row, category in zip(links[_LINK_COLUMNS].itertuples(index=False), links["category"].tolist()):
+                # the kinds both name: bits while millions of pairs are scored, labels for the links kept
+                copy.write_row(row._replace(shared_kinds=list(kind_labels(int(row.shared_kinds), category))))

@@ -138,7 +138,7 @@ def test_kinds_tell_the_problems_of_a_category_apart_in_other_words():
     call, note = kinds("小区里蚊子太多了，晚上都不敢开窗", "sanitation"), kinds("积存污水蚊虫滋生", "sanitation")
     rubbish = kinds("垃圾站的垃圾好几天没人清运", "sanitation")
     assert call and note and rubbish
-    assert linking.kind_labels(call & note, "sanitation") == ["蚊虫鼠害"] and not call & rubbish
+    assert linking.kind_labels(call & note, "sanitation") == ("蚊虫鼠害",) and not call & rubbish
     assert kinds("KTV半夜还在唱", "noise") == kinds("ktv半夜还在唱", "noise") != 0
     assert kinds("小区里蚊子太多了", None) == 0  # no category, no kinds
 
