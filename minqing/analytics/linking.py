@@ -205,11 +205,15 @@ def problem_kinds() -> dict[str, _Kinds]:
     return out
 
 
+def _kinds_in(category: str | None) -> _Kinds | None:
+    return problem_kinds().get(category) if isinstance(category, str) else None
+
+
 def kinds_of(what: str, category: str | None) -> int:
     """The kinds of its category a report's text names (what_of: its place taken out), as bits of an
     integer (0: none named). Terms are found left to right, the longest at each position, letters in
     either case (KTV, ktv)."""
-    kinds = problem_kinds().get(category) if isinstance(category, str) else None
+    kinds = _kinds_in(category)
     if kinds is None or not isinstance(what, str):
         return 0
     bits = 0
@@ -221,7 +225,7 @@ def kinds_of(what: str, category: str | None) -> int:
 @functools.lru_cache(maxsize=4096)
 def kind_labels(bits: int, category: str | None) -> tuple[str, ...]:
     """The labels of the kinds `bits` (kinds_of) names in `category`."""
-    kinds = problem_kinds().get(category) if isinstance(category, str) else None
+    kinds = _kinds_in(category)
     return tuple(label for i, label in enumerate(kinds.labels) if bits >> i & 1) if kinds else ()
 
 

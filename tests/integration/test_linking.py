@@ -110,7 +110,7 @@ def test_links_carry_scores_and_rules_and_no_personal_data(scenario):
                        "category_code", "received_at", "link_rule", "link_score", "text_score", "address_score", "same_building",
                        "same_complainant", "shared_kinds", "hours_apart", "linked_at", "built_at"]  # ids, scores, flags,
     # the kinds both texts name (labels of the seed problem_kinds) and moments
-    kinds = {kind for (category, kind) in _seed_kinds()}
+    kinds = {label for kinds in linking.problem_kinds().values() for label in kinds.labels}
     assert all(set(row[columns.index("shared_kinds")]) <= kinds for row in rows)
     flat = "|".join(str(v) for row in rows for v in row)
     assert not any(p in flat for p in PHONES.values()) and "号楼" not in flat and "水管" not in flat
@@ -190,13 +190,3 @@ def test_community_staff_see_their_own_problems_only(scenario, monkeypatch):
         with psycopg.connect(make_conninfo(**params)) as conn:
             seen = {t: conn.execute(f"select count(*) from marts.{t}").fetchone()[0] for t in tables}
         assert seen == expected, community
-
-
-def _seed_kinds() -> set[tuple[str, str]]:
-    import csv
-
-    from minqing import config
-    from minqing.analytics.linking import KINDS_FILE
-
-    with (config.SEEDS_DIR / KINDS_FILE).open(encoding="utf-8", newline="") as fh:
-        return {(row["category_code"], row["kind"]) for row in csv.DictReader(fh)}
