@@ -47,9 +47,8 @@ log = logging.getLogger(__name__)
 REPORTS = "marts.fct_complaints"
 VERSIONS = "intermediate.int_complaints__latest"  # the address, which the marts do not publish
 WATERMARK = "ops.problem_members"  # its row in ops.aggregate_watermarks: the change log read so far
-BATCH_REPORTS = 20_000  # reports linked at a time (memory: their texts' vectors and their places' pair matrices)
+BATCH_REPORTS = 60_000  # reports linked at a time: a city-day at once (a batch reads its pool once; memory: its texts' vectors)
 BATCH_PLACE = 500       # reports of one place scored at a time against the place's candidates
-GRAM_MAX_PAIRS = 16_000_000  # a block's text cosines held at once up to this many pairs (64 MB of float32)
 
 # what linking reads of a report; a report whose key changed is linked again
 LINK_KEY = ("md5(concat_ws('|', c.community_id, c.category_code, c.address_key, l.address, c.text_sha256, "
@@ -374,10 +373,14 @@ def where_reported(rules: Rules, frame: pd.DataFrame, texts: bool = True) -> pd.
     homes = [home_of(p) if mine else None for p, mine in zip(place, own)]
     named = [_building(key) or "" for key in frame["address_key"].tolist()]
     if texts:
-        what = [what_of(t, p) for t, p in zip(frame["text"].tolist(), place)]
         categories = frame["category_code"].tolist() if "category_code" in frame else [None] * len(frame)
-        frame = frame.assign(what=what, kinds=np.array([kinds_of(w, c) for w, c in zip(what, categories)],
-                                                       dtype=np.int64))
+        read: dict[tuple, tuple[str, int]] = {}  # each distinct text, place and category read once (notes repeat)
+        for key in zip(frame["text"].tolist(), place, categories):
+            if key not in read:
+                what = what_of(key[0], key[1])
+                read[key] = (what, kinds_of(what, key[2]))
+        what, kinds = zip(*(read[key] for key in zip(frame["text"].tolist(), place, categories))) if read else ((), ())
+        frame = frame.assign(what=list(what), kinds=np.array(kinds, dtype=np.int64))
     return frame.assign(
         place=place,
         building=[b if mine else "" for b, mine in zip(named, own)],
@@ -394,10 +397,13 @@ def pair_parts(rules: Rules, text, place_a, place_b, building_a, building_b, hom
     building (`building_*`: where_reported's `named_building`), two different named homes, a kind of problem
     both texts name (`kinds_*`: where_reported's `kinds`; 蚊子太多了 and 积存污水蚊虫滋生 both name
     蚊虫鼠害), and two texts that name kinds, none the same."""
-    from rapidfuzz import fuzz
+    from rapidfuzz import fuzz, process
 
-    address = np.array([fuzz.partial_ratio(x, y) / 100 if x and y else 0.5 for x, y in zip(place_a, place_b)],
-                       dtype=np.float32)
+    place_a, place_b = np.asarray(place_a, dtype=object), np.asarray(place_b, dtype=object)
+    both = (place_a != "") & (place_b != "")
+    address = np.full(len(place_a), 0.5, dtype=np.float32)
+    if both.any():  # rapidfuzz scores the aligned pairs in one call (a Python loop cost a second a city-day)
+        address[both] = process.cpdist(place_a[both].tolist(), place_b[both].tolist(), scorer=fuzz.partial_ratio) / 100
     same_building = (building_a != "") & (building_a == building_b)
     other_home = (home_a != "") & (home_b != "") & (home_a != home_b)
     same_person = np.asarray(same_person, dtype=bool)
@@ -459,10 +465,12 @@ class _Problems:
         self.merges: dict[str, str] = {}          # merged -> survivor
         self.merged_by: dict[str, str] = {}
 
-    def join(self, complaint_id: str, problem_id: str, received_at) -> None:
+    def join(self, complaint_id: str, problem_id: str, received_at: pd.Timestamp) -> None:
         self.of[complaint_id] = problem_id
-        mine = (pd.Timestamp(received_at), complaint_id)
-        self.first[problem_id] = min(self.first.get(problem_id, mine), mine)
+        mine = (received_at, complaint_id)
+        first = self.first.get(problem_id)
+        if first is None or mine < first:
+            self.first[problem_id] = mine
 
     def merge(self, loser: str, survivor: str, by: str) -> None:
         for complaint_id, problem_id in list(self.of.items()):
@@ -512,9 +520,9 @@ def link(rules: Rules | None = None, conn=None, rebuild: bool = False) -> LinkRe
         pool = _pool(conn, rules, batch)
         problems = _Problems(_first_reports(conn, sorted(set(pool["problem_id"]))))
         stage("pool")
-        links = _score(rules, batch, pool, result)
+        scored = _score(rules, batch, pool, result)
         stage("score")
-        links = _cluster(rules, batch, pool, links, problems, result)
+        links = _cluster(rules, batch, pool, scored, problems, result)
         _write(conn, batch, links, problems)
         stage("write")
     conn.execute(
@@ -717,16 +725,34 @@ def _building(address_key: str | None) -> str | None:
 
 _LINK_COLUMNS = ["complaint_id", "linked_to", "rule", "score", "text_score", "address_score", "same_building",
                  "same_complainant", "shared_kinds", "hours_apart"]
+# a scored pair as _score_place finds it: the two reports by position in the batch's reports (_Scored.ids)
+_PAIR_COLUMNS = ["complaint_at", "linked_at", *_LINK_COLUMNS[2:]]
 
 
-def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: LinkResult) -> pd.DataFrame:
+@dataclass
+class _Scored:
+    """The pairs a batch linked (score at or above the threshold) with their parts, the two reports of each
+    by position (`complaint_at`, the later, and `linked_at`): a dense city-day links a million pairs, of
+    which clustering keeps one per report, and ids, categories and labels are looked up for those only."""
+
+    pairs: pd.DataFrame
+    ids: np.ndarray         # complaint_id by position
+    categories: np.ndarray  # category_code by position (the kinds' labels are the category's)
+    pending: int            # positions below this are the batch's pending reports, in receipt order
+
+    @classmethod
+    def empty(cls) -> _Scored:
+        return cls(pd.DataFrame(columns=_PAIR_COLUMNS), np.array([], dtype=object), np.array([], dtype=object), 0)
+
+
+def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: LinkResult) -> _Scored:
     """The linked pairs (score at or above the threshold) with their parts. Compared: each pending
     report with the pool and the other pending reports of its block (community × category) and place
     (its building, or any when it names none), within the window or in a problem still open; a pair
     of pending reports once, from the later."""
     work = pending.loc[~pending["community_id"].isin(rules.exclude_communities)]
     if work.empty:
-        return pd.DataFrame(columns=[*_LINK_COLUMNS, "category"])
+        return _Scored.empty()
     everyone = pd.concat([work.drop(columns="old_problem").assign(problem_id=None), pool], ignore_index=True)
     everyone["received_at"] = pd.to_datetime(everyone["received_at"], utc=True)
     everyone = where_reported(rules, everyone)
@@ -752,7 +778,7 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
         news = block[reports.is_new[block]]
         if not len(news) or len(block) < 2:
             continue
-        text = _BlockText(reports.vectors, block, news)
+        text = _BlockText(reports.vectors, block)
         buildings = reports.building[block]
         for building in sorted(set(reports.building[news])):
             items = block if not building else block[(buildings == "") | (buildings == building)]
@@ -762,10 +788,10 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
                 if found:
                     parts.append(found)
     if not parts:
-        return pd.DataFrame(columns=[*_LINK_COLUMNS, "category"])
-    links = pd.DataFrame({name: np.concatenate([part[name] for part in parts]) for name in [*_LINK_COLUMNS, "category"]})
-    links["same_building"] = links["same_building"].astype(object).where(links["same_building"].astype(bool), None)
-    return links.drop_duplicates(["complaint_id", "linked_to"], ignore_index=True)
+        return _Scored.empty()
+    pairs = pd.DataFrame({name: np.concatenate([part[name] for part in parts]) for name in _PAIR_COLUMNS})
+    return _Scored(pairs.drop_duplicates(["complaint_at", "linked_at"], ignore_index=True), reports.ids,
+                   reports.category, len(work))
 
 
 @dataclass
@@ -799,26 +825,21 @@ def _compact(rows):
 
 
 class _BlockText:
-    """The text cosines of a block's pending reports (`news`) with all of its reports (`block`), both sorted
-    positions: computed at once when the matrix is small enough to hold (GRAM_MAX_PAIRS); otherwise each
-    place's pairs as they are asked for."""
+    """The text scores of a block's reports (`block`: sorted positions), asked for place by place: the block's
+    rows are taken over the n-grams they use once (_compact), and each place's pending reports are multiplied
+    with its candidates only (a product of every pending report with the whole block computed pairs of
+    buildings that are never compared: a third of a dense city-day's score stage)."""
 
-    def __init__(self, vectors: TextVectors, block: np.ndarray, news: np.ndarray):
-        self._vectors, self._block, self._news = vectors, block, news
-        self._cosines = None
-        if len(news) * len(block) <= GRAM_MAX_PAIRS:
-            rows = _compact(vectors.rows[block])
-            self._cosines = (rows[np.searchsorted(block, news)] @ rows.T).toarray()
+    def __init__(self, vectors: TextVectors, block: np.ndarray):
+        self._lengths, self._block = vectors.lengths, block
+        self._rows = _compact(vectors.rows[block])
 
     def between(self, a: np.ndarray, b: np.ndarray, across: np.ndarray) -> np.ndarray:
-        """text_score of every report of `a` with every one of `b` (`across`: a matrix, where the two are
-        written in different registers)."""
-        if self._cosines is None:
-            cosine = (self._vectors.rows[a] @ self._vectors.rows[b].T).toarray()
-        else:
-            cosine = self._cosines[np.ix_(np.searchsorted(self._news, a), np.searchsorted(self._block, b))]
-        lengths = self._vectors.lengths
-        return text_score(cosine, lengths[a][:, None], lengths[b][None, :], across)
+        """text_score of every report of `a` with every one of `b` (positions within the block's; `across`:
+        a matrix, where the two are written in different registers)."""
+        rows = self._rows
+        cosine = (rows[np.searchsorted(self._block, a)] @ rows[np.searchsorted(self._block, b)].T).toarray()
+        return text_score(cosine, self._lengths[a][:, None], self._lengths[b][None, :], across)
 
 
 def _score_place(rules: Rules, reports: _Reports, text_of: _BlockText, news: np.ndarray, items: np.ndarray,
@@ -862,62 +883,83 @@ def _score_place(rules: Rules, reports: _Reports, text_of: _BlockText, news: np.
     parts = {name: values[keep] for name, values in parts.items()}
     same_person = parts["same_complainant"]
     later_is_new = ~earlier[rows, cols]  # the pool report (or a later pending one) came after the new one
-    new_ids, other_ids = n_ids[rows], i_ids[cols]
+    new_at, other_at = news[rows], items[cols]
     return {
-        "complaint_id": np.where(later_is_new, other_ids, new_ids),
-        "linked_to": np.where(later_is_new, new_ids, other_ids),
+        "complaint_at": np.where(later_is_new, other_at, new_at),
+        "linked_at": np.where(later_is_new, new_at, other_at),
         "rule": np.where(same_person, "same_resident", "similar_report").astype(object),
         "score": parts["score"].round(4), "text_score": parts["text_score"].round(4),
         "address_score": parts["address_score"].round(4),
         "same_building": parts["same_building"],
         "same_complainant": same_person,
-        "shared_kinds": parts["shared_kinds"], "category": reports.category[a[keep]],  # labels when written
+        "shared_kinds": parts["shared_kinds"],  # bits here, labels for the links kept (_cluster)
         "hours_apart": apart[rows, cols].round(2),
     }
 
 
-def _cluster(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, links: pd.DataFrame, problems: _Problems,
+def _cluster(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, scored: _Scored, problems: _Problems,
              result: LinkResult) -> pd.DataFrame:
     """Reports in order of receipt: one linked to no problem founds one; one linked to problems joins
     that of its best link, and a problem it links to at `merge_threshold` or above is merged with it
-    (the older of the two survives). Returns the links kept as the problems' evidence: each report's best
-    link into every problem it joined or merged — a report's links elsewhere, and its weaker links into
-    the same problem, are not kept (a hot spot's reports would otherwise keep every pair of them)."""
+    (the older of the two survives). Returns the links kept as the problems' evidence (_LINK_COLUMNS, the
+    kinds both name as labels): each report's best link into every problem it joined or merged — a report's
+    links elsewhere, and its weaker links into the same problem, are not kept (a hot spot's reports would
+    otherwise keep every pair of them)."""
     problems.of.update(zip(pool["complaint_id"].tolist(), pool["problem_id"].tolist()))
-    scores: dict[str, dict[str, float]] = {}
-    for a, b, score in zip(links["complaint_id"].tolist(), links["linked_to"].tolist(), links["score"].tolist()):
-        scores.setdefault(a, {})[b] = score
-        scores.setdefault(b, {})[a] = score
-    used: set[frozenset] = set()
-    for row in pending.itertuples(index=False):
-        best: dict[str, tuple[float, str]] = {}  # problem -> (best score of a link to one of its reports, that report)
-        for other, score in sorted(scores.get(row.complaint_id, {}).items()):
-            if other in problems.of:
-                problem = problems.of[other]
-                if problem not in best or score > best[problem][0]:
-                    best[problem] = (score, other)
+    pairs, ids = scored.pairs, scored.ids.tolist()
+    # each pending report's links to the reports it can join (those in a problem by its turn: the earlier
+    # pending ones and the pool), best first (ties: the smaller id); a pair of pending reports is read from
+    # the later one only (the earlier has no problem to join through it yet)
+    later, earlier = pairs["complaint_at"].to_numpy(np.int64), pairs["linked_at"].to_numpy(np.int64)
+    from_pool = later >= scored.pending
+    owner = np.concatenate([later, earlier[from_pool]])
+    other = np.concatenate([earlier, later[from_pool]])
+    score = np.concatenate([pairs["score"].to_numpy(float), pairs["score"].to_numpy(float)[from_pool]])
+    row = np.concatenate([np.arange(len(pairs)), np.flatnonzero(from_pool)])
+    id_rank = np.argsort(np.argsort(scored.ids, kind="stable"), kind="stable")
+    order = np.lexsort((id_rank[other] if len(other) else other, -score, owner))
+    owner, others, scores, rows = owner[order], other[order].tolist(), score[order].tolist(), row[order].tolist()
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else np.zeros(0, dtype=np.int64)
+    spans = dict(zip(owner[starts].tolist(), zip(starts.tolist(), np.r_[starts[1:], len(owner)].tolist())))
+    position = {complaint_id: at for at, complaint_id in enumerate(ids[:scored.pending])}
+    kept: set[int] = set()  # rows of `pairs`
+    moments = pd.to_datetime(pending["received_at"], utc=True).tolist()
+    for complaint_id, received_at in zip(pending["complaint_id"].tolist(), moments):
+        best: dict[str, tuple[float, int]] = {}  # problem -> (best score of a link to one of its reports, its row)
+        top = None  # the best link's score: below it and below merge_threshold, no link matters
+        for k in range(*spans.get(position.get(complaint_id, -1), (0, 0))):
+            if top is not None and scores[k] < top and scores[k] < rules.merge_threshold:
+                break
+            problem = problems.of.get(ids[others[k]])
+            if problem is None:
+                continue
+            top = scores[k] if top is None else top
+            if problem not in best:
+                best[problem] = (scores[k], rows[k])
         if not best:
-            problem_id = problem_id_for(row.complaint_id)
-            problems.founded[problem_id] = (row.complaint_id, row.received_at)
-            problems.first[problem_id] = (pd.Timestamp(row.received_at), row.complaint_id)
+            problem_id = problem_id_for(complaint_id)
+            problems.founded[problem_id] = (complaint_id, received_at)
             result.founded += 1
-            problems.join(row.complaint_id, problem_id, row.received_at)
+            problems.join(complaint_id, problem_id, received_at)
             continue
         chosen = min(best, key=lambda p: (-best[p][0], problems.first[p], p))  # the best link; ties: the older
-        joined = {chosen} | {p for p, (score, _) in best.items() if score >= rules.merge_threshold}
+        joined = {chosen} | {p for p, (at, _) in best.items() if at >= rules.merge_threshold}
         survivor = min(joined, key=lambda p: (problems.first[p], p))
-        used.update(frozenset((row.complaint_id, best[p][1])) for p in joined)
+        kept.update(best[p][1] for p in joined)
         result.joined += 1
-        problems.join(row.complaint_id, survivor, row.received_at)
-        for other in sorted(joined - {survivor}):
-            problems.merge(other, survivor, row.complaint_id)
+        problems.join(complaint_id, survivor, received_at)
+        for loser in sorted(joined - {survivor}):
+            problems.merge(loser, survivor, complaint_id)
             result.merged += 1
-    if links.empty:
-        return links
-    kept = links.loc[[frozenset((a, b)) in used
-                      for a, b in zip(links["complaint_id"].tolist(), links["linked_to"].tolist())]]
-    result.links += len(kept)
-    return kept
+    links = pairs.iloc[sorted(kept)]
+    result.links += len(links)
+    at, to = links["complaint_at"].to_numpy(np.int64), links["linked_at"].to_numpy(np.int64)
+    return links.assign(
+        complaint_id=scored.ids[at], linked_to=scored.ids[to],
+        same_building=[bool(x) or None for x in links["same_building"].tolist()],
+        shared_kinds=[list(kind_labels(int(bits), category))
+                      for bits, category in zip(links["shared_kinds"].tolist(), scored.categories[at].tolist())],
+    )[_LINK_COLUMNS]
 
 
 def _write(conn, pending: pd.DataFrame, links: pd.DataFrame, problems: _Problems) -> None:
@@ -940,6 +982,5 @@ def _write(conn, pending: pd.DataFrame, links: pd.DataFrame, problems: _Problems
                 copy.write_row((complaint_id, problems.of[complaint_id], key))
         with cur.copy("copy ops.problem_links (complaint_id, linked_to, rule, score, text_score, address_score, "
                       "same_building, same_complainant, shared_kinds, hours_apart) from stdin") as copy:
-            for row, category in zip(links[_LINK_COLUMNS].itertuples(index=False), links["category"].tolist()):
-                # the kinds both name: bits while millions of pairs are scored, labels for the links kept
-                copy.write_row(row._replace(shared_kinds=list(kind_labels(int(row.shared_kinds), category))))
+            for row in links.itertuples(index=False):
+                copy.write_row(row)
