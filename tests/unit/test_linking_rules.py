@@ -169,3 +169,34 @@ def test_a_term_under_two_kinds_of_one_category_is_refused(tmp_path, monkeypatch
             linking.problem_kinds()
     finally:
         linking.problem_kinds.cache_clear()
+
+
+def test_clustering_joins_the_best_link_merges_strong_ones_and_keeps_one_link_per_problem():
+    """_cluster by itself: reports in receipt order join the problem of their best link (a tie goes to the
+    older problem), merge the problems they link to at merge_threshold (the older survives), may join
+    through a pool report received after them (a backfill), and keep one link, the best, per problem joined."""
+    import dataclasses
+
+    rules = dataclasses.replace(linking.Rules.from_settings(), threshold=1.0, merge_threshold=1.3)
+    at = pd.Timestamp("2026-07-01 08:00", tz="Asia/Shanghai")
+    hours = lambda n: at + pd.Timedelta(hours=n)  # noqa: E731
+    pending = pd.DataFrame({"complaint_id": ["n1", "n2", "n3"], "received_at": [hours(24), hours(25), hours(26)]})
+    pool = pd.DataFrame({"complaint_id": ["p1", "p2", "p3"], "problem_id": ["A", "B", "C"]})
+    ids = ["n1", "n2", "n3", "p1", "p2", "p3"]  # by position: the pending reports first
+    pos = {c: i for i, c in enumerate(ids)}
+    scored_pairs = [("n1", "p1", 1.1), ("n1", "p2", 1.1),                      # a tie: the older problem A
+                    ("n2", "n1", 1.35), ("n2", "p2", 1.4), ("n2", "p1", 1.02),  # both at merge: B into A
+                    ("p3", "n3", 1.2), ("n3", "n1", 1.0)]                      # through a later pool report
+    pairs = pd.DataFrame({
+        "complaint_at": [pos[a] for a, _, _ in scored_pairs], "linked_at": [pos[b] for _, b, _ in scored_pairs],
+        "rule": "similar_report", "score": [s for _, _, s in scored_pairs], "text_score": 0.9,
+        "address_score": 1.0, "same_building": True, "same_complainant": False, "shared_kinds": 0, "hours_apart": 1.0})
+    scored = linking._Scored(pairs, pd.Series(ids).to_numpy(object), pd.Series(["sanitation"] * 6).to_numpy(object), 3)
+    problems = linking._Problems({"A": (hours(0), "p1"), "B": (hours(1), "p2"), "C": (hours(48), "p3")})
+    result = linking.LinkResult()
+    kept = linking._cluster(rules, pending, pool, scored, problems, result)
+    assert {c: problems.of[c] for c in ("n1", "n2", "n3", "p2")} == {"n1": "A", "n2": "A", "n3": "C", "p2": "A"}
+    assert problems.merges == {"B": "A"} and problems.merged_by == {"B": "n2"}
+    assert set(zip(kept["complaint_id"], kept["linked_to"])) == {("n1", "p1"), ("n2", "n1"), ("n2", "p2"), ("p3", "n3")}
+    assert (result.founded, result.joined, result.merged, result.links) == (0, 3, 1, 4)
+    assert kept["shared_kinds"].tolist() == [[]] * 4 and kept["same_building"].tolist() == [True] * 4
