@@ -382,13 +382,15 @@ def where_reported(rules: Rules, frame: pd.DataFrame, texts: bool = True) -> pd.
     named = _each_distinct(lambda key: _building(key) or "", frame["address_key"])
     if texts:
         categories = frame["category_code"].tolist() if "category_code" in frame else [None] * len(frame)
-        read: dict[tuple, tuple[str, int]] = {}  # each distinct text, place and category read once (notes repeat)
-        for key in zip(frame["text"].tolist(), place, categories):
-            if key not in read:
-                what = what_of(key[0], key[1])
-                read[key] = (what, kinds_of(what, key[2]))
-        what, kinds = zip(*(read[key] for key in zip(frame["text"].tolist(), place, categories))) if read else ((), ())
-        frame = frame.assign(what=list(what), kinds=np.array(kinds, dtype=np.int64))
+        def read(key: tuple) -> tuple[str, int]:
+            what = what_of(key[0], key[1])
+            return what, kinds_of(what, key[2])
+
+        # each distinct text, place and category read once (a patrol's notes repeat word for word)
+        keys = pd.Series(list(zip(frame["text"].tolist(), place, categories)), dtype=object)
+        read_all = _each_distinct(read, keys)
+        frame = frame.assign(what=[what for what, _ in read_all],
+                             kinds=np.array([kinds for _, kinds in read_all], dtype=np.int64))
     return frame.assign(
         place=place,
         building=[b if mine else "" for b, mine in zip(named, own)],
@@ -929,7 +931,7 @@ def _cluster(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, scored: _S
     score = np.concatenate([pairs["score"].to_numpy(float), pairs["score"].to_numpy(float)[from_pool]])
     row = np.concatenate([np.arange(len(pairs)), np.flatnonzero(from_pool)])
     id_rank = np.argsort(np.argsort(scored.ids, kind="stable"), kind="stable")
-    order = np.lexsort((id_rank[other] if len(other) else other, -score, owner))
+    order = np.lexsort((id_rank[other], -score, owner))
     owner, others, scores, rows = owner[order], other[order].tolist(), score[order].tolist(), row[order].tolist()
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else np.zeros(0, dtype=np.int64)
     spans = dict(zip(owner[starts].tolist(), zip(starts.tolist(), np.r_[starts[1:], len(owner)].tolist())))
