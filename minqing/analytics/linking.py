@@ -5,21 +5,26 @@ mini-program and again the next day: five complaints, one problem. The link stag
 `fct_complaints` is built (beside the forecast) and keeps every resident demand in exactly one problem:
 
 1. **What to link.** The reports fct_complaints inserted or rebuilt since the last link run (its change
-   log, ops.complaint_day_changes) whose linking inputs — community, category, building, address, text,
-   moment, complainant — changed (`link_key`), or are new. A report whose inputs changed leaves its
+   log, ops.complaint_day_changes) whose linking inputs — community, category, candidate categories,
+   building, address, text, moment, complainant — changed (`link_key`), or are new. A report whose inputs changed leaves its
    problem first; a problem that falls apart splits, the part holding its founder keeping its id.
 2. **Blocking.** A report is compared only with the reports of its community × category received within
    `window_days` of it, and with the reports of problems there still open; two reports naming different
-   buildings are never compared (settings.yml `linking`).
+   buildings are never compared (settings.yml `linking`). A report is also in the blocks of its candidate
+   categories (the classifier's, at or above `candidate_probability`), where it meets their own reports;
+   every linked report's blocks are kept (ops.problem_member_blocks) for the runs after to find it by.
 3. **Scoring.** text_score: cosine of character 1-3-gram vectors of what the reports say is wrong (their
-   place and numbers taken out) — across two registers, how much of the shorter the longer holds — each n-gram weighted by its IDF over the classifier's labelled texts and
-   the run's (the operator's boilerplate counts little) and by how much it belongs to one category (a
-   register's phrases — 来电人表示, 巡查发现 — run through all of them); address_score: rapidfuzz's partial ratio of the addresses after
-   the district, street and community; same_complainant, same_building and other_home (two different
-   homes) flags; same_kind and other_kind: the kinds of problem within the category both texts name, or
-   that they name different ones (the seed problem_kinds: 蚊子太多了 and 积存污水蚊虫滋生 both name 蚊虫鼠害). The weighted sum, against `threshold`, decides; a pair of reports written in two
-   registers (a resident's call and a patrol's note: `registers`) weighs its text by its own weight and
-   adds its own offset (`between_registers`). The pair is kept with its parts and rule (ops.problem_links).
+   place and numbers taken out) — across two registers, how much of the shorter the longer holds — each
+   n-gram weighted by its IDF over the classifier's labelled texts and the run's (the operator's
+   boilerplate counts little) and by how much it belongs to one category (a register's phrases —
+   来电人表示, 巡查发现 — run through all of them); address_score: rapidfuzz's partial ratio of the
+   addresses after the district, street and community; same_complainant, same_building and other_home (two
+   different homes) flags; same_kind and other_kind: the kinds of problem within the category both texts
+   name, or that they name different ones (the seed problem_kinds: 蚊子太多了 and 积存污水蚊虫滋生 both name
+   蚊虫鼠害); other_category: the two have different categories (one among the other's candidates). The
+   weighted sum, against `threshold`, decides; a pair of reports written in two registers (a resident's
+   call and a patrol's note: `registers`) weighs its text by its own weight and adds its own offset
+   (`between_registers`). The pair is kept with its parts and rule (ops.problem_links).
 4. **Clustering.** Reports are taken in order of receipt; one linked to nothing founds a problem, one
    linked to problems joins the oldest (earliest first report) and merges the others into it, the merge
    kept on record (ops.problems.merged_into). A problem's id comes from the report that founded it, so
@@ -46,18 +51,25 @@ log = logging.getLogger(__name__)
 
 REPORTS = "marts.fct_complaints"
 VERSIONS = "intermediate.int_complaints__latest"  # the address, which the marts do not publish
+MEMBER_BLOCKS = "ops.problem_member_blocks"  # the candidate categories of linked reports (their blocks beside their own)
 WATERMARK = "ops.problem_members"  # its row in ops.aggregate_watermarks: the change log read so far
 BATCH_REPORTS = 60_000  # reports linked at a time: a city-day at once (a batch reads its pool once; memory: its texts' vectors)
 BATCH_PLACE = 500       # reports of one place scored at a time against the place's candidates
 
+# the categories a report might be beside its own: its classifier's candidates at or above
+# %(candidate_probability)s (settings.yml linking.candidate_probability), sorted
+CANDIDATES = ("array(select e ->> 'category_code' from jsonb_array_elements(c.category_candidates) as e "
+              "where (e ->> 'probability')::float >= %(candidate_probability)s "
+              "and e ->> 'category_code' is distinct from c.category_code order by 1)")
 # what linking reads of a report; a report whose key changed is linked again
 LINK_KEY = ("md5(concat_ws('|', c.community_id, c.category_code, c.address_key, l.address, c.text_sha256, "
-            "c.received_at::text, c.complainant_key))")
+            f"c.received_at::text, c.complainant_key, array_to_string({CANDIDATES}, ',')))")
 
 REPORT_COLUMNS = f"""
     c.complaint_id, c.source_channel, c.received_at, c.community_id, c.category_code, c.address_key,
     left(c.complaint_text, %(chars)s) as text, l.address, c.complainant_key,
     c.closed_at is null and c.status is distinct from 'cancelled' as is_open,
+    {CANDIDATES} as candidates,
     {LINK_KEY} as link_key
 """
 
@@ -77,6 +89,7 @@ class Rules:
     category_focus: float = 0.0
     registers: dict = field(default_factory=dict)  # channel -> the register its texts are written in
     between_registers: dict = field(default_factory=dict)  # 'call-staff' -> its own text weight and offset
+    candidate_probability: float | None = None  # None: a report meets its own category's reports only
 
     @classmethod
     def from_settings(cls, overrides: dict | None = None) -> Rules:
@@ -85,7 +98,13 @@ class Rules:
                    float(cfg["threshold"]), float(cfg["merge_threshold"]), tuple(cfg.get("exclude_communities") or ()),
                    tuple(cfg.get("home_address_channels") or ()), int(cfg["max_candidates"]),
                    float(cfg["category_focus"]), dict(cfg.get("registers") or {}),
-                   {key: dict(value) for key, value in (cfg.get("between_registers") or {}).items()})
+                   {key: dict(value) for key, value in (cfg.get("between_registers") or {}).items()},
+                   None if cfg.get("candidate_probability") is None else float(cfg["candidate_probability"]))
+
+    def query_params(self) -> dict:
+        """The parameters of REPORT_COLUMNS and LINK_KEY."""
+        return {"chars": self.max_text_chars,
+                "candidate_probability": 2.0 if self.candidate_probability is None else self.candidate_probability}
 
     def register_pairs(self, a, b) -> np.ndarray:
         """The pair of registers of reports (arrays of registers alike: where_reported's `register`) as
@@ -348,13 +367,14 @@ def text_vectors(rules: Rules, texts: list[str], categories: list[str | None]) -
 
 
 def combine(rules: Rules, text, address, same_person, same_building, other_home, same_kind, other_kind,
-            text_weight, offset):
+            other_category, text_weight, offset):
     """The score of pairs from their parts (arrays alike): settings.yml `linking` weights, with the text's
     weight and an offset per pair (those of its registers: Rules.text_weight_and_offset)."""
     w = rules.weights
     return (text_weight * text + offset + w["address"] * address + w["same_complainant"] * same_person
             + w["same_building"] * same_building - w["other_home"] * other_home
-            + w["same_kind"] * same_kind - w["other_kind"] * other_kind)
+            + w["same_kind"] * same_kind - w["other_kind"] * other_kind
+            - w.get("other_category", 0.0) * other_category)
 
 
 def _each_distinct(read, values: pd.Series) -> list:
@@ -400,13 +420,15 @@ def where_reported(rules: Rules, frame: pd.DataFrame, texts: bool = True) -> pd.
 
 
 def pair_parts(rules: Rules, text, place_a, place_b, building_a, building_b, home_a, home_b, kinds_a, kinds_b,
-               same_person, text_weight, offset) -> dict:
+               same_person, text_weight, offset, other_category=None) -> dict:
     """The parts and score of pairs (arrays alike, '' where a report names no building or home, 0 no kind):
     the address score (rapidfuzz's partial_ratio, the best match of the shorter address within the longer:
     3号楼 and 3号楼2单元 are one place named more or less exactly; 0.5 when one has none), the same named
     building (`building_*`: where_reported's `named_building`), two different named homes, a kind of problem
     both texts name (`kinds_*`: where_reported's `kinds`; 蚊子太多了 and 积存污水蚊虫滋生 both name
-    蚊虫鼠害), and two texts that name kinds, none the same."""
+    蚊虫鼠害), and two texts that name kinds, none the same; `other_category` where the two reports have
+    different categories (one among the other's candidates: their kinds, each its own category's, are not
+    compared)."""
     from rapidfuzz import fuzz, process
 
     place_a, place_b = np.asarray(place_a, dtype=object), np.asarray(place_b, dtype=object)
@@ -421,14 +443,17 @@ def pair_parts(rules: Rules, text, place_a, place_b, building_a, building_b, hom
     same_building = (building_a != "") & (building_a == building_b)
     other_home = (home_a != "") & (home_b != "") & (home_a != home_b)
     same_person = np.asarray(same_person, dtype=bool)
-    kinds_a, kinds_b = np.asarray(kinds_a, dtype=np.int64), np.asarray(kinds_b, dtype=np.int64)
+    other_category = (np.zeros(len(place_a), dtype=bool) if other_category is None
+                      else np.asarray(other_category, dtype=bool))
+    kinds_a = np.where(other_category, 0, np.asarray(kinds_a, dtype=np.int64))
+    kinds_b = np.where(other_category, 0, np.asarray(kinds_b, dtype=np.int64))
     shared = kinds_a & kinds_b
     same_kind, other_kind = shared != 0, (kinds_a != 0) & (kinds_b != 0) & (shared == 0)
     return {"text_score": text, "address_score": address, "same_building": same_building,
             "same_complainant": same_person, "other_home": other_home, "same_kind": same_kind,
-            "other_kind": other_kind, "shared_kinds": shared,
+            "other_kind": other_kind, "shared_kinds": shared, "same_category": ~other_category,
             "score": combine(rules, text, address, same_person, same_building, other_home, same_kind, other_kind,
-                             text_weight, offset)}
+                             other_category, text_weight, offset)}
 
 
 def score_pairs(rules: Rules, a: pd.DataFrame, b: pd.DataFrame, same_complainant) -> pd.DataFrame:
@@ -497,17 +522,18 @@ class _Problems:
                 self.merges[merged] = survivor
 
 
-def link(rules: Rules | None = None, conn=None, rebuild: bool = False) -> LinkResult:
+def link(rules: Rules | None = None, conn=None, rebuild: bool = False, by_day: bool = False) -> LinkResult:
     """Link the reports fct_complaints changed since the last run (every report on the first run).
-    `rebuild`: forget every problem and link all reports again, in order of receipt (new rules)."""
+    `rebuild`: forget every problem and link all reports again, in order of receipt (new rules). `by_day`:
+    one batch per day of receipt (Beijing), as daily runs link them (minqing link-eval measures both)."""
     rules = rules or Rules.from_settings()
     if conn is None:
         with warehouse.connect() as own:
-            result = link(rules, own, rebuild)
+            result = link(rules, own, rebuild, by_day)
             own.commit()
             return result
     if rebuild:
-        conn.execute("truncate ops.problem_links, ops.problem_members, ops.problems")
+        conn.execute(f"truncate ops.problem_links, {MEMBER_BLOCKS}, ops.problem_members, ops.problems")
         conn.execute("delete from ops.aggregate_watermarks where relation = %s", (WATERMARK,))
     clock = dt.datetime.now()
     result = LinkResult()
@@ -529,15 +555,14 @@ def link(rules: Rules | None = None, conn=None, rebuild: bool = False) -> LinkRe
     stage("detach")
     # in batches of receipt order (a first run on a city's history links a million reports): each batch's
     # pool holds the problems the batches before it wrote
-    for start in range(0, len(pending), BATCH_REPORTS):
-        batch = pending.iloc[start:start + BATCH_REPORTS]
+    for batch in _batches(pending, by_day):
         pool = _pool(conn, rules, batch)
         problems = _Problems(_first_reports(conn, sorted(set(pool["problem_id"]))))
         stage("pool")
         scored = _score(rules, batch, pool, result)
         stage("score")
         links = _cluster(rules, batch, pool, scored, problems, result)
-        _write(conn, batch, links, problems)
+        _write(conn, rules, batch, links, problems)
         stage("write")
     conn.execute(
         "insert into ops.aggregate_watermarks (relation, as_of_at, through_change_id) values (%s, now(), %s) "
@@ -549,6 +574,16 @@ def link(rules: Rules | None = None, conn=None, rebuild: bool = False) -> LinkRe
              result.reports, result.compared, result.links, result.founded, result.joined, result.merged,
              result.split)
     return result
+
+
+def _batches(pending: pd.DataFrame, by_day: bool):
+    """`pending` (in order of receipt) in batches of at most BATCH_REPORTS; `by_day`: a day's at most."""
+    days = (pd.to_datetime(pending["received_at"], utc=True).dt.tz_convert(config.BEIJING).dt.date.to_numpy()
+            if by_day and len(pending) else np.zeros(len(pending)))
+    starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]]) if len(pending) else np.zeros(0, dtype=np.int64)
+    for start, end in zip(starts.tolist(), [*starts[1:].tolist(), len(pending)]):
+        for at in range(start, end, BATCH_REPORTS):
+            yield pending.iloc[at:min(at + BATCH_REPORTS, end)]
 
 
 def _change_state(conn) -> tuple[int, int, bool]:
@@ -565,7 +600,7 @@ def _change_state(conn) -> tuple[int, int, bool]:
 
 def _pending(conn, rules: Rules, through: int, newest: int, whole: bool) -> tuple[pd.DataFrame, set[str]]:
     """The reports to link (new, or their key changed) and those gone from fct_complaints."""
-    params = {"chars": rules.max_text_chars, "through": through, "newest": newest}
+    params = {**rules.query_params(), "through": through, "newest": newest}
     if whole:
         changed = None  # every report of fct_complaints
         gone_sql = f"select complaint_id from ops.problem_members m where not exists (select from {REPORTS} c where c.complaint_id = m.complaint_id)"
@@ -601,6 +636,7 @@ def _detach(conn, leaving: list[str]) -> int:
     affected = [r[0] for r in conn.execute(
         "select distinct problem_id from ops.problem_members where complaint_id = any(%s)", (leaving,)).fetchall()]
     conn.execute("delete from ops.problem_links where complaint_id = any(%s) or linked_to = any(%s)", (leaving, leaving))
+    conn.execute(f"delete from {MEMBER_BLOCKS} where complaint_id = any(%s)", (leaving,))
     conn.execute("delete from ops.problem_members where complaint_id = any(%s)", (leaving,))
     splits = 0
     for problem_id in affected:
@@ -662,37 +698,40 @@ def _pool(conn, rules: Rules, pending: pd.DataFrame) -> pd.DataFrame:
     blocks = pending.loc[~pending["community_id"].isin(rules.exclude_communities)]
     if blocks.empty:
         return pd.DataFrame(columns=[*pending.columns.drop("old_problem"), "problem_id"])
-    keyed = blocks.assign(place_key=blocks["address_key"].where(where_reported(rules, blocks, texts=False)["building"] != ""))
-    spans = (keyed.groupby(["community_id", "category_code", "place_key"], dropna=False)["received_at"]
-             .agg(["min", "max"]).reset_index())
+    spans = (_blocks_of(rules, blocks).groupby(["community_id", "category_code", "place_key"], dropna=False)
+             .agg(min=("received_at", "min"), max=("received_at", "max"), own=("own", "max")).reset_index())
     # a named building's reports meet those that name none: the place 'community:?' is searched too
     unknown = spans.loc[spans["place_key"].notna()].assign(place_key=lambda f: f["community_id"] + ":?")
     spans = (pd.concat([spans, unknown]).groupby(["community_id", "category_code", "place_key"], dropna=False)
-             .agg({"min": "min", "max": "max"}).reset_index())
+             .agg({"min": "min", "max": "max", "own": "max"}).reset_index())
     conn.execute("create temporary table if not exists link_blocks (community_id text, category_code text, "
-                 "address_key text, from_at timestamptz, to_at timestamptz) on commit drop")
+                 "place_key text, from_at timestamptz, to_at timestamptz, own boolean) on commit drop")
     conn.execute("truncate link_blocks")
     with conn.cursor().copy("copy link_blocks from stdin") as copy:
         for row in spans.itertuples(index=False):
             copy.write_row((row.community_id, row.category_code, None if pd.isna(row.place_key) else row.place_key,
-                            row.min - rules.window, row.max + rules.window))
+                            row.min - rules.window, row.max + rules.window, bool(row.own)))
     conn.execute("analyze link_blocks")
+    # per place: the latest of the block's own reports, for every block; the latest of those there as a
+    # candidate, for the blocks of a pending report's own category only (two of a block's candidates are
+    # not compared)
     latest = " union ".join(f"""
             select recent.complaint_id
             from link_blocks b
             cross join lateral (
-                select c.complaint_id from {REPORTS} c
-                where c.{column} = b.{column} and c.category_code = b.category_code
-                  and c.received_at between b.from_at and b.to_at
-                order by c.received_at desc limit %(max_candidates)s
+                select k.complaint_id from {MEMBER_BLOCKS} k
+                where k.{column} = b.{column} and k.category_code = b.category_code and k.own = {own}
+                  and k.received_at between b.from_at and b.to_at
+                order by k.received_at desc limit %(max_candidates)s
             ) as recent
-            where b.address_key is {presence}""" for column, presence in (("address_key", "not null"),
-                                                                         ("community_id", "null")))
+            where b.place_key is {presence}{"" if own else " and b.own"}"""
+                            for own in (True, False)
+                            for column, presence in (("place_key", "not null"), ("community_id", "null")))
     return _frame(conn, f"""
         with near as (
             -- per place, the latest reports of the window, newest first through the indexes of
-            -- fct_complaints on (address_key, category_code, received_at) and (community_id, category_code,
-            -- received_at): a named building's place, or the whole block for a report that names none
+            -- ops.problem_member_blocks on (place_key | community_id, category_code, own, received_at): a
+            -- named building's place and 'community:?', or the whole block for a report that names none
             {latest}
         ),
         open_problems as (
@@ -700,6 +739,14 @@ def _pool(conn, rules: Rules, pending: pd.DataFrame) -> pd.DataFrame:
             select distinct m.problem_id
             from (select distinct community_id, category_code from link_blocks) b
             join {REPORTS} c on c.community_id = b.community_id and c.category_code = b.category_code
+            join ops.problem_members m using (complaint_id)
+            where c.closed_at is null and c.status is distinct from 'cancelled'
+            union
+            select m.problem_id
+            from (select distinct community_id, category_code from link_blocks) b
+            join {MEMBER_BLOCKS} k on k.community_id = b.community_id and k.category_code = b.category_code
+                                  and not k.own
+            join {REPORTS} c using (complaint_id)
             join ops.problem_members m using (complaint_id)
             where c.closed_at is null and c.status is distinct from 'cancelled'
         ),
@@ -718,7 +765,18 @@ def _pool(conn, rules: Rules, pending: pd.DataFrame) -> pd.DataFrame:
         join {REPORTS} c using (complaint_id)
         join ops.problem_members m using (complaint_id)
         join {VERSIONS} l using (complaint_id)
-        order by c.received_at, c.complaint_id""", {"chars": rules.max_text_chars, "max_candidates": rules.max_candidates})
+        order by c.received_at, c.complaint_id""", {**rules.query_params(), "max_candidates": rules.max_candidates})
+
+
+def _blocks_of(rules: Rules, reports: pd.DataFrame) -> pd.DataFrame:
+    """The blocks `reports` (the columns of REPORT_COLUMNS) are in (_block_members), each with the report's
+    id, `place_key` (its building's address_key; None when it names none or its channel's address is the
+    reporter's home) and received_at."""
+    members = _block_members(reports)
+    at = members.pop("at").to_numpy()
+    place = reports["address_key"].where(where_reported(rules, reports, texts=False)["building"] != "")
+    return members.assign(complaint_id=reports["complaint_id"].to_numpy(object)[at],
+                          place_key=place.to_numpy(object)[at], received_at=reports["received_at"].take(at).array)
 
 
 def _first_reports(conn, problem_ids: list[str]) -> dict[str, tuple]:
@@ -738,7 +796,7 @@ def _building(address_key: str | None) -> str | None:
 
 
 _LINK_COLUMNS = ["complaint_id", "linked_to", "rule", "score", "text_score", "address_score", "same_building",
-                 "same_complainant", "shared_kinds", "hours_apart"]
+                 "same_complainant", "shared_kinds", "same_category", "hours_apart"]
 # a scored pair as _score_place finds it: the two reports by position in the batch's reports (_Scored.ids)
 _PAIR_COLUMNS = ["complaint_at", "linked_at", *_LINK_COLUMNS[2:]]
 
@@ -763,7 +821,9 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
     """The linked pairs (score at or above the threshold) with their parts. Compared: each pending
     report with the pool and the other pending reports of its block (community × category) and place
     (its building, or any when it names none), within the window or in a problem still open; a pair
-    of pending reports once, from the later."""
+    of pending reports once, from the later. A report is in the block of its own category and, as a
+    candidate, in those of its candidate categories (Rules.candidate_probability): it meets the block's
+    own reports there, not its other candidates."""
     work = pending.loc[~pending["community_id"].isin(rules.exclude_communities)]
     if work.empty:
         return _Scored.empty()
@@ -781,24 +841,30 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
         home=everyone["home"].to_numpy(object), category=everyone["category_code"].to_numpy(object),
         kinds=everyone["kinds"].to_numpy(np.int64),
         register_weights=rules.register_weights(everyone["register"]),
-        vectors=text_vectors(rules, everyone["what"].tolist(), everyone["category_code"].tolist()))
+        vectors=text_vectors(rules, everyone["what"].tolist(), everyone["category_code"].tolist()),
+        **_category_bits(everyone))
     parts: list[dict] = []
-    # blocks in order of (community, category), their reports in the order of `everyone`; a report
-    # without either is in none
-    blocks = everyone.dropna(subset=["community_id", "category_code"]).groupby(
-        ["community_id", "category_code"], sort=True).indices
+    # blocks in order of (community, category), their reports in the order of `everyone` (those of the
+    # category and those there as a candidate); a report without either is in none
+    members = _block_members(everyone)
+    blocks = members.groupby(["community_id", "category_code"], sort=True).indices
+    at, own_member = members["at"].to_numpy(np.int64), members["own"].to_numpy(bool)
     for key in sorted(blocks):
-        block = np.sort(blocks[key])
+        rows = blocks[key][np.argsort(at[blocks[key]])]
+        block, own = at[rows], own_member[rows]
         news = block[reports.is_new[block]]
-        if not len(news) or len(block) < 2:
+        if not len(news) or len(block) < 2 or not own.any():
             continue
         text = _BlockText(reports.vectors, block)
         buildings = reports.building[block]
+        category = reports.category_index[block[own][0]]
         for building in sorted(set(reports.building[news])):
             items = block if not building else block[(buildings == "") | (buildings == building)]
             here = news[reports.building[news] == building]
             for start in range(0, len(here), BATCH_PLACE):
-                found = _score_place(rules, reports, text, here[start:start + BATCH_PLACE], items, result)
+                chunk = here[start:start + BATCH_PLACE]
+                found = _score_place(rules, reports, text, chunk, items, result, category,
+                                     own[np.searchsorted(block, chunk)], own[np.searchsorted(block, items)])
                 if found:
                     parts.append(found)
     if not parts:
@@ -806,6 +872,31 @@ def _score(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, result: Link
     pairs = pd.DataFrame({name: np.concatenate([part[name] for part in parts]) for name in _PAIR_COLUMNS})
     return _Scored(pairs.drop_duplicates(["complaint_at", "linked_at"], ignore_index=True), reports.ids,
                    reports.category, len(work))
+
+
+def _block_members(reports: pd.DataFrame) -> pd.DataFrame:
+    """The blocks each report is in (community_id, category_code; `at`: its position): its own category's
+    (`own`) and, as a candidate, each of its candidate categories' (a report without a community or
+    category is in none)."""
+    at, community = np.arange(len(reports)), reports["community_id"].to_numpy(object)
+    own = pd.DataFrame({"at": at, "community_id": community, "category_code": reports["category_code"].to_numpy(object),
+                        "own": True})
+    candidates = pd.DataFrame({"at": at, "community_id": community, "category_code": reports["candidates"].to_numpy(object),
+                               "own": False}).explode("category_code")
+    return pd.concat([own, candidates], ignore_index=True).dropna(subset=["community_id", "category_code"])
+
+
+def _category_bits(everyone: pd.DataFrame) -> dict:
+    """Each report's category as an index into the categories in play (sorted), and its candidate
+    categories as bits of those indexes (_score_place compares a pair of two categories once)."""
+    own = everyone["category_code"].tolist()
+    candidates = [list(c) if isinstance(c, (list, tuple, np.ndarray)) else [] for c in everyone["candidates"]]
+    names = sorted({c for c in own if isinstance(c, str)} | {c for cs in candidates for c in cs})
+    if len(names) > 62:
+        raise ValueError(f"{len(names)} categories in one batch: at most 62 are told apart")
+    index = {name: i for i, name in enumerate(names)}
+    return {"category_index": np.array([index.get(c, -1) for c in own], dtype=np.int64),
+            "candidate_bits": np.array([sum(1 << index[c] for c in cs) for cs in candidates], dtype=np.int64)}
 
 
 @dataclass
@@ -825,6 +916,8 @@ class _Reports:
     kinds: np.ndarray     # the kinds of problem its text names (where_reported's `kinds`)
     register_weights: tuple  # a code per report for its register, and the text weight and offset per pair of codes
     vectors: TextVectors  # their texts' TF-IDF rows and lengths (text_vectors)
+    category_index: np.ndarray  # its category among the batch's (sorted; -1: none)
+    candidate_bits: np.ndarray  # its candidate categories (Rules.candidate_probability), as bits of their indexes
 
 
 def _compact(rows):
@@ -857,10 +950,12 @@ class _BlockText:
 
 
 def _score_place(rules: Rules, reports: _Reports, text_of: _BlockText, news: np.ndarray, items: np.ndarray,
-                 result: LinkResult) -> dict | None:
+                 result: LinkResult, category: int, own_news: np.ndarray, own_items: np.ndarray) -> dict | None:
     """The linked pairs of `news` (positions of pending reports) against `items` (positions of the reports
-    of their place), as columns. Each report meets at most `max_candidates` of them, the latest; a pair whose
-    text cannot reach the threshold whatever its other parts is counted as compared but not scored further."""
+    of their place), as columns, in the block of `category` (its index: _Reports.category_index); `own_*`:
+    whether each is of that category (else there as a candidate). Each report meets at most `max_candidates`
+    of the block's own reports and as many of its candidates, the latest; a pair whose text cannot reach the
+    threshold whatever its other parts is counted as compared but not scored further."""
     n_hours, i_hours = reports.hours[news], reports.hours[items]
     apart = np.abs(n_hours[:, None] - i_hours[None, :])
     n_ids, i_ids = reports.ids[news], reports.ids[items]
@@ -869,11 +964,21 @@ def _score_place(rules: Rules, reports: _Reports, text_of: _BlockText, news: np.
     compared = (((apart <= rules.window_days * 24) | reports.in_open[items][None, :])
                 & (~reports.is_new[items][None, :] | earlier)
                 & (n_ids[:, None] != i_ids[None, :]))
-    if compared.shape[1] > rules.max_candidates:
-        # the latest `max_candidates` of each report's candidates (those received at the cut all stay)
-        moments = np.where(compared, i_hours[None, :], -np.inf)
-        cut = -np.partition(-moments, rules.max_candidates - 1, axis=1)[:, rules.max_candidates - 1]
-        compared &= moments >= cut[:, None]
+    mixed = not (own_news.all() and own_items.all())
+    if mixed:
+        compared &= own_news[:, None] | own_items[None, :]  # two of the block's candidates are not compared
+        # a pair of two categories, each among the other's candidates, meets in both blocks: compared in the lower's
+        n_category, i_category = reports.category_index[news][:, None], reports.category_index[items][None, :]
+        compared &= ~(own_news[:, None] & ~own_items[None, :] & (i_category < category)
+                      & ((reports.candidate_bits[news][:, None] >> i_category) & 1 == 1))
+        compared &= ~(~own_news[:, None] & own_items[None, :] & (n_category < category)
+                      & ((reports.candidate_bits[items][None, :] >> n_category) & 1 == 1))
+    for kind in ((own_items, ~own_items) if mixed else (own_items,)):
+        if kind.sum() > rules.max_candidates:
+            # the latest `max_candidates` of each report's candidates (those received at the cut all stay)
+            moments = np.where(compared & kind[None, :], i_hours[None, :], -np.inf)
+            cut = -np.partition(-moments, rules.max_candidates - 1, axis=1)[:, rules.max_candidates - 1]
+            compared &= ~kind[None, :] | (moments >= cut[:, None])
     if not compared.any():
         return None
     result.compared += int(compared.sum())
@@ -889,7 +994,7 @@ def _score_place(rules: Rules, reports: _Reports, text_of: _BlockText, news: np.
     same_person = (reports.person[a] == reports.person[b]) & (reports.person[a] != "")
     parts = pair_parts(rules, text[rows, cols], reports.place[a], reports.place[b], reports.named_building[a],
                        reports.named_building[b], reports.home[a], reports.home[b], reports.kinds[a], reports.kinds[b],
-                       same_person, w_text[rows, cols], offset[rows, cols])
+                       same_person, w_text[rows, cols], offset[rows, cols], ~(own_news[rows] & own_items[cols]))
     keep = parts["score"] >= rules.threshold
     if not keep.any():
         return None
@@ -907,6 +1012,7 @@ def _score_place(rules: Rules, reports: _Reports, text_of: _BlockText, news: np.
         "same_building": parts["same_building"],
         "same_complainant": same_person,
         "shared_kinds": parts["shared_kinds"],  # bits here, labels for the links kept (_cluster)
+        "same_category": parts["same_category"],
         "hours_apart": apart[rows, cols].round(2),
     }
 
@@ -932,7 +1038,18 @@ def _cluster(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, scored: _S
     row = np.concatenate([np.arange(len(pairs)), np.flatnonzero(from_pool)])
     id_rank = np.argsort(np.argsort(scored.ids, kind="stable"), kind="stable")
     order = np.lexsort((id_rank[other], -score, owner))
-    owner, others, scores, rows = owner[order], other[order].tolist(), score[order].tolist(), row[order].tolist()
+    owner, other, score, row = owner[order], other[order], score[order], row[order]
+    # of a report's links into one problem of the pool, only the first (the best) can matter: its reports stay
+    # in one problem whatever merges (a dense city-day's reports link to a hot spot's dozens of reports each)
+    pool_problem = np.full(len(scored.ids), -1, dtype=np.int64)
+    if len(scored.ids):  # the batch's reports, then the pool's (none when the batch compared nothing)
+        pool_problem[scored.pending:] = pd.factorize(pool["problem_id"].to_numpy(object))[0]
+    pooled = np.flatnonzero(pool_problem[other] >= 0)
+    repeat = np.ones(len(pooled), dtype=bool)
+    repeat[np.unique(owner[pooled] * (len(pool) + 1) + pool_problem[other[pooled]], return_index=True)[1]] = False
+    keep = np.ones(len(owner), dtype=bool)
+    keep[pooled[repeat]] = False
+    owner, others, scores, rows = owner[keep], other[keep].tolist(), score[keep].tolist(), row[keep].tolist()
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else np.zeros(0, dtype=np.int64)
     spans = dict(zip(owner[starts].tolist(), zip(starts.tolist(), np.r_[starts[1:], len(owner)].tolist())))
     position = {complaint_id: at for at, complaint_id in enumerate(ids[:scored.pending])}
@@ -976,7 +1093,7 @@ def _cluster(rules: Rules, pending: pd.DataFrame, pool: pd.DataFrame, scored: _S
     )[_LINK_COLUMNS]
 
 
-def _write(conn, pending: pd.DataFrame, links: pd.DataFrame, problems: _Problems) -> None:
+def _write(conn, rules: Rules, pending: pd.DataFrame, links: pd.DataFrame, problems: _Problems) -> None:
     with conn.cursor() as cur:
         cur.executemany(
             "insert into ops.problems (problem_id, founded_by, founded_at) values (%s, %s, %s) "
@@ -991,10 +1108,18 @@ def _write(conn, pending: pd.DataFrame, links: pd.DataFrame, problems: _Problems
         if problems.merges:
             cur.execute("update ops.problem_members m set problem_id = p.merged_into from ops.problems p "
                         "where p.problem_id = m.problem_id and p.merged_into is not null")
-        with cur.copy("copy ops.problem_members (complaint_id, problem_id, link_key) from stdin") as copy:
-            for complaint_id, key in zip(pending["complaint_id"], pending["link_key"]):
-                copy.write_row((complaint_id, problems.of[complaint_id], key))
-        with cur.copy("copy ops.problem_links (complaint_id, linked_to, rule, score, text_score, address_score, "
-                      "same_building, same_complainant, shared_kinds, hours_apart) from stdin") as copy:
+        ids = pending["complaint_id"].tolist()
+        _copy_csv(cur, "ops.problem_members", pd.DataFrame(
+            {"complaint_id": ids, "problem_id": [problems.of[c] for c in ids], "link_key": pending["link_key"].tolist()}))
+        blocks = _blocks_of(rules, pending.loc[~pending["community_id"].isin(rules.exclude_communities)])
+        _copy_csv(cur, MEMBER_BLOCKS, blocks.assign(place_key=blocks["place_key"].fillna(blocks["community_id"] + ":?")))
+        with cur.copy(f"copy ops.problem_links ({', '.join(_LINK_COLUMNS)}) from stdin") as copy:
             for row in links.itertuples(index=False):
                 copy.write_row(row)
+
+
+def _copy_csv(cur, table: str, frame: pd.DataFrame) -> None:
+    """COPY `frame` into `table` (its columns by name) as CSV: pandas writes the rows in C, where write_row
+    spends microseconds a row in Python (a city-day writes some 150,000). An empty cell is NULL."""
+    with cur.copy(f"copy {table} ({', '.join(frame.columns)}) from stdin (format csv)") as copy:
+        copy.write(frame.to_csv(index=False, header=False))

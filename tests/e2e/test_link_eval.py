@@ -20,6 +20,9 @@ def test_link_eval_measures_a_generated_month_and_its_figures_add_up(fresh_wareh
     assert figures["pair_recall"] == round(figures["correct_pairs"] / figures["true_pairs"], 4)
     assert figures["pair_precision"] == round(figures["correct_pairs"] / figures["linked_pairs"], 4)
     assert sum(figures["missed_pairs"].values()) == figures["true_pairs"] - figures["correct_pairs"]
+    daily = figures["day_by_day"]  # linked again a day at a time, as daily runs link
+    assert 0 <= daily["correct_pairs"] <= min(figures["true_pairs"], daily["linked_pairs"])
+    assert daily["pair_recall"] == round(daily["correct_pairs"] / figures["true_pairs"], 4)
     assert figures["hard_pairs"]["labelled"] + figures["hard_pairs"]["unsure"] == figures["hard_pairs"]["pairs"]
 
 
@@ -41,7 +44,8 @@ def test_tune_fits_weights_per_focus_on_two_months_and_chooses_the_best_recall_w
         assert 0 <= trial["pair_recall"] <= 1 and 0 <= trial["pair_precision"] <= 1
         # each month measured apart; the figures beside them are the two months' pairs together
         assert [m["seed"] for m in trial["months"]] == tuned["seeds"]
-        assert trial["lowest_month_precision"] == min((m["pair_precision"] or 0) for m in trial["months"])
+        assert trial["lowest_month_precision"] == min((m[k] or 0) for m in trial["months"]  # linked either way
+                                                      for k in ("pair_precision", "day_by_day_precision"))
         assert min(m["pair_recall"] for m in trial["months"]) <= trial["pair_recall"] <= max(
             m["pair_recall"] for m in trial["months"])
     # one focus, one fit: its thresholds share the weights

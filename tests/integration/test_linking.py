@@ -108,12 +108,28 @@ def test_links_carry_scores_and_rules_and_no_personal_data(scenario):
     assert len(rows) == 5
     assert columns == ["complaint_id", "linked_to_complaint_id", "problem_id", "community_id", "street_id",
                        "category_code", "received_at", "link_rule", "link_score", "text_score", "address_score", "same_building",
-                       "same_complainant", "shared_kinds", "hours_apart", "linked_at", "built_at"]  # ids, scores, flags,
+                       "same_complainant", "shared_kinds", "same_category", "hours_apart", "linked_at", "built_at"]  # ids, scores, flags,
     # the kinds both texts name (labels of the seed problem_kinds) and moments
     kinds = {label for kinds in linking.problem_kinds().values() for label in kinds.labels}
     assert all(set(row[columns.index("shared_kinds")]) <= kinds for row in rows)
     flat = "|".join(str(v) for row in rows for v in row)
     assert not any(p in flat for p in PHONES.values()) and "号楼" not in flat and "水管" not in flat
+
+
+def test_each_linked_report_keeps_its_blocks_for_the_runs_after(scenario):
+    """ops.problem_member_blocks: the block of its own category for every linked report (and those of its
+    candidate categories), at its building or, naming none, at 'community:?', where a later day's reports
+    find it."""
+    excluded = list(linking.Rules.from_settings().exclude_communities)
+    with psycopg.connect(scenario["url"]) as conn:
+        members = conn.execute(
+            "select count(*) from ops.problem_members m join marts.fct_complaints c using (complaint_id) "
+            "where c.community_id <> all(%s) and c.category_code is not null", (excluded,)).fetchone()[0]
+        own = conn.execute("""
+            select count(*), count(*) filter (where k.place_key = c.address_key or k.place_key = c.community_id || ':?')
+            from ops.problem_member_blocks k join marts.fct_complaints c using (complaint_id, community_id, category_code)
+            where k.own""").fetchone()
+    assert own == (members, members) and members > 0
 
 
 def test_a_rerun_changes_nothing_and_linking_again_gives_the_same_problems(scenario):

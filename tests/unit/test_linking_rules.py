@@ -3,6 +3,8 @@ hand-labelled hard pairs `minqing link-eval` measures the rules on."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -112,8 +114,6 @@ def test_the_hard_pairs_figures_add_up():
 def test_a_phrase_every_category_uses_weighs_less_than_one_of_a_category():
     """Weighted by n-gram rarity alone, two calls sharing only the operator's register (来电人表示) look more
     alike than a call and a patrol's note of the same outage (停电); weighted by category too, less."""
-    import dataclasses
-
     texts = ["来电人表示停电了冰箱都化了", "来电人表示化粪池满了往外溢", "巡查发现停电", "来电人表示路灯不亮",
              "来电人表示楼上装修太吵", "来电人表示小区门口乱停车"]
     categories = ["utilities", "drainage", "utilities", "road_facilities", "noise", "parking_traffic"]
@@ -190,7 +190,8 @@ def test_clustering_joins_the_best_link_merges_strong_ones_and_keeps_one_link_pe
     pairs = pd.DataFrame({
         "complaint_at": [pos[a] for a, _, _ in scored_pairs], "linked_at": [pos[b] for _, b, _ in scored_pairs],
         "rule": "similar_report", "score": [s for _, _, s in scored_pairs], "text_score": 0.9,
-        "address_score": 1.0, "same_building": True, "same_complainant": False, "shared_kinds": 0, "hours_apart": 1.0})
+        "address_score": 1.0, "same_building": True, "same_complainant": False, "shared_kinds": 0, "same_category": True,
+        "hours_apart": 1.0})
     scored = linking._Scored(pairs, pd.Series(ids).to_numpy(object), pd.Series(["sanitation"] * 6).to_numpy(object), 3)
     problems = linking._Problems({"A": (hours(0), "p1"), "B": (hours(1), "p2"), "C": (hours(48), "p3")})
     result = linking.LinkResult()
@@ -200,3 +201,43 @@ def test_clustering_joins_the_best_link_merges_strong_ones_and_keeps_one_link_pe
     assert set(zip(kept["complaint_id"], kept["linked_to"])) == {("n1", "p1"), ("n2", "n1"), ("n2", "p2"), ("p3", "n3")}
     assert (result.founded, result.joined, result.merged, result.links) == (0, 3, 1, 4)
     assert kept["shared_kinds"].tolist() == [[]] * 4 and kept["same_building"].tolist() == [True] * 4
+
+
+def _reports(rows: list[tuple]) -> pd.DataFrame:
+    """Pending reports as the stage reads them (REPORT_COLUMNS): (id, community, category, candidates), all
+    saying the same thing the same hour, none naming a building."""
+    at = pd.Timestamp("2026-07-01 08:00", tz="Asia/Shanghai")
+    return pd.DataFrame([{
+        "complaint_id": cid, "source_channel": "hotline_12345", "received_at": at + pd.Timedelta(minutes=i),
+        "community_id": community, "category_code": category, "address_key": f"{community}:?",
+        "text": "楼道里堆满了杂物和垃圾没人清理", "address": "", "complainant_key": None, "is_open": True,
+        "candidates": candidates, "link_key": cid, "old_problem": None} for i, (cid, community, category, candidates)
+        in enumerate(rows)])
+
+
+def test_a_report_meets_the_categories_among_its_candidates_and_pays_for_the_other_category():
+    """Soft blocking (settings.yml linking.candidate_probability): a report is compared with the reports of
+    its candidate categories, and theirs with it; a pair of two categories, each the other's candidate, once;
+    two reports that are only a block's candidates, or of unrelated categories, never."""
+    rules = dataclasses.replace(linking.Rules.from_settings(), threshold=0.3)
+    pending = _reports([
+        ("A", "c1", "sanitation", []), ("B", "c1", "property_service", ["sanitation"]),  # B may be sanitation
+        ("C", "c1", "heating", []),                                                      # unrelated
+        ("D", "c2", "sanitation", ["property_service"]), ("E", "c2", "property_service", ["sanitation"]),
+        ("F", "c3", "heating", ["sanitation"]), ("G", "c3", "property_service", ["sanitation"])])
+    pool = pending.iloc[:0].drop(columns="old_problem").assign(problem_id=None)
+    result = linking.LinkResult()
+    scored = linking._score(rules, pending, pool, result)
+    ids = scored.ids
+    pairs = {(ids[a], ids[b]): same for a, b, same in
+             zip(scored.pairs["complaint_at"], scored.pairs["linked_at"], scored.pairs["same_category"])}
+    assert result.compared == 2 and pairs == {("B", "A"): False, ("E", "D"): False}
+    penalty = rules.weights["other_category"]
+    assert penalty > 0
+    row = scored.pairs.iloc[0]
+    assert row["score"] == pytest.approx(rules.weights["text"] * row["text_score"] + rules.weights["address"] * 0.5
+                                         - penalty, abs=1e-3)
+    # without candidates, each report meets its own category's only
+    alone = linking.LinkResult()
+    linking._score(rules, pending.assign(candidates=[[]] * len(pending)), pool, alone)
+    assert alone.compared == 0

@@ -43,6 +43,7 @@ select
     links.same_building,
     links.same_complainant,
     links.shared_kinds,
+    links.same_category,
     links.hours_apart,
     links.linked_at,
     {{ built_at() }} as built_at

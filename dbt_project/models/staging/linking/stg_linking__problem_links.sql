@@ -16,6 +16,7 @@ renamed as (
         same_building,
         same_complainant,
         shared_kinds,
+        same_category,
         hours_apart,
         linked_at
     from source
