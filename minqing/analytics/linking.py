@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 REPORTS = "marts.fct_complaints"
 VERSIONS = "intermediate.int_complaints__latest"  # the address, which the marts do not publish
-MEMBER_BLOCKS = "ops.problem_member_blocks"  # the candidate categories of linked reports (their blocks beside their own)
+MEMBER_BLOCKS = "ops.problem_member_blocks"  # the blocks of linked reports: their own category's and their candidates'
 WATERMARK = "ops.problem_members"  # its row in ops.aggregate_watermarks: the change log read so far
 BATCH_REPORTS = 60_000  # reports linked at a time: a city-day at once (a batch reads its pool once; memory: its texts' vectors)
 BATCH_PLACE = 500       # reports of one place scored at a time against the place's candidates
